@@ -1,0 +1,77 @@
+/**
+ * The Socket.IO protocol between the server and the web pages: namespaces, event names, payload
+ * schemas and acknowledgement shapes. Both sides import this module, so a renamed event or a
+ * changed payload is a type error on both ends rather than a silent mismatch.
+ *
+ * Every client→server event is `(payload, ack)`. The ack is always called exactly once, with
+ * either the result or `{ error }`. The server validates payloads with ./schemas.ts.
+ */
+import type { z } from 'zod';
+import type { types as ms } from 'mediasoup-client';
+import type { channelRequestSchemas, lobbyRequestSchemas } from './schemas.js';
+
+export type { ChannelAuth } from './schemas.js';
+
+/** Unguessable, URL-safe: 128 random bits as base64url (22 chars). */
+export const CHANNEL_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+export const CHANNEL_NAMESPACE_PATTERN = /^\/channel\/([A-Za-z0-9_-]{22})$/;
+export const channelNamespace = (channelId: string): string => `/channel/${channelId}`;
+export const hlsPlaylistPath = (channelId: string): string => `/hls/${channelId}/index.m3u8`;
+
+export type ErrorResult = { error: string };
+export type AckResult<T> = T | ErrorResult;
+export type Ack<T> = (result: AckResult<T>) => void;
+
+export const isError = (result: unknown): result is ErrorResult =>
+  typeof result === 'object' && result !== null && typeof (result as ErrorResult).error === 'string';
+
+// ---------------------------------------------------------------- results
+
+export type TransportOptions = {
+  id: string;
+  iceParameters: ms.IceParameters;
+  iceCandidates: ms.IceCandidate[];
+  dtlsParameters: ms.DtlsParameters;
+};
+
+export interface LobbyResults {
+  createChannel: { channelId: string; publishToken: string };
+}
+
+export interface ChannelResults {
+  getRouterRtpCapabilities: { rtpCapabilities: ms.RtpCapabilities };
+  createProducerTransport: TransportOptions;
+  connectProducerTransport: { connected: true };
+  produce: { producerId: string };
+  stopBroadcast: { stopped: true };
+}
+
+// ---------------------------------------------------------------- events (Socket.IO generics)
+
+type Requests<S extends Record<string, z.ZodType>, R extends { [K in keyof S]: unknown }> = {
+  [K in keyof S & keyof R & string]: (payload: z.input<S[K]>, ack: Ack<R[K]>) => void;
+};
+
+export type LobbyClientToServer = Requests<typeof lobbyRequestSchemas, LobbyResults>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface LobbyServerToClient {}
+
+/** What the channel is doing, as shown to the broadcaster and viewers. */
+export type ChannelPhase = 'waiting' | 'live' | 'ended';
+export interface ChannelState {
+  channelId: string;
+  phase: ChannelPhase;
+  /** Set once FFmpeg has written the first playlist; the watch page starts playing then. */
+  hlsPlaylist: string | null;
+}
+
+export type ChannelClientToServer = Requests<typeof channelRequestSchemas, ChannelResults>;
+export interface ChannelServerToClient {
+  channelState: (state: ChannelState) => void;
+  viewerCount: (update: { viewers: number }) => void;
+  streamEnded: (notice: { reason: string }) => void;
+}
+
+
+/** Limit Socket.IO's per-message buffer to what the protocol needs (rtpParameters are a few KB). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;

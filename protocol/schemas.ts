@@ -1,0 +1,46 @@
+/**
+ * Runtime validation of client→server payloads (zod), used by the server. Kept apart from
+ * index.ts so that the web bundle, which only needs the types, does not ship zod.
+ */
+import { z } from 'zod';
+
+// mediasoup validates RTP and DTLS parameters in depth; these schemas check the envelope so that a
+// wrong shape gets a readable error here instead of an exception deep inside a handler.
+
+const empty = z.object({}).strict();
+
+const dtlsParameters = z.object({
+  role: z.enum(['auto', 'client', 'server']).optional(),
+  fingerprints: z
+    .array(z.object({ algorithm: z.enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']), value: z.string().max(256) }))
+    .min(1)
+    .max(8),
+});
+
+const rtpParameters = z.looseObject({
+  mid: z.string().max(32).optional(),
+  codecs: z.array(z.looseObject({ mimeType: z.string().max(64), payloadType: z.number().int(), clockRate: z.number().int() })).min(1).max(32),
+  headerExtensions: z.array(z.looseObject({ uri: z.string().max(256), id: z.number().int() })).max(32).optional(),
+  encodings: z.array(z.looseObject({})).max(8).optional(),
+  rtcp: z.looseObject({}).optional(),
+});
+
+export const mediaKind = z.enum(['audio', 'video']);
+
+export const channelAuth = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('viewer') }),
+  z.object({ role: z.literal('broadcaster'), publishToken: z.string().min(1).max(128) }),
+]);
+export type ChannelAuth = z.infer<typeof channelAuth>;
+
+export const lobbyRequestSchemas = {
+  createChannel: empty,
+} as const;
+
+export const channelRequestSchemas = {
+  getRouterRtpCapabilities: empty,
+  createProducerTransport: empty,
+  connectProducerTransport: z.object({ dtlsParameters }).strict(),
+  produce: z.object({ kind: mediaKind, rtpParameters }).strict(),
+  stopBroadcast: empty,
+} as const;

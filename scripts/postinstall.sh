@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs after `npm install` / `npm ci`: system tools from Debian, then the mediasoup worker.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/debian-packages.sh
+source "$ROOT/scripts/lib/debian-packages.sh"
+
+# FFmpeg turns RTP into HLS; Chromium runs the end-to-end tests (Playwright cannot download its
+# own browsers offline). Set SKIP_SYSTEM_PACKAGES=1 to manage them yourself.
+if [ "${SKIP_SYSTEM_PACKAGES:-}" != 1 ]; then
+  ensure_debian_packages "livecast (HLS pipeline and browser tests)" ffmpeg chromium
+fi
+"$ROOT/scripts/mediasoup-worker/install.sh"

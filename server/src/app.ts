@@ -1,0 +1,84 @@
+import { mkdir, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Server as SocketServer } from 'socket.io';
+import type { Config } from './config.js';
+import { createHttpServer } from './http/http-server.js';
+import type { Logger } from './logger.js';
+import { ChannelRegistry } from './media/channel-registry.js';
+import { PortAllocator, udpPortProbe } from './media/hls/port-allocator.js';
+import { WorkerPool } from './media/worker-pool.js';
+import { attachSignalling } from './signalling/signalling-server.js';
+
+export interface App {
+  /** http://host:port the server listens on. */
+  url: string;
+  pool: WorkerPool;
+  registry: ChannelRegistry;
+  ports: PortAllocator;
+  io: SocketServer;
+  close(): Promise<void>;
+}
+
+/** Composition root: media workers, channels, signalling and HTTP on one port. */
+export async function startApp(config: Config, logger: Logger): Promise<App> {
+  const runDir = path.join(os.tmpdir(), `livecast-${process.pid}-${config.PORT}`);
+  await mkdir(config.HLS_DIR, { recursive: true });
+  await mkdir(runDir, { recursive: true });
+
+  const pool = await WorkerPool.start({ size: config.MEDIASOUP_WORKERS, logger });
+  const ports = new PortAllocator(config.HLS_RTP_MIN_PORT, config.HLS_RTP_MAX_PORT, udpPortProbe('127.0.0.1'));
+  const registry = new ChannelRegistry(
+    pool,
+    {
+      listenIp: config.RTC_LISTEN_IP,
+      announcedAddress: config.RTC_ANNOUNCED_ADDRESS,
+      rtcMinPort: config.RTC_MIN_PORT,
+      rtcMaxPort: config.RTC_MAX_PORT,
+      idleTimeoutMs: config.CHANNEL_IDLE_TIMEOUT_MS,
+      hls: {
+        ports,
+        hlsRoot: config.HLS_DIR,
+        runDir,
+        ffmpegPath: config.FFMPEG_PATH,
+        segmentSeconds: config.HLS_SEGMENT_SECONDS,
+        listSize: config.HLS_LIST_SIZE,
+      },
+    },
+    config.MAX_CHANNELS,
+    logger,
+  );
+
+  const httpServer = await createHttpServer({
+    hlsRoot: config.HLS_DIR,
+    segmentSeconds: config.HLS_SEGMENT_SECONDS,
+    webBuildDir: config.WEB_BUILD_DIR,
+    logger,
+  });
+  const io = attachSignalling(httpServer, registry, logger);
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+  logger.info({ url, workers: pool.size }, 'livecast listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    pool,
+    registry,
+    ports,
+    io,
+    close: () =>
+      (closing ??= (async () => {
+        await registry.endAll('the server is shutting down');
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+        pool.close();
+        await rm(runDir, { recursive: true, force: true });
+        logger.info('livecast stopped');
+      })()),
+  };
+}

@@ -1,0 +1,45 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Every setting comes from the environment with a safe default (loopback only, ports in range). */
+const portNumber = z.coerce.number().int().min(1).max(65535);
+
+const schema = z
+  .object({
+    HOST: z.string().default('127.0.0.1'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** mediasoup workers; one per core is the mediasoup recommendation. */
+    MEDIASOUP_WORKERS: z.coerce.number().int().min(1).max(64).default(os.availableParallelism()),
+    RTC_LISTEN_IP: z.string().default('127.0.0.1'),
+    /** Public address to put in ICE candidates when RTC_LISTEN_IP is 0.0.0.0 or behind NAT. */
+    RTC_ANNOUNCED_ADDRESS: z.string().optional(),
+    RTC_MIN_PORT: portNumber.default(40000),
+    RTC_MAX_PORT: portNumber.default(49999),
+    /** UDP ports for the mediasoup → FFmpeg RTP legs (four per channel). */
+    HLS_RTP_MIN_PORT: portNumber.default(20000),
+    HLS_RTP_MAX_PORT: portNumber.default(29999),
+    HLS_DIR: z.string().default(path.resolve('hls')),
+    HLS_SEGMENT_SECONDS: z.coerce.number().min(0.5).max(10).default(1),
+    HLS_LIST_SIZE: z.coerce.number().int().min(2).max(30).default(4),
+    FFMPEG_PATH: z.string().default('ffmpeg'),
+    MAX_CHANNELS: z.coerce.number().int().min(1).default(100),
+    /** A created channel that nobody publishes to within this time is dropped. */
+    CHANNEL_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
+    /** Where the built SvelteKit app lives (adapter-node output); absent → HLS and API only. */
+    WEB_BUILD_DIR: z.string().default(path.resolve('web/build')),
+  })
+  .refine((c) => c.RTC_MIN_PORT <= c.RTC_MAX_PORT, 'RTC_MIN_PORT must be <= RTC_MAX_PORT')
+  .refine((c) => c.HLS_RTP_MAX_PORT - c.HLS_RTP_MIN_PORT >= 3, 'HLS_RTP port range needs at least 4 ports');
+
+export type Config = z.infer<typeof schema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`);
+    throw new Error(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return { ...parsed.data, ...overrides };
+}

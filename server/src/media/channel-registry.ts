@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import { Channel, ChannelError, type ChannelSettings } from './channel.js';
+import type { WorkerPool } from './worker-pool.js';
+
+/** 128 random bits, base64url: unguessable and safe in URLs, paths and namespace names. */
+export const newChannelId = (): string => randomBytes(16).toString('base64url');
+const newPublishToken = (): string => randomBytes(24).toString('base64url');
+
+/** All live channels of this server, each on a router of the least-loaded worker. */
+export class ChannelRegistry {
+  private readonly channels = new Map<string, Channel>();
+  private pendingCreates = 0;
+  private closing = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly settings: ChannelSettings,
+    private readonly maxChannels: number,
+    private readonly logger: Logger,
+  ) {}
+
+  get size(): number {
+    return this.channels.size;
+  }
+
+  get(channelId: string): Channel | undefined {
+    return this.channels.get(channelId);
+  }
+
+  list(): Channel[] {
+    return [...this.channels.values()];
+  }
+
+  async create(): Promise<{ channel: Channel; publishToken: string }> {
+    if (this.closing) throw new ChannelError('the server is shutting down');
+    if (this.channels.size + this.pendingCreates >= this.maxChannels) {
+      throw new ChannelError(`this server is at its limit of ${this.maxChannels} channels; try again later`);
+    }
+    this.pendingCreates++;
+    try {
+      const id = newChannelId();
+      const publishToken = newPublishToken();
+      const router = await this.pool.createRouter({ channelId: id });
+      const channel = new Channel(id, publishToken, router, this.settings, this.logger);
+      this.channels.set(id, channel);
+      channel.once('ended', () => this.channels.delete(id));
+      channel.logger.info('channel created');
+      return { channel, publishToken };
+    } finally {
+      this.pendingCreates--;
+    }
+  }
+
+  async endAll(reason: string): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.list().map((c) => c.end(reason)));
+  }
+}

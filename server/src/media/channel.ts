@@ -1,0 +1,190 @@
+import { EventEmitter } from 'node:events';
+import { timingSafeEqual } from 'node:crypto';
+import type { types } from 'mediasoup';
+import type { ChannelPhase, ChannelState, TransportOptions } from '../../../protocol/index.js';
+import { hlsPlaylistPath } from '../../../protocol/index.js';
+import type { Logger } from '../logger.js';
+import { HlsPipeline, type HlsPipelineOptions } from './hls/hls-pipeline.js';
+
+export interface ChannelSettings {
+  listenIp: string;
+  announcedAddress?: string;
+  rtcMinPort: number;
+  rtcMaxPort: number;
+  idleTimeoutMs: number;
+  /** Everything the HLS pipeline needs except what the channel itself provides. */
+  hls: Omit<HlsPipelineOptions, 'channelId' | 'router' | 'audioProducer' | 'videoProducer' | 'logger' | 'onPlaylistReady' | 'onFfmpegExit'>;
+}
+
+type ChannelEvents = { state: [ChannelState]; ended: [reason: string] };
+
+/** Thrown for requests that are wrong for the channel's current state; the message is for the user. */
+export class ChannelError extends Error {}
+
+/**
+ * One live channel: a dedicated mediasoup router, its single broadcaster (one WebRTC transport,
+ * at most one audio and one video producer) and, once both tracks arrive, the HLS pipeline.
+ */
+export class Channel extends EventEmitter<ChannelEvents> {
+  readonly logger: Logger;
+  private phase: ChannelPhase = 'waiting';
+  private playlistReady = false;
+  private broadcaster: string | null = null;
+  private producerTransport: types.WebRtcTransport | null = null;
+  private transportConnected = false;
+  private readonly producers = new Map<'audio' | 'video', types.Producer>();
+  private hls: HlsPipeline | null = null;
+  private hlsStarting: Promise<void> | null = null;
+  private idleTimer: NodeJS.Timeout | null;
+  private ending: Promise<void> | null = null;
+
+  constructor(
+    readonly id: string,
+    private readonly publishToken: string,
+    readonly router: types.Router,
+    private readonly settings: ChannelSettings,
+    logger: Logger,
+  ) {
+    super();
+    this.logger = logger.child({ channelId: id });
+    router.on('workerclose', () => void this.end('the media server restarted; please go live again'));
+    this.idleTimer = setTimeout(() => void this.end('nobody went live on this channel in time'), settings.idleTimeoutMs);
+  }
+
+  get ended(): boolean {
+    return this.phase === 'ended';
+  }
+
+  get state(): ChannelState {
+    return { channelId: this.id, phase: this.phase, hlsPlaylist: this.playlistReady ? hlsPlaylistPath(this.id) : null };
+  }
+
+  get hasBroadcaster(): boolean {
+    return this.broadcaster !== null;
+  }
+
+  /** For tests and metrics. */
+  get ffmpegPid(): number | undefined {
+    return this.hls?.ffmpegPid;
+  }
+
+  verifyPublishToken(token: string): boolean {
+    const expected = Buffer.from(this.publishToken);
+    const given = Buffer.from(token);
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  }
+
+  /** A channel has exactly one broadcaster; `sessionId` identifies its connection. */
+  claimBroadcaster(sessionId: string, token: string): void {
+    if (this.ended) throw new ChannelError('this channel has ended');
+    if (!this.verifyPublishToken(token)) throw new ChannelError('invalid publish token for this channel');
+    if (this.broadcaster !== null && this.broadcaster !== sessionId) {
+      throw new ChannelError('this channel already has a broadcaster');
+    }
+    this.broadcaster = sessionId;
+  }
+
+  isBroadcaster(sessionId: string): boolean {
+    return this.broadcaster === sessionId;
+  }
+
+  async createProducerTransport(): Promise<TransportOptions> {
+    this.assertOpen();
+    if (this.producerTransport) throw new ChannelError('the producer transport already exists');
+    const { listenIp, announcedAddress, rtcMinPort, rtcMaxPort } = this.settings;
+    const portRange = { min: rtcMinPort, max: rtcMaxPort };
+    const transport = await this.router.createWebRtcTransport({
+      listenInfos: [
+        { protocol: 'udp', ip: listenIp, announcedAddress, portRange },
+        { protocol: 'tcp', ip: listenIp, announcedAddress, portRange },
+      ],
+      initialAvailableOutgoingBitrate: 1_000_000,
+      appData: { role: 'producer' },
+    });
+    this.producerTransport = transport;
+    transport.on('dtlsstatechange', (state) => {
+      if (state === 'failed' || state === 'closed') void this.end('the broadcaster’s connection failed');
+    });
+    return {
+      id: transport.id,
+      iceParameters: transport.iceParameters,
+      iceCandidates: transport.iceCandidates,
+      dtlsParameters: transport.dtlsParameters,
+    };
+  }
+
+  async connectProducerTransport(dtlsParameters: types.DtlsParameters): Promise<void> {
+    this.assertOpen();
+    if (!this.producerTransport) throw new ChannelError('create the producer transport first');
+    if (this.transportConnected) throw new ChannelError('the producer transport is already connected');
+    await this.producerTransport.connect({ dtlsParameters });
+    this.transportConnected = true;
+  }
+
+  async produce(kind: 'audio' | 'video', rtpParameters: types.RtpParameters): Promise<string> {
+    this.assertOpen();
+    if (!this.producerTransport || !this.transportConnected) throw new ChannelError('connect the producer transport first');
+    if (this.producers.has(kind)) throw new ChannelError(`this channel already has a ${kind} track`);
+    const producer = await this.producerTransport.produce({ kind, rtpParameters });
+    this.producers.set(kind, producer);
+    this.clearIdleTimer();
+    this.logger.info({ kind, producerId: producer.id, codec: producer.rtpParameters.codecs[0]?.mimeType }, 'producer created');
+    if (this.producers.has('audio') && this.producers.has('video')) this.startHls();
+    return producer.id;
+  }
+
+  /** Ends the channel once; listeners hear 'ended' before anything is torn down. */
+  end(reason: string): Promise<void> {
+    this.ending ??= (async () => {
+      this.phase = 'ended';
+      this.clearIdleTimer();
+      this.logger.info({ reason }, 'channel ending');
+      this.emit('ended', reason);
+      await this.hlsStarting?.catch(() => undefined);
+      await this.hls?.stop();
+      this.router.close();
+      this.logger.info('channel ended');
+    })();
+    return this.ending;
+  }
+
+  private startHls(): void {
+    const audioProducer = this.producers.get('audio')!;
+    const videoProducer = this.producers.get('video')!;
+    this.hlsStarting = HlsPipeline.start({
+      ...this.settings.hls,
+      channelId: this.id,
+      router: this.router,
+      audioProducer,
+      videoProducer,
+      logger: this.logger,
+      onPlaylistReady: () => {
+        if (this.ended) return;
+        this.playlistReady = true;
+        this.phase = 'live';
+        this.emit('state', this.state);
+      },
+      onFfmpegExit: (exit) => {
+        if (!exit.requested && !this.ended) void this.end('the HLS encoder stopped unexpectedly');
+      },
+    }).then(
+      (pipeline) => {
+        this.hls = pipeline;
+        if (this.ended) void pipeline.stop();
+      },
+      (error: unknown) => {
+        this.logger.error({ err: error }, 'could not start the HLS pipeline');
+        void this.end('the HLS pipeline could not start');
+      },
+    );
+  }
+
+  private assertOpen(): void {
+    if (this.ended) throw new ChannelError('this channel has ended');
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+}

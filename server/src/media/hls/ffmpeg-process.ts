@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Logger } from '../../logger.js';
+
+export interface FfmpegExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when stop() asked for it; false means FFmpeg died on its own. */
+  requested: boolean;
+}
+
+/** One FFmpeg child: stderr into the log, its exit reported once, a stop that always finishes. */
+export class FfmpegProcess {
+  private readonly child: ChildProcess;
+  private stopRequested = false;
+  readonly exited: Promise<FfmpegExit>;
+
+  constructor(ffmpegPath: string, args: string[], private readonly logger: Logger) {
+    this.child = spawn(ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    createInterface({ input: this.child.stderr! }).on('line', (line) => {
+      if (line.trim()) this.logger.warn({ ffmpeg: line }, 'ffmpeg');
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (error) => {
+        this.logger.error({ err: error }, 'could not run ffmpeg');
+        resolve({ code: null, signal: null, requested: this.stopRequested });
+      });
+      this.child.once('exit', (code, signal) => resolve({ code, signal, requested: this.stopRequested }));
+    });
+    this.logger.info({ ffmpegPid: this.child.pid }, 'ffmpeg started');
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined;
+  }
+
+  /**
+   * SIGINT lets FFmpeg finish the segment and playlist; with no RTP arriving it may ignore SIGINT,
+   * so SIGKILL follows after a grace period.
+   */
+  async stop(graceMs = 1500): Promise<FfmpegExit> {
+    this.stopRequested = true;
+    if (this.running) {
+      this.child.kill('SIGINT');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    return this.exited;
+  }
+}

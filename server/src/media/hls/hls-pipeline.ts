@@ -1,0 +1,164 @@
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { types } from 'mediasoup';
+import type { Logger } from '../../logger.js';
+import { ffmpegHlsArgs } from './ffmpeg-args.js';
+import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
+import type { PortAllocator } from './port-allocator.js';
+import { describeConsumerStream, writeSdp } from './sdp.js';
+import { waitForUdpPorts } from './udp-listeners.js';
+
+export interface HlsPipelineOptions {
+  channelId: string;
+  router: types.Router;
+  audioProducer: types.Producer;
+  videoProducer: types.Producer;
+  ports: PortAllocator;
+  logger: Logger;
+  /** hls/ root; this channel writes into hls/<channelId>/. */
+  hlsRoot: string;
+  /** Private directory for SDP files (never served over HTTP). */
+  runDir: string;
+  ffmpegPath: string;
+  segmentSeconds: number;
+  listSize: number;
+  onPlaylistReady: () => void;
+  onFfmpegExit: (exit: FfmpegExit) => void;
+}
+
+const LOOPBACK = '127.0.0.1';
+/** Video RTP/RTCP, audio RTP/RTCP. */
+const PORTS_PER_CHANNEL = 4;
+
+/**
+ * mediasoup → FFmpeg → HLS for one channel: two PlainTransports sending RTP to the ports of an SDP
+ * FFmpeg reads, paused consumers resumed once FFmpeg listens, and a key frame asked for every
+ * segment so that FFmpeg can cut segments of the target length.
+ */
+export class HlsPipeline {
+  readonly outDir: string;
+  readonly sdpPath: string;
+  private basePort: number | null = null;
+  private readonly transports: types.PlainTransport[] = [];
+  private readonly consumers: types.Consumer[] = [];
+  private ffmpeg: FfmpegProcess | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private stopping: Promise<void> | null = null;
+
+  private constructor(private readonly o: HlsPipelineOptions) {
+    this.outDir = path.join(o.hlsRoot, o.channelId);
+    this.sdpPath = path.join(o.runDir, `${o.channelId}.sdp`);
+  }
+
+  static async start(options: HlsPipelineOptions): Promise<HlsPipeline> {
+    const pipeline = new HlsPipeline(options);
+    try {
+      await pipeline.run();
+    } catch (error) {
+      await pipeline.stop();
+      throw error;
+    }
+    return pipeline;
+  }
+
+  get ffmpegPid(): number | undefined {
+    return this.ffmpeg?.pid;
+  }
+
+  get videoMode(): 'copy' | 'h264' {
+    const codec = this.o.videoProducer.rtpParameters.codecs[0];
+    return codec?.mimeType.toLowerCase() === 'video/h264' ? 'copy' : 'h264';
+  }
+
+  private async run(): Promise<void> {
+    const { router, logger } = this.o;
+    const base = await this.o.ports.allocate(PORTS_PER_CHANNEL);
+    this.basePort = base;
+    const legs = [
+      { producer: this.o.videoProducer, kind: 'video' as const, port: base },
+      { producer: this.o.audioProducer, kind: 'audio' as const, port: base + 2 },
+    ];
+    const streams = [];
+    for (const leg of legs) {
+      const transport = await router.createPlainTransport({
+        listenInfo: { protocol: 'udp', ip: LOOPBACK },
+        rtcpMux: false,
+        comedia: false,
+      });
+      this.transports.push(transport);
+      await transport.connect({ ip: LOOPBACK, port: leg.port, rtcpPort: leg.port + 1 });
+      const consumer = await transport.consume({
+        producerId: leg.producer.id,
+        rtpCapabilities: router.rtpCapabilities,
+        paused: true,
+      });
+      this.consumers.push(consumer);
+      streams.push(describeConsumerStream(leg.kind, leg.port, consumer.rtpParameters));
+    }
+
+    await mkdir(this.outDir, { recursive: true });
+    await mkdir(this.o.runDir, { recursive: true });
+    await writeFile(this.sdpPath, writeSdp(`livecast ${this.o.channelId}`, LOOPBACK, streams));
+
+    const video = this.videoMode;
+    this.ffmpeg = new FfmpegProcess(
+      this.o.ffmpegPath,
+      ffmpegHlsArgs({ sdpPath: this.sdpPath, outDir: this.outDir, segmentSeconds: this.o.segmentSeconds, listSize: this.o.listSize, video }),
+      logger,
+    );
+    void this.ffmpeg.exited.then((exit) => {
+      if (!exit.requested) logger.error({ ...exit }, 'ffmpeg exited unexpectedly');
+      this.o.onFfmpegExit(exit);
+    });
+    logger.info({ video, basePort: base, ffmpegPid: this.ffmpeg.pid }, 'hls pipeline starting');
+
+    await waitForUdpPorts(
+      legs.map((l) => l.port),
+      { timeoutMs: 5000, isCancelled: () => this.stopping !== null || !this.ffmpeg?.running },
+    );
+    await Promise.all(this.consumers.map((c) => c.resume()));
+    const videoConsumer = this.consumers[0]!;
+    await videoConsumer.requestKeyFrame();
+    // Browsers send a key frame only when asked (Chromium: 2 in 2 minutes); FFmpeg can only cut a
+    // segment at a key frame, so asking once per segment keeps segments at the target length.
+    this.timers.push(
+      setInterval(() => {
+        if (!videoConsumer.closed) videoConsumer.requestKeyFrame().catch(() => undefined);
+      }, this.o.segmentSeconds * 1000),
+    );
+    this.watchForPlaylist();
+  }
+
+  private watchForPlaylist(): void {
+    const playlist = path.join(this.outDir, 'index.m3u8');
+    let seen = false;
+    const timer = setInterval(() => {
+      access(playlist).then(
+        () => {
+          clearInterval(timer);
+          if (!seen && !this.stopping) {
+            seen = true;
+            this.o.logger.info('hls playlist ready');
+            this.o.onPlaylistReady();
+          }
+        },
+        () => undefined,
+      );
+    }, 100);
+    this.timers.push(timer);
+  }
+
+  /** Stops FFmpeg first (so it never waits on a closed input), then frees transports, ports, files. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.timers.forEach(clearInterval);
+      await this.ffmpeg?.stop();
+      for (const transport of this.transports) transport.close();
+      if (this.basePort !== null) this.o.ports.release(this.basePort, PORTS_PER_CHANNEL);
+      await rm(this.sdpPath, { force: true });
+      await rm(this.outDir, { recursive: true, force: true });
+      this.o.logger.info('hls pipeline stopped');
+    })();
+    return this.stopping;
+  }
+}

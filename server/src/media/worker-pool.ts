@@ -1,0 +1,107 @@
+import * as mediasoup from 'mediasoup';
+import type { types } from 'mediasoup';
+import type { Logger } from '../logger.js';
+import { routerMediaCodecs } from './codecs.js';
+import { pickLeastLoaded, type WorkerLoad } from './worker-choice.js';
+
+interface Slot {
+  worker: types.Worker;
+  routers: number;
+  consumers: number;
+}
+
+export interface WorkerPoolOptions {
+  size: number;
+  logger: Logger;
+  logLevel?: types.WorkerLogLevel;
+}
+
+/**
+ * One mediasoup worker (a C++ process, single-threaded) per core. Routers go to the least-loaded
+ * worker. A worker that dies is replaced in its slot; its routers emit 'workerclose', which their
+ * channels handle by ending themselves.
+ */
+export class WorkerPool {
+  private readonly slots: (Slot | null)[];
+  private closed = false;
+
+  private constructor(private readonly options: WorkerPoolOptions) {
+    this.slots = new Array<Slot | null>(options.size).fill(null);
+  }
+
+  static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(options);
+    try {
+      await Promise.all(pool.slots.map((_, index) => pool.fillSlot(index)));
+    } catch (error) {
+      pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Live worker processes, for tests and metrics. */
+  get workers(): types.Worker[] {
+    return this.slots.filter((s): s is Slot => s !== null).map((s) => s.worker);
+  }
+
+  loads(): WorkerLoad[] {
+    return this.slots.map((s) => (s ? { routers: s.routers, consumers: s.consumers } : { routers: Infinity, consumers: Infinity }));
+  }
+
+  async createRouter(appData: Record<string, unknown> = {}): Promise<types.Router> {
+    const index = pickLeastLoaded(this.loads());
+    const slot = index === -1 ? null : this.slots[index];
+    if (!slot || slot.worker.closed) throw new Error('no media worker is available, try again shortly');
+    const router = await slot.worker.createRouter({ mediaCodecs: routerMediaCodecs, appData });
+    slot.routers++;
+    router.observer.once('close', () => slot.routers--);
+    router.observer.on('newtransport', (transport) => {
+      transport.observer.on('newconsumer', (consumer) => {
+        slot.consumers++;
+        consumer.observer.once('close', () => slot.consumers--);
+      });
+    });
+    return router;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const slot of this.slots) slot?.worker.close();
+    this.slots.fill(null);
+  }
+
+  private async fillSlot(index: number): Promise<void> {
+    const { logger } = this.options;
+    const worker = await mediasoup.createWorker({
+      logLevel: this.options.logLevel ?? 'warn',
+      appData: { slot: index },
+    });
+    if (this.closed) {
+      worker.close();
+      return;
+    }
+    this.slots[index] = { worker, routers: 0, consumers: 0 };
+    logger.info({ slot: index, workerPid: worker.pid }, 'mediasoup worker started');
+    worker.on('died', (error) => {
+      logger.error({ slot: index, workerPid: worker.pid, err: error }, 'mediasoup worker died; replacing it');
+      this.slots[index] = null;
+      void this.replace(index);
+    });
+  }
+
+  private async replace(index: number, attempt = 1): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.fillSlot(index);
+    } catch (error) {
+      const delayMs = Math.min(30_000, 500 * 2 ** attempt);
+      this.options.logger.error({ slot: index, err: error, attempt, delayMs }, 'could not restart mediasoup worker');
+      setTimeout(() => void this.replace(index, attempt + 1), delayMs).unref();
+    }
+  }
+}

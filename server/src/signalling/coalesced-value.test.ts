@@ -1,0 +1,47 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CoalescedValue } from './coalesced-value.js';
+
+describe('CoalescedValue', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('publishes a burst of changes once, with the latest value', () => {
+    const published: number[] = [];
+    const v = new CoalescedValue(250, (n) => published.push(n));
+    for (let i = 1; i <= 20; i++) v.set(i);
+    expect(published).toEqual([]);
+    vi.advanceTimersByTime(250);
+    expect(published).toEqual([20]);
+  });
+
+  it('publishes nothing when the value comes back to what was published', () => {
+    const published: number[] = [];
+    const v = new CoalescedValue(250, (n) => published.push(n));
+    v.set(1);
+    vi.advanceTimersByTime(250);
+    v.set(2);
+    v.set(1);
+    vi.advanceTimersByTime(250);
+    expect(published).toEqual([1]);
+  });
+
+  it('sends at most one update per interval under a steady stream of changes', () => {
+    const published: number[] = [];
+    const v = new CoalescedValue(250, (n) => published.push(n));
+    for (let t = 0; t < 1000; t += 10) {
+      v.set(t);
+      vi.advanceTimersByTime(10);
+    }
+    expect(published.length).toBeLessThanOrEqual(4);
+    expect(published.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('stops after dispose', () => {
+    const published: number[] = [];
+    const v = new CoalescedValue(250, (n) => published.push(n));
+    v.set(5);
+    v.dispose();
+    vi.advanceTimersByTime(1000);
+    expect(published).toEqual([]);
+  });
+});
