@@ -14,6 +14,7 @@ import { attachSignalling } from './signalling/signalling-server.js';
 export interface App {
   /** http://host:port the server listens on. */
   url: string;
+  config: Config;
   pool: WorkerPool;
   registry: ChannelRegistry;
   ports: PortAllocator;
@@ -68,6 +69,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   let closing: Promise<void> | null = null;
   return {
     url,
+    config,
     pool,
     registry,
     ports,

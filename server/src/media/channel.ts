@@ -126,11 +126,23 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (!this.producerTransport || !this.transportConnected) throw new ChannelError('connect the producer transport first');
     if (this.producers.has(kind)) throw new ChannelError(`this channel already has a ${kind} track`);
     const producer = await this.producerTransport.produce({ kind, rtpParameters });
-    this.producers.set(kind, producer);
-    this.clearIdleTimer();
-    this.logger.info({ kind, producerId: producer.id, codec: producer.rtpParameters.codecs[0]?.mimeType }, 'producer created');
-    if (this.producers.has('audio') && this.producers.has('video')) this.startHls();
+    this.addProducer(producer);
     return producer.id;
+  }
+
+  /**
+   * Takes a producer made on this channel's router as the channel's audio or video track; the
+   * WebRTC publish path and server-side RTP ingest both end here. HLS starts once both exist.
+   */
+  addProducer(producer: types.Producer): void {
+    if (this.ended || this.producers.has(producer.kind)) {
+      producer.close();
+      throw new ChannelError(this.ended ? 'this channel has ended' : `this channel already has a ${producer.kind} track`);
+    }
+    this.producers.set(producer.kind, producer);
+    this.clearIdleTimer();
+    this.logger.info({ kind: producer.kind, producerId: producer.id, codec: producer.rtpParameters.codecs[0]?.mimeType }, 'producer created');
+    if (this.producers.has('audio') && this.producers.has('video')) this.startHls();
   }
 
   /** Ends the channel once; listeners hear 'ended' before anything is torn down. */

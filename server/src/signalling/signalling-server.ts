@@ -76,7 +76,6 @@ export function attachSignalling(
       channel.once('ended', (reason) => {
         created.viewerCount.dispose();
         hubs.delete(channel.id);
-        created.nsp.emit('channelState', channel.state);
         created.nsp.emit('streamEnded', { reason });
         created.nsp.disconnectSockets();
       });

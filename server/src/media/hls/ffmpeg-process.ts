@@ -9,6 +9,15 @@ export interface FfmpegExit {
   requested: boolean;
 }
 
+/**
+ * Warnings FFmpeg prints for every packet of a healthy RTP → HLS copy: copied RTP video has no
+ * packet durations, RTP input starts without timestamps, retransmitted or late packets are
+ * dropped, and the reorder buffer reports gaps when the input stops at teardown. Kept at debug so
+ * that real problems stand out in the log.
+ */
+const EXPECTED_NOISE =
+  /has duration 0|Timestamps are unset|dropping old packet|max delay reached|RTP: missed \d+ packets/;
+
 /** One FFmpeg child: stderr into the log, its exit reported once, a stop that always finishes. */
 export class FfmpegProcess {
   private readonly child: ChildProcess;
@@ -18,7 +27,9 @@ export class FfmpegProcess {
   constructor(ffmpegPath: string, args: string[], private readonly logger: Logger) {
     this.child = spawn(ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     createInterface({ input: this.child.stderr! }).on('line', (line) => {
-      if (line.trim()) this.logger.warn({ ffmpeg: line }, 'ffmpeg');
+      if (!line.trim()) return;
+      if (EXPECTED_NOISE.test(line)) this.logger.debug({ ffmpeg: line }, 'ffmpeg');
+      else this.logger.warn({ ffmpeg: line }, 'ffmpeg');
     });
     this.exited = new Promise((resolve) => {
       this.child.once('error', (error) => {

@@ -1,0 +1,105 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { io as connect } from 'socket.io-client';
+import { channelNamespace } from '../protocol/index.js';
+import { expect, expectVideoPlaying, goLive, test } from './fixtures.js';
+import { isAlive } from '../server/test/helpers/processes.js';
+
+test('go live, watch over HLS with a live viewer count, then stop', async ({ app, browser, page }) => {
+  const channelId = await goLive(page);
+  const channel = app.registry.get(channelId)!;
+  expect(channel).toBeDefined();
+  const ffmpegPid = channel.ffmpegPid!;
+  expect(isAlive(ffmpegPid)).toBe(true);
+
+  const watchUrl = await page.getByTestId('watch-link').inputValue();
+  expect(watchUrl).toBe(`${app.url}/watch/${channelId}`);
+
+  const first = await (await browser.newContext()).newPage();
+  await first.goto(watchUrl);
+  await expectVideoPlaying(first);
+  await expect(first.getByTestId('status')).toHaveText('Live');
+  await expect(first.getByTestId('viewer-count')).toHaveAttribute('data-viewers', '1');
+  await expect(page.getByTestId('viewer-count')).toHaveAttribute('data-viewers', '1');
+
+  const secondContext = await browser.newContext();
+  const second = await secondContext.newPage();
+  await second.goto(watchUrl);
+  await expectVideoPlaying(second);
+  for (const p of [page, first, second]) await expect(p.getByTestId('viewer-count')).toHaveAttribute('data-viewers', '2');
+
+  await secondContext.close();
+  for (const p of [page, first]) await expect(p.getByTestId('viewer-count')).toHaveAttribute('data-viewers', '1');
+
+  await page.getByTestId('stop').click();
+  await expect(page.getByTestId('status')).toHaveText('Ended');
+  await expect(first.getByTestId('status')).toHaveText('Stream ended');
+  expect(app.registry.get(channelId)).toBeUndefined();
+  await expect.poll(() => isAlive(ffmpegPid)).toBe(false);
+  expect(existsSync(path.join(app.config.HLS_DIR, channelId))).toBe(false);
+  expect(app.ports.allocated).toBe(0);
+  expect((await Promise.all(app.pool.workers.map((w) => w.dump()))).flatMap((d) => d.routerIds)).toEqual([]);
+});
+
+/** Connects to a channel namespace from Node, resolving with the connected socket or the refusal. */
+function joinChannel(url: string, channelId: string, auth: object) {
+  const socket = connect(`${url}${channelNamespace(channelId)}`, { auth, transports: ['websocket'], reconnection: false });
+  return new Promise<{ socket: typeof socket; refusal?: string }>((resolve) => {
+    socket.once('connect', () => resolve({ socket }));
+    socket.once('connect_error', (error) => resolve({ socket, refusal: error.message }));
+  });
+}
+
+test('a second broadcaster is refused, a viewer cannot publish, and the live stream is undisturbed', async ({ app, browser, page }) => {
+  const channelId = await goLive(page);
+  const { publishToken } = JSON.parse((await page.evaluate(() => sessionStorage.getItem('livecast:channel')))!) as { publishToken: string };
+  const watcher = await (await browser.newContext()).newPage();
+  await watcher.goto(`/watch/${channelId}`);
+  await expectVideoPlaying(watcher);
+
+  const withToken = await joinChannel(app.url, channelId, { role: 'broadcaster', publishToken });
+  expect(withToken.refusal).toBe('this channel already has a broadcaster');
+  const wrongToken = await joinChannel(app.url, channelId, { role: 'broadcaster', publishToken: 'guess' });
+  expect(wrongToken.refusal).toBe('invalid publish token for this channel');
+
+  const viewer = await joinChannel(app.url, channelId, { role: 'viewer' });
+  expect(viewer.refusal).toBeUndefined();
+  for (const [event, payload] of [
+    ['createProducerTransport', {}],
+    ['connectProducerTransport', { dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AA' }] } }],
+    ['produce', { kind: 'video', rtpParameters: { codecs: [{ mimeType: 'video/H264', payloadType: 96, clockRate: 90000 }] } }],
+    ['stopBroadcast', {}],
+  ] as const) {
+    expect(await viewer.socket.timeout(5000).emitWithAck(event, payload)).toEqual({ error: 'only the channel’s broadcaster can publish' });
+  }
+  viewer.socket.disconnect();
+  [withToken, wrongToken].forEach((r) => r.socket.disconnect());
+
+  await expect(page.getByTestId('status')).toHaveText('Live');
+  expect(app.registry.get(channelId)?.ended).toBe(false);
+  await expectVideoPlaying(watcher);
+});
+
+test('closing the broadcaster tab ends the stream for viewers and frees the channel', async ({ app, browser }) => {
+  const broadcaster = await (await browser.newContext()).newPage();
+  const channelId = await goLive(broadcaster);
+  const ffmpegPid = app.registry.get(channelId)!.ffmpegPid!;
+  const watcher = await (await browser.newContext()).newPage();
+  await watcher.goto(`/watch/${channelId}`);
+  await expectVideoPlaying(watcher);
+
+  await broadcaster.close();
+  await expect(watcher.getByTestId('status')).toHaveText('Stream ended');
+  await expect(watcher.getByTestId('status-detail')).toHaveText('the broadcaster left');
+  await expect.poll(() => app.registry.get(channelId)).toBeUndefined();
+  await expect.poll(() => isAlive(ffmpegPid)).toBe(false);
+  await expect.poll(() => existsSync(path.join(app.config.HLS_DIR, channelId))).toBe(false);
+});
+
+test('an unknown or malformed channel id gets a clear not-found message', async ({ page }) => {
+  for (const id of ['AAAAAAAAAAAAAAAAAAAAAA', 'not-a-channel']) {
+    await page.goto(`/watch/${id}`);
+    await expect(page.getByTestId('status')).toHaveText('Channel not found');
+    await expect(page.getByTestId('status-detail')).toContainText('It may have ended, or the link is wrong');
+  }
+});

@@ -1,0 +1,51 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RTP_INGEST, type RtpIngest } from '../../src/media/rtp-ingest.js';
+
+/**
+ * A pre-encoded test clip (H264 Constrained Baseline with a key frame every second + Opus),
+ * made once per machine, so that feeding a channel costs a `-c copy` FFmpeg and not an encoder.
+ */
+export function testClip(seconds = 10): string {
+  const dir = path.join(os.tmpdir(), 'livecast-test-media');
+  const file = path.join(dir, `clip-${seconds}s-v2.mkv`);
+  if (existsSync(file)) return file;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp.mkv`;
+  const result = spawnSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', `testsrc2=size=640x480:rate=30:duration=${seconds}`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+    '-c:v', 'libx264', '-profile:v', 'baseline', '-level', '3.1', '-pix_fmt', 'yuv420p',
+    '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0', '-b:v', '600k',
+    '-c:a', 'libopus', '-b:a', '64k', '-ac', '2',
+    tmp,
+  ]);
+  if (result.status !== 0) throw new Error(`could not make the test clip: ${result.stderr.toString()}`);
+  spawnSync('mv', [tmp, file]);
+  return file;
+}
+
+/** FFmpeg looping the test clip in real time as RTP into an ingest's ports. */
+export function startRtpSource(ingest: Pick<RtpIngest, 'video' | 'audio'>, clip = testClip()): ChildProcess {
+  const rtp = (p: { rtpPort: number; rtcpPort: number }) => `rtp://127.0.0.1:${p.rtpPort}?rtcpport=${p.rtcpPort}&pkt_size=1200`;
+  return spawn('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-nostdin',
+    '-re', '-stream_loop', '-1', '-i', clip,
+    // In-band SPS/PPS before every key frame, as browsers send them: the HLS FFmpeg reads an SDP
+    // without sprop-parameter-sets and needs them from the stream.
+    '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-payload_type', String(RTP_INGEST.video.payloadType),
+    '-ssrc', String(RTP_INGEST.video.ssrc), '-f', 'rtp', rtp(ingest.video),
+    '-map', '0:a:0', '-c', 'copy', '-payload_type', String(RTP_INGEST.audio.payloadType),
+    '-ssrc', String(RTP_INGEST.audio.ssrc), '-f', 'rtp', rtp(ingest.audio),
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}

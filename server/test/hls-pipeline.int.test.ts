@@ -1,0 +1,109 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { boundUdpPorts } from '../src/media/hls/udp-listeners.js';
+import { createRtpIngest } from '../src/media/rtp-ingest.js';
+import { eventually, isAlive, waitForExit } from './helpers/processes.js';
+import { startRtpSource, stopProcess, testClip } from './helpers/rtp-source.js';
+
+const mediaSequence = (playlist: string) => Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(playlist)?.[1] ?? -1);
+
+describe('HLS pipeline against real mediasoup and FFmpeg', () => {
+  let app: App;
+  let hlsDir: string;
+
+  beforeAll(async () => {
+    testClip();
+    hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-int-hls-'));
+    const config = loadConfig({ PORT: '0', HLS_DIR: hlsDir, MEDIASOUP_WORKERS: '1', WEB_BUILD_DIR: '/nonexistent' });
+    app = await startApp(config, createLogger('error'));
+  });
+  afterAll(async () => {
+    await app?.close();
+    await rm(hlsDir, { recursive: true, force: true });
+  });
+
+  it('turns an RTP-fed channel into a live HLS playlist, served over HTTP, and frees everything on stop', async () => {
+    const udpBefore = await boundUdpPorts();
+    const { channel } = await app.registry.create();
+    const ingest = await createRtpIngest(channel);
+    const source = startRtpSource(ingest);
+    try {
+      await eventually(() => channel.state.phase === 'live', 'the playlist to be ready', 20_000);
+      expect(channel.state.hlsPlaylist).toBe(`/hls/${channel.id}/index.m3u8`);
+      const dir = path.join(hlsDir, channel.id);
+      const ffmpegPid = channel.ffmpegPid!;
+      expect(isAlive(ffmpegPid)).toBe(true);
+
+      // The playlist advances: new ~1 s segments appear, old ones leave the window and the disk.
+      const first = await readFile(path.join(dir, 'index.m3u8'), 'utf8');
+      const later = await eventually(async () => {
+        const text = await readFile(path.join(dir, 'index.m3u8'), 'utf8');
+        return mediaSequence(text) >= mediaSequence(first) + 3 ? text : null;
+      }, 'the playlist to advance', 15_000);
+      const durations = [...later.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
+      expect(durations.length).toBe(app.config.HLS_LIST_SIZE);
+      for (const d of durations) expect(d).toBeGreaterThan(0.8), expect(d).toBeLessThan(1.3);
+      const listed = [...later.matchAll(/^(seg_\d+\.ts)$/gm)].map((m) => m[1]!);
+      const onDisk = (await readdir(dir)).filter((f) => f.endsWith('.ts'));
+      expect(onDisk).toEqual(expect.arrayContaining(listed));
+      expect(onDisk.length).toBeLessThanOrEqual(listed.length + 2);
+
+      // Video passed through as H264, audio transcoded to AAC.
+      const probe = spawnSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', path.join(dir, listed.at(-1)!)]);
+      const streams = (JSON.parse(probe.stdout.toString()) as { streams: { codec_name: string; width?: number }[] }).streams;
+      expect(streams.map((st) => st.codec_name).sort()).toEqual(['aac', 'h264']);
+      expect(streams.find((st) => st.codec_name === 'h264')?.width).toBe(640);
+
+      // Served over HTTP with the right types; playlists are never cached.
+      const playlistRes = await fetch(`${app.url}/hls/${channel.id}/index.m3u8`);
+      expect(playlistRes.status).toBe(200);
+      expect(playlistRes.headers.get('content-type')).toBe('application/vnd.apple.mpegurl');
+      expect(playlistRes.headers.get('cache-control')).toContain('no-cache');
+      const segmentRes = await fetch(`${app.url}/hls/${channel.id}/${listed.at(-1)}`);
+      expect(segmentRes.status).toBe(200);
+      expect(segmentRes.headers.get('content-type')).toBe('video/mp2t');
+      expect((await segmentRes.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
+
+      await channel.end('test over');
+      await stopProcess(source); // its own sending sockets are not the pipeline's
+      expect(app.registry.get(channel.id)).toBeUndefined();
+      expect(await waitForExit(ffmpegPid)).toBe(true);
+      expect(existsSync(dir)).toBe(false);
+      expect(app.ports.allocated).toBe(0);
+      expect((await app.pool.workers[0]!.dump()).routerIds).toEqual([]);
+      expect((await fetch(`${app.url}/hls/${channel.id}/index.m3u8`)).status).toBe(404);
+      // No UDP socket of the pipeline (mediasoup's or FFmpeg's) is left bound.
+      const leftover = [...(await boundUdpPorts())].filter((p) => !udpBefore.has(p));
+      expect(leftover).toEqual([]);
+    } finally {
+      await stopProcess(source);
+    }
+  });
+
+  it('drops a channel nobody publishes to, and refuses channels beyond the limit', async () => {
+    const small = await startApp(
+      loadConfig({ PORT: '0', HLS_DIR: hlsDir, MEDIASOUP_WORKERS: '1', MAX_CHANNELS: '1', CHANNEL_IDLE_TIMEOUT_MS: '1000', WEB_BUILD_DIR: '/nonexistent' }),
+      createLogger('error'),
+    );
+    try {
+      const { channel } = await small.registry.create();
+      await expect(small.registry.create()).rejects.toThrow('this server is at its limit of 1 channels; try again later');
+      const ended = new Promise<string>((resolve) => channel.once('ended', resolve));
+      expect(await ended).toBe('nobody went live on this channel in time');
+      await channel.end('already ending'); // the same teardown; resolves once it is done
+      expect(small.registry.size).toBe(0);
+      expect(channel.router.closed).toBe(true);
+      const again = await small.registry.create(); // the slot is free again
+      expect(again.channel.id).not.toBe(channel.id);
+    } finally {
+      await small.close();
+    }
+  });
+});

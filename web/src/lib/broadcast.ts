@@ -1,0 +1,128 @@
+import { Device, type types } from 'mediasoup-client';
+import type { ChannelState } from '$protocol';
+import { connectChannel, connectLobby, connected, request, type ChannelSocket } from './signalling';
+
+export type BroadcastState = 'connecting' | 'starting' | 'live' | 'reconnecting' | 'ended' | 'error';
+
+export interface BroadcastEvents {
+  onState(state: BroadcastState, detail?: string): void;
+  onViewers(viewers: number): void;
+  onChannel(channel: { channelId: string; publishToken: string }): void;
+}
+
+/** Prefer H264: the server passes it through to HLS untouched; anything else is re-encoded. */
+function preferredVideoCodec(device: Device): types.RtpCodecCapability | undefined {
+  return device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/h264');
+}
+
+/**
+ * The publish side of the protocol: create a channel, join its namespace as the broadcaster and
+ * run the handshake (router capabilities → producer transport → DTLS connect → one produce per
+ * track). Every step is an acknowledged Socket.IO request; any failure ends in state 'error'.
+ */
+export class Broadcast {
+  private socket: ChannelSocket | null = null;
+  private transport: types.Transport | null = null;
+  private state: BroadcastState = 'connecting';
+  private stopped = false;
+
+  constructor(private readonly events: BroadcastEvents) {}
+
+  async start(stream: MediaStream): Promise<void> {
+    try {
+      this.set('connecting');
+      const lobby = connectLobby();
+      let channel;
+      try {
+        await connected(lobby);
+        channel = await request(lobby, 'createChannel', {});
+      } finally {
+        lobby.disconnect();
+      }
+      this.events.onChannel(channel);
+
+      const socket = connectChannel(channel.channelId, { role: 'broadcaster', publishToken: channel.publishToken });
+      this.socket = socket;
+      this.listen(socket);
+      await connected(socket);
+
+      const { rtpCapabilities } = await request(socket, 'getRouterRtpCapabilities', {});
+      const device = new Device();
+      await device.load({ routerRtpCapabilities: rtpCapabilities });
+
+      const options = await request(socket, 'createProducerTransport', {});
+      const transport = device.createSendTransport(options);
+      this.transport = transport;
+      transport.on('connect', ({ dtlsParameters }, done, fail) => {
+        request(socket, 'connectProducerTransport', { dtlsParameters }).then(() => done(), fail);
+      });
+      transport.on('produce', ({ kind, rtpParameters }, done, fail) => {
+        request(socket, 'produce', { kind, rtpParameters }).then(({ producerId }) => done({ id: producerId }), fail);
+      });
+      transport.on('connectionstatechange', (state) => {
+        if (state === 'failed') this.fail('the media connection to the server failed');
+      });
+
+      const video = stream.getVideoTracks()[0];
+      const audio = stream.getAudioTracks()[0];
+      if (!video || !audio) throw new Error('both a camera and a microphone are needed to go live');
+      await transport.produce({ track: video, codec: preferredVideoCodec(device), stopTracks: false });
+      await transport.produce({ track: audio, stopTracks: false });
+      if (this.state === 'connecting') this.set('starting');
+    } catch (error) {
+      this.fail(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const socket = this.socket;
+    if (socket?.connected) await request(socket, 'stopBroadcast', {}).catch(() => undefined);
+    this.teardown();
+    this.set('ended', 'you ended the stream');
+  }
+
+  private listen(socket: ChannelSocket): void {
+    socket.on('channelState', (s: ChannelState) => {
+      if (s.phase === 'live' && (this.state === 'starting' || this.state === 'connecting' || this.state === 'reconnecting')) this.set('live');
+    });
+    socket.on('viewerCount', ({ viewers }) => this.events.onViewers(viewers));
+    socket.on('streamEnded', ({ reason }) => {
+      this.stopped = true;
+      this.teardown();
+      this.set('ended', reason);
+    });
+    socket.on('disconnect', (reason) => {
+      if (!this.stopped && reason !== 'io client disconnect') this.set('reconnecting', 'lost the connection to the server');
+    });
+    socket.io.on('reconnect_failed', () => this.fail('could not reconnect to the server'));
+    socket.on('connect_error', (error) => {
+      // After a drop, the channel is gone if the server ended it meanwhile.
+      if (this.state === 'reconnecting') {
+        this.stopped = true;
+        this.teardown();
+        this.set('ended', error.message === 'channel not found' ? 'the channel ended while the connection was lost' : error.message);
+      }
+    });
+  }
+
+  private fail(message: string): void {
+    if (this.state === 'ended' || this.state === 'error') return;
+    this.stopped = true;
+    this.teardown();
+    this.set('error', message);
+  }
+
+  private teardown(): void {
+    this.transport?.close();
+    this.transport = null;
+    this.socket?.disconnect();
+    this.socket = null;
+  }
+
+  private set(state: BroadcastState, detail?: string): void {
+    this.state = state;
+    this.events.onState(state, detail);
+  }
+}
