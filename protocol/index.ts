@@ -62,7 +62,7 @@ export interface ChannelState {
   channelId: string;
   phase: ChannelPhase;
   /** Set once FFmpeg has written the first playlist; the watch page starts playing then. */
-  hlsPlaylist: string | null;
+  hls: { playlist: string; segmentSeconds: number } | null;
 }
 
 export type ChannelClientToServer = Requests<typeof channelRequestSchemas, ChannelResults>;

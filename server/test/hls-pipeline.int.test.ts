@@ -36,7 +36,7 @@ describe('HLS pipeline against real mediasoup and FFmpeg', () => {
     const source = startRtpSource(ingest);
     try {
       await eventually(() => channel.state.phase === 'live', 'the playlist to be ready', 20_000);
-      expect(channel.state.hlsPlaylist).toBe(`/hls/${channel.id}/index.m3u8`);
+      expect(channel.state.hls).toEqual({ playlist: `/hls/${channel.id}/index.m3u8`, segmentSeconds: 1 });
       const dir = path.join(hlsDir, channel.id);
       const ffmpegPid = channel.ffmpegPid!;
       expect(isAlive(ffmpegPid)).toBe(true);

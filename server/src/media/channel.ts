@@ -56,7 +56,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   get state(): ChannelState {
-    return { channelId: this.id, phase: this.phase, hlsPlaylist: this.playlistReady ? hlsPlaylistPath(this.id) : null };
+    return {
+      channelId: this.id,
+      phase: this.phase,
+      hls: this.playlistReady ? { playlist: hlsPlaylistPath(this.id), segmentSeconds: this.settings.hls.segmentSeconds } : null,
+    };
   }
 
   get hasBroadcaster(): boolean {

@@ -44,6 +44,12 @@ export class Viewer {
     socket.on('streamEnded', ({ reason }) => this.end(reason));
   }
 
+  /** Seconds behind the live edge as hls.js estimates it (from the playlist), if playing HLS. */
+  get behindLiveSeconds(): number | null {
+    const latency = this.hls?.latency;
+    return latency !== undefined && Number.isFinite(latency) && latency > 0 ? latency : null;
+  }
+
   stop(): void {
     this.hls?.destroy();
     this.hls = null;
@@ -53,17 +59,17 @@ export class Viewer {
 
   private onChannelState(s: ChannelState): void {
     if (s.phase === 'ended') return this.end('the stream has ended');
-    if (!s.hlsPlaylist) return this.set('waiting');
-    if (this.playlist !== s.hlsPlaylist) {
-      this.playlist = s.hlsPlaylist;
-      this.play(s.hlsPlaylist);
+    if (!s.hls) return this.set('waiting');
+    if (this.playlist !== s.hls.playlist) {
+      this.playlist = s.hls.playlist;
+      this.play(s.hls.playlist, s.hls.segmentSeconds);
     }
   }
 
-  private play(url: string): void {
+  private play(url: string, segmentSeconds: number): void {
     const video = this.video;
     if (Hls.isSupported()) {
-      const hls = new Hls(lowLatencyHlsConfig);
+      const hls = new Hls(lowLatencyHlsConfig(segmentSeconds));
       this.hls = hls;
       hls.on(Hls.Events.ERROR, (_, data) => {
         if (!data.fatal) return;
