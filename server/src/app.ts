@@ -56,6 +56,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     segmentSeconds: config.HLS_SEGMENT_SECONDS,
     webBuildDir: config.WEB_BUILD_DIR,
     logger,
+    playlists: (channelId) => registry.get(channelId)?.playlist,
   });
   const io = attachSignalling(httpServer, registry, logger);
   await new Promise<void>((resolve, reject) => {

@@ -66,6 +66,19 @@ describe('HLS pipeline against real mediasoup and FFmpeg', () => {
       expect(playlistRes.status).toBe(200);
       expect(playlistRes.headers.get('content-type')).toBe('application/vnd.apple.mpegurl');
       expect(playlistRes.headers.get('cache-control')).toContain('no-cache');
+      const served = await playlistRes.text();
+      expect(served).toContain('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES');
+
+      // Blocking reload: asking for the next segment waits until FFmpeg lists it.
+      const newest = mediaSequence(served) + app.config.HLS_LIST_SIZE - 1;
+      const asked = Date.now();
+      const blocked = await (await fetch(`${app.url}/hls/${channel.id}/index.m3u8?_HLS_msn=${newest + 1}`)).text();
+      const waitedMs = Date.now() - asked;
+      expect(mediaSequence(blocked) + app.config.HLS_LIST_SIZE - 1).toBeGreaterThanOrEqual(newest + 1);
+      expect(waitedMs).toBeLessThan(2500);
+      expect((await fetch(`${app.url}/hls/${channel.id}/index.m3u8?_HLS_msn=${newest + 10}`)).status).toBe(400);
+      expect((await fetch(`${app.url}/hls/${channel.id}/index.m3u8?_HLS_msn=abc`)).status).toBe(400);
+
       const segmentRes = await fetch(`${app.url}/hls/${channel.id}/${listed.at(-1)}`);
       expect(segmentRes.status).toBe(200);
       expect(segmentRes.headers.get('content-type')).toBe('video/mp2t');

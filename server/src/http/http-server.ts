@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from '../logger.js';
 import { hlsStatic } from './hls-static.js';
+import { servePlaylist, type PlaylistLookup } from './hls-playlist-route.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
@@ -12,6 +13,7 @@ export interface HttpOptions {
   segmentSeconds: number;
   webBuildDir: string;
   logger: Logger;
+  playlists: PlaylistLookup;
 }
 
 /** The SvelteKit app as built by adapter-node, or null when it has not been built. */
@@ -31,7 +33,7 @@ function notFound(res: ServerResponse): void {
   res.end('Not found');
 }
 
-/** One HTTP server for everything: /hls (sirv), /healthz, then the SvelteKit app. */
+/** One HTTP server for everything: /hls (playlists from memory, segments by sirv), /healthz, then the SvelteKit app. */
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
   const hls = hlsStatic(o.hlsRoot, o.segmentSeconds);
   const web = await loadWebHandler(o.webBuildDir, o.logger);
@@ -42,6 +44,7 @@ export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
         res.statusCode = 405;
         return void res.end();
       }
+      if (servePlaylist(req, res, o.playlists, o.segmentSeconds)) return;
       req.url = url.slice('/hls'.length) || '/';
       return hls(req, res, () => notFound(res));
     }

@@ -5,6 +5,7 @@ import type { ChannelPhase, ChannelState, TransportOptions } from '../../../prot
 import { hlsPlaylistPath } from '../../../protocol/index.js';
 import type { Logger } from '../logger.js';
 import { HlsPipeline, type HlsPipelineOptions } from './hls/hls-pipeline.js';
+import type { LivePlaylist } from './hls/live-playlist.js';
 
 export interface ChannelSettings {
   listenIp: string;
@@ -65,6 +66,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   get hasBroadcaster(): boolean {
     return this.broadcaster !== null;
+  }
+
+  /** The live HLS playlist, once the pipeline runs. */
+  get playlist(): LivePlaylist | null {
+    return this.ended ? null : (this.hls?.playlist ?? null);
   }
 
   /** For tests and metrics. */

@@ -9,6 +9,8 @@ import type { HlsConfig } from 'hls.js';
  * up (a 1.02 s segment makes it 2), which would double the latency of `liveSyncDurationCount: 1`.
  */
 export const lowLatencyHlsConfig = (segmentSeconds: number): Partial<HlsConfig> => ({
+  // The server supports blocking playlist reload (`_HLS_msn`); hls.js only uses it in this mode.
+  lowLatencyMode: true,
   liveSyncDuration: segmentSeconds,
   liveMaxLatencyDuration: segmentSeconds * 3,
   maxLiveSyncPlaybackRate: 1.1,

@@ -1,9 +1,10 @@
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { types } from 'mediasoup';
 import type { Logger } from '../../logger.js';
 import { ffmpegHlsArgs } from './ffmpeg-args.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
+import { LivePlaylist } from './live-playlist.js';
 import type { PortAllocator } from './port-allocator.js';
 import { describeConsumerStream, writeSdp } from './sdp.js';
 import { waitForUdpPorts } from './udp-listeners.js';
@@ -42,6 +43,7 @@ export class HlsPipeline {
   private readonly transports: types.PlainTransport[] = [];
   private readonly consumers: types.Consumer[] = [];
   private ffmpeg: FfmpegProcess | null = null;
+  private livePlaylist: LivePlaylist | null = null;
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | null = null;
 
@@ -59,6 +61,11 @@ export class HlsPipeline {
       throw error;
     }
     return pipeline;
+  }
+
+  /** The channel's playlist as HTTP serves it; null until the pipeline has its folder. */
+  get playlist(): LivePlaylist | null {
+    return this.livePlaylist;
   }
 
   get ffmpegPid(): number | undefined {
@@ -98,6 +105,12 @@ export class HlsPipeline {
 
     await mkdir(this.outDir, { recursive: true });
     await mkdir(this.o.runDir, { recursive: true });
+    this.livePlaylist = new LivePlaylist(this.outDir);
+    this.livePlaylist.onReady(() => {
+      if (this.stopping) return;
+      this.o.logger.info('hls playlist ready');
+      this.o.onPlaylistReady();
+    });
     await writeFile(this.sdpPath, writeSdp(`livecast ${this.o.channelId}`, LOOPBACK, streams));
 
     const video = this.videoMode;
@@ -126,32 +139,13 @@ export class HlsPipeline {
         if (!videoConsumer.closed) videoConsumer.requestKeyFrame().catch(() => undefined);
       }, this.o.segmentSeconds * 1000),
     );
-    this.watchForPlaylist();
-  }
-
-  private watchForPlaylist(): void {
-    const playlist = path.join(this.outDir, 'index.m3u8');
-    let seen = false;
-    const timer = setInterval(() => {
-      access(playlist).then(
-        () => {
-          clearInterval(timer);
-          if (!seen && !this.stopping) {
-            seen = true;
-            this.o.logger.info('hls playlist ready');
-            this.o.onPlaylistReady();
-          }
-        },
-        () => undefined,
-      );
-    }, 100);
-    this.timers.push(timer);
   }
 
   /** Stops FFmpeg first (so it never waits on a closed input), then frees transports, ports, files. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.timers.forEach(clearInterval);
+      this.livePlaylist?.close();
       await this.ffmpeg?.stop();
       for (const transport of this.transports) transport.close();
       if (this.basePort !== null) this.o.ports.release(this.basePort, PORTS_PER_CHANNEL);
