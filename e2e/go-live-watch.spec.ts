@@ -16,7 +16,7 @@ test('go live, watch over HLS with a live viewer count, then stop', async ({ app
   expect(watchUrl).toBe(`${app.url}/watch/${channelId}`);
 
   const first = await (await browser.newContext()).newPage();
-  await first.goto(watchUrl);
+  await first.goto(`${watchUrl}?mode=hls`);
   await expectVideoPlaying(first);
   await expect(first.getByTestId('status')).toHaveText('Live');
   await expect(first.getByTestId('viewer-count')).toHaveAttribute('data-viewers', '1');
@@ -24,7 +24,7 @@ test('go live, watch over HLS with a live viewer count, then stop', async ({ app
 
   const secondContext = await browser.newContext();
   const second = await secondContext.newPage();
-  await second.goto(watchUrl);
+  await second.goto(`${watchUrl}?mode=hls`);
   await expectVideoPlaying(second);
   for (const p of [page, first, second]) await expect(p.getByTestId('viewer-count')).toHaveAttribute('data-viewers', '2');
 
@@ -54,7 +54,7 @@ test('a second broadcaster is refused, a viewer cannot publish, and the live str
   const channelId = await goLive(page);
   const { publishToken } = JSON.parse((await page.evaluate(() => sessionStorage.getItem('livecast:channel')))!) as { publishToken: string };
   const watcher = await (await browser.newContext()).newPage();
-  await watcher.goto(`/watch/${channelId}`);
+  await watcher.goto(`/watch/${channelId}?mode=hls`);
   await expectVideoPlaying(watcher);
 
   const withToken = await joinChannel(app.url, channelId, { role: 'broadcaster', publishToken });
@@ -85,7 +85,7 @@ test('closing the broadcaster tab ends the stream for viewers and frees the chan
   const channelId = await goLive(broadcaster);
   const ffmpegPid = app.registry.get(channelId)!.ffmpegPid!;
   const watcher = await (await browser.newContext()).newPage();
-  await watcher.goto(`/watch/${channelId}`);
+  await watcher.goto(`/watch/${channelId}?mode=hls`);
   await expectVideoPlaying(watcher);
 
   await broadcaster.close();

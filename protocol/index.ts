@@ -34,8 +34,23 @@ export type TransportOptions = {
   dtlsParameters: ms.DtlsParameters;
 };
 
+export interface DirectoryEntry {
+  channelId: string;
+  viewers: number;
+  /** When the stream went live (ms since epoch). */
+  liveSince: number;
+}
+
 export interface LobbyResults {
   createChannel: { channelId: string; publishToken: string };
+  watchDirectory: { channels: DirectoryEntry[] };
+}
+
+export interface ConsumerInfo {
+  id: string;
+  producerId: string;
+  kind: 'audio' | 'video';
+  rtpParameters: ms.RtpParameters;
 }
 
 export interface ChannelResults {
@@ -44,6 +59,11 @@ export interface ChannelResults {
   connectProducerTransport: { connected: true };
   produce: { producerId: string };
   stopBroadcast: { stopped: true };
+  createConsumerTransport: TransportOptions;
+  connectConsumerTransport: { connected: true };
+  consume: { consumers: ConsumerInfo[] };
+  resumeConsumer: { resumed: true };
+  stopConsuming: { stopped: true };
 }
 
 // ---------------------------------------------------------------- events (Socket.IO generics)
@@ -53,8 +73,10 @@ type Requests<S extends Record<string, z.ZodType>, R extends { [K in keyof S]: u
 };
 
 export type LobbyClientToServer = Requests<typeof lobbyRequestSchemas, LobbyResults>;
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface LobbyServerToClient {}
+export interface LobbyServerToClient {
+  /** The live channels, pushed (coalesced) whenever one starts, ends or its audience changes. */
+  directory: (update: { channels: DirectoryEntry[] }) => void;
+}
 
 /** What the channel is doing, as shown to the broadcaster and viewers. */
 export type ChannelPhase = 'waiting' | 'live' | 'ended';
@@ -63,12 +85,22 @@ export interface ChannelState {
   phase: ChannelPhase;
   /** Set once FFmpeg has written the first playlist; the watch page starts playing then. */
   hls: { playlist: string; segmentSeconds: number } | null;
+  /** Real-time (WebRTC) viewing is possible: the broadcaster's tracks are there. */
+  realtime: boolean;
+  /** Beyond this many real-time viewers, new viewers get HLS (one router is never overloaded). */
+  realtimeLimit: number;
+}
+
+/** Audience of a channel: every viewer once, and how many of them watch in real time. */
+export interface Audience {
+  viewers: number;
+  realtime: number;
 }
 
 export type ChannelClientToServer = Requests<typeof channelRequestSchemas, ChannelResults>;
 export interface ChannelServerToClient {
   channelState: (state: ChannelState) => void;
-  viewerCount: (update: { viewers: number }) => void;
+  viewerCount: (update: Audience) => void;
   streamEnded: (notice: { reason: string }) => void;
 }
 

@@ -33,8 +33,17 @@ export const channelAuth = z.discriminatedUnion('role', [
 ]);
 export type ChannelAuth = z.infer<typeof channelAuth>;
 
+const rtpCapabilities = z.looseObject({
+  codecs: z.array(z.looseObject({ mimeType: z.string().max(64), kind: mediaKind, clockRate: z.number().int() })).max(64).optional(),
+  headerExtensions: z.array(z.looseObject({})).max(64).optional(),
+});
+
+const consumerId = z.string().min(1).max(64);
+
 export const lobbyRequestSchemas = {
   createChannel: empty,
+  /** Joins the live directory: the ack carries the current list, then `directory` pushes follow. */
+  watchDirectory: empty,
 } as const;
 
 export const channelRequestSchemas = {
@@ -43,4 +52,11 @@ export const channelRequestSchemas = {
   connectProducerTransport: z.object({ dtlsParameters }).strict(),
   produce: z.object({ kind: mediaKind, rtpParameters }).strict(),
   stopBroadcast: empty,
+  // Real-time (WebRTC) viewing, the mirror image of publishing.
+  createConsumerTransport: empty,
+  connectConsumerTransport: z.object({ dtlsParameters }).strict(),
+  consume: z.object({ rtpCapabilities }).strict(),
+  resumeConsumer: z.object({ consumerId }).strict(),
+  /** Leaves real-time viewing (e.g. to fall back to HLS); the viewer stays counted. */
+  stopConsuming: empty,
 } as const;

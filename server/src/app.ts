@@ -38,6 +38,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       rtcMinPort: config.RTC_MIN_PORT,
       rtcMaxPort: config.RTC_MAX_PORT,
       idleTimeoutMs: config.CHANNEL_IDLE_TIMEOUT_MS,
+      realtimeLimit: config.REALTIME_VIEWERS_PER_CHANNEL,
       hls: {
         ports,
         hlsRoot: config.HLS_DIR,

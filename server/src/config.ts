@@ -25,6 +25,8 @@ const schema = z
     HLS_LIST_SIZE: z.coerce.number().int().min(2).max(30).default(4),
     FFMPEG_PATH: z.string().default('ffmpeg'),
     MAX_CHANNELS: z.coerce.number().int().min(1).default(100),
+    /** Real-time (WebRTC) viewers per channel; beyond it viewers get HLS. */
+    REALTIME_VIEWERS_PER_CHANNEL: z.coerce.number().int().min(0).default(50),
     /** A created channel that nobody publishes to within this time is dropped. */
     CHANNEL_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
     /** Where the built SvelteKit app lives (adapter-node output); absent → HLS and API only. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import { Channel, ChannelError, type ChannelSettings } from './channel.js';
+import { Channel, type ChannelSettings } from './channel.js';
+import { ChannelError } from './channel-error.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** 128 random bits, base64url: unguessable and safe in URLs, paths and namespace names. */

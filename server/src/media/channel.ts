@@ -4,23 +4,23 @@ import type { types } from 'mediasoup';
 import type { ChannelPhase, ChannelState, TransportOptions } from '../../../protocol/index.js';
 import { hlsPlaylistPath } from '../../../protocol/index.js';
 import type { Logger } from '../logger.js';
+import { ChannelError } from './channel-error.js';
 import { HlsPipeline, type HlsPipelineOptions } from './hls/hls-pipeline.js';
+import { RealtimeViewers } from './realtime-viewers.js';
+import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from './webrtc-transport.js';
+
+export { ChannelError };
 import type { LivePlaylist } from './hls/live-playlist.js';
 
-export interface ChannelSettings {
-  listenIp: string;
-  announcedAddress?: string;
-  rtcMinPort: number;
-  rtcMaxPort: number;
+export interface ChannelSettings extends WebRtcListenSettings {
   idleTimeoutMs: number;
+  /** Real-time (WebRTC) viewers per channel; more viewers are sent to HLS. */
+  realtimeLimit: number;
   /** Everything the HLS pipeline needs except what the channel itself provides. */
   hls: Omit<HlsPipelineOptions, 'channelId' | 'router' | 'audioProducer' | 'videoProducer' | 'logger' | 'onPlaylistReady' | 'onFfmpegExit'>;
 }
 
-type ChannelEvents = { state: [ChannelState]; ended: [reason: string] };
-
-/** Thrown for requests that are wrong for the channel's current state; the message is for the user. */
-export class ChannelError extends Error {}
+type ChannelEvents = { state: [ChannelState]; ended: [reason: string]; realtimeViewers: [count: number] };
 
 /**
  * One live channel: a dedicated mediasoup router, its single broadcaster (one WebRTC transport,
@@ -38,6 +38,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private hlsStarting: Promise<void> | null = null;
   private idleTimer: NodeJS.Timeout | null;
   private ending: Promise<void> | null = null;
+  /** When HLS went live (ms since epoch); 0 before. */
+  liveSince = 0;
+  readonly realtime: RealtimeViewers;
 
   constructor(
     readonly id: string,
@@ -48,6 +51,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
   ) {
     super();
     this.logger = logger.child({ channelId: id });
+    this.realtime = new RealtimeViewers(router, settings, settings.realtimeLimit, this.logger, () =>
+      this.emit('realtimeViewers', this.realtime.count),
+    );
     router.on('workerclose', () => void this.end('the media server restarted; please go live again'));
     this.idleTimer = setTimeout(() => void this.end('nobody went live on this channel in time'), settings.idleTimeoutMs);
   }
@@ -61,6 +67,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
       channelId: this.id,
       phase: this.phase,
       hls: this.playlistReady ? { playlist: hlsPlaylistPath(this.id), segmentSeconds: this.settings.hls.segmentSeconds } : null,
+      realtime: this.producers.size > 0 && !this.ended,
+      realtimeLimit: this.settings.realtimeLimit,
     };
   }
 
@@ -71,6 +79,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
   /** The live HLS playlist, once the pipeline runs. */
   get playlist(): LivePlaylist | null {
     return this.ended ? null : (this.hls?.playlist ?? null);
+  }
+
+  /** For tests and metrics. */
+  get hlsUdpPorts(): number[] {
+    return this.hls?.udpPorts ?? [];
   }
 
   /** For tests and metrics. */
@@ -101,26 +114,17 @@ export class Channel extends EventEmitter<ChannelEvents> {
   async createProducerTransport(): Promise<TransportOptions> {
     this.assertOpen();
     if (this.producerTransport) throw new ChannelError('the producer transport already exists');
-    const { listenIp, announcedAddress, rtcMinPort, rtcMaxPort } = this.settings;
-    const portRange = { min: rtcMinPort, max: rtcMaxPort };
-    const transport = await this.router.createWebRtcTransport({
-      listenInfos: [
-        { protocol: 'udp', ip: listenIp, announcedAddress, portRange },
-        { protocol: 'tcp', ip: listenIp, announcedAddress, portRange },
-      ],
-      initialAvailableOutgoingBitrate: 1_000_000,
-      appData: { role: 'producer' },
-    });
+    const transport = await createWebRtcTransport(this.router, this.settings, { role: 'producer' });
     this.producerTransport = transport;
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') void this.end('the broadcaster’s connection failed');
     });
-    return {
-      id: transport.id,
-      iceParameters: transport.iceParameters,
-      iceCandidates: transport.iceCandidates,
-      dtlsParameters: transport.dtlsParameters,
-    };
+    return transportOptions(transport);
+  }
+
+  /** The broadcaster's tracks, for real-time viewers to consume. */
+  get liveProducers(): types.Producer[] {
+    return [...this.producers.values()].filter((p) => !p.closed);
   }
 
   async connectProducerTransport(dtlsParameters: types.DtlsParameters): Promise<void> {
@@ -153,6 +157,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.clearIdleTimer();
     this.logger.info({ kind: producer.kind, producerId: producer.id, codec: producer.rtpParameters.codecs[0]?.mimeType }, 'producer created');
     if (this.producers.has('audio') && this.producers.has('video')) this.startHls();
+    this.emit('state', this.state);
   }
 
   /** Ends the channel once; listeners hear 'ended' before anything is torn down. */
@@ -184,6 +189,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
         if (this.ended) return;
         this.playlistReady = true;
         this.phase = 'live';
+        this.liveSince = Date.now();
         this.emit('state', this.state);
       },
       onFfmpegExit: (exit) => {

@@ -7,7 +7,7 @@ describe('CoalescedValue', () => {
 
   it('publishes a burst of changes once, with the latest value', () => {
     const published: number[] = [];
-    const v = new CoalescedValue(250, (n) => published.push(n));
+    const v = new CoalescedValue(0, 250, (n) => published.push(n));
     for (let i = 1; i <= 20; i++) v.set(i);
     expect(published).toEqual([]);
     vi.advanceTimersByTime(250);
@@ -16,7 +16,7 @@ describe('CoalescedValue', () => {
 
   it('publishes nothing when the value comes back to what was published', () => {
     const published: number[] = [];
-    const v = new CoalescedValue(250, (n) => published.push(n));
+    const v = new CoalescedValue(0, 250, (n) => published.push(n));
     v.set(1);
     vi.advanceTimersByTime(250);
     v.set(2);
@@ -27,7 +27,7 @@ describe('CoalescedValue', () => {
 
   it('sends at most one update per interval under a steady stream of changes', () => {
     const published: number[] = [];
-    const v = new CoalescedValue(250, (n) => published.push(n));
+    const v = new CoalescedValue(0, 250, (n) => published.push(n));
     for (let t = 0; t < 1000; t += 10) {
       v.set(t);
       vi.advanceTimersByTime(10);
@@ -38,10 +38,25 @@ describe('CoalescedValue', () => {
 
   it('stops after dispose', () => {
     const published: number[] = [];
-    const v = new CoalescedValue(250, (n) => published.push(n));
+    const v = new CoalescedValue(0, 250, (n) => published.push(n));
     v.set(5);
     v.dispose();
     vi.advanceTimersByTime(1000);
     expect(published).toEqual([]);
+  });
+});
+
+describe('CoalescedValue with a custom equality', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('compares objects by the given function', () => {
+    const published: { n: number }[] = [];
+    const v = new CoalescedValue({ n: 0 }, 100, (x) => published.push(x), (a, b) => a.n === b.n);
+    v.set({ n: 0 });
+    vi.advanceTimersByTime(100);
+    v.set({ n: 3 });
+    vi.advanceTimersByTime(100);
+    expect(published).toEqual([{ n: 3 }]);
   });
 });

@@ -1,26 +1,32 @@
 /**
- * Publishes a changing number at most once per interval: a burst of joins and leaves becomes a
- * single update carrying the latest value, and no update is sent when the value ends up unchanged.
+ * Publishes a changing value at most once per interval: a burst of joins and leaves becomes a
+ * single update carrying the latest value, and no update is sent when the value ends up where
+ * it was last published.
  */
-export class CoalescedValue {
-  private current = 0;
-  private published = 0;
+export class CoalescedValue<T> {
+  private current: T;
+  private published: T;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
+    initial: T,
     private readonly intervalMs: number,
-    private readonly publish: (value: number) => void,
-  ) {}
+    private readonly publish: (value: T) => void,
+    private readonly equals: (a: T, b: T) => boolean = Object.is,
+  ) {
+    this.current = initial;
+    this.published = initial;
+  }
 
-  get value(): number {
+  get value(): T {
     return this.current;
   }
 
-  set(value: number): void {
+  set(value: T): void {
     this.current = value;
     this.timer ??= setTimeout(() => {
       this.timer = null;
-      if (this.current !== this.published) {
+      if (!this.equals(this.current, this.published)) {
         this.published = this.current;
         this.publish(this.current);
       }

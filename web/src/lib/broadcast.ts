@@ -1,12 +1,12 @@
 import { Device, type types } from 'mediasoup-client';
-import type { ChannelState } from '$protocol';
+import type { Audience, ChannelState } from '$protocol';
 import { connectChannel, connectLobby, connected, request, type ChannelSocket } from './signalling';
 
 export type BroadcastState = 'connecting' | 'starting' | 'live' | 'reconnecting' | 'ended' | 'error';
 
 export interface BroadcastEvents {
   onState(state: BroadcastState, detail?: string): void;
-  onViewers(viewers: number): void;
+  onAudience(audience: Audience): void;
   onChannel(channel: { channelId: string; publishToken: string }): void;
 }
 
@@ -87,7 +87,7 @@ export class Broadcast {
     socket.on('channelState', (s: ChannelState) => {
       if (s.phase === 'live' && (this.state === 'starting' || this.state === 'connecting' || this.state === 'reconnecting')) this.set('live');
     });
-    socket.on('viewerCount', ({ viewers }) => this.events.onViewers(viewers));
+    socket.on('viewerCount', (audience) => this.events.onAudience(audience));
     socket.on('streamEnded', ({ reason }) => {
       this.stopped = true;
       this.teardown();

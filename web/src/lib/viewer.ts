@@ -1,30 +1,41 @@
-import Hls from 'hls.js';
-import { CHANNEL_ID_PATTERN, type ChannelState } from '$protocol';
-import { lowLatencyHlsConfig } from './hls-config';
+import { CHANNEL_ID_PATTERN, type Audience, type ChannelState } from '$protocol';
+import { playHls, type Player } from './hls-player';
+import { playRealtime } from './realtime-player';
 import { connectChannel, type ChannelSocket } from './signalling';
 
 export type ViewerState = 'connecting' | 'waiting' | 'playing' | 'ended' | 'not-found' | 'error';
+export type ViewingMode = 'realtime' | 'hls';
 
 export interface ViewerEvents {
   onState(state: ViewerState, detail?: string): void;
-  onViewers(viewers: number): void;
+  onAudience(audience: Audience): void;
+  onMode(mode: ViewingMode, note?: string): void;
 }
 
 /**
- * Watches a channel: joins its namespace as a viewer (which is what the viewer count counts),
- * waits until the server says the HLS playlist exists, then plays it with hls.js.
+ * Watches a channel: joins its namespace as a viewer (that is what the viewer count counts), then
+ * plays it in real time over WebRTC or over HLS. Without an explicit choice it takes real time
+ * while the channel has free real-time slots, and falls back to HLS when WebRTC fails.
  */
 export class Viewer {
   private socket: ChannelSocket | null = null;
-  private hls: Hls | null = null;
-  private playlist: string | null = null;
+  private player: Player | null = null;
+  private playerMode: ViewingMode | null = null;
   private state: ViewerState = 'connecting';
+  private channel: ChannelState | null = null;
+  private audience: Audience = { viewers: 0, realtime: 0 };
+  private mode: ViewingMode | null;
+  private starting = false;
+  private realtimeFailed = false;
 
   constructor(
     private readonly channelId: string,
     private readonly video: HTMLVideoElement,
     private readonly events: ViewerEvents,
-  ) {}
+    preferred: ViewingMode | null = null,
+  ) {
+    this.mode = preferred;
+  }
 
   start(): void {
     if (!CHANNEL_ID_PATTERN.test(this.channelId)) return this.set('not-found');
@@ -33,56 +44,90 @@ export class Viewer {
     socket.on('connect_error', (error) => {
       if (error.message === 'channel not found') {
         socket.disconnect();
-        this.set(this.state === 'playing' || this.state === 'waiting' ? 'ended' : 'not-found',
-          this.state === 'connecting' ? undefined : 'the stream has ended');
+        if (this.state === 'connecting') this.set('not-found');
+        else this.end('the stream has ended');
       } else if (this.state === 'connecting') {
         this.set('connecting', `cannot reach the server (${error.message}); retrying…`);
       }
     });
-    socket.on('channelState', (s) => this.onChannelState(s));
-    socket.on('viewerCount', ({ viewers }) => this.events.onViewers(viewers));
+    socket.on('channelState', (s) => {
+      this.channel = s;
+      if (s.phase === 'ended') return this.end('the stream has ended');
+      void this.update();
+    });
+    socket.on('viewerCount', (audience) => {
+      this.audience = audience;
+      this.events.onAudience(audience);
+    });
     socket.on('streamEnded', ({ reason }) => this.end(reason));
   }
 
-  /** Seconds behind the live edge as hls.js estimates it (from the playlist), if playing HLS. */
-  get behindLiveSeconds(): number | null {
-    const latency = this.hls?.latency;
-    return latency !== undefined && Number.isFinite(latency) && latency > 0 ? latency : null;
+  /** Switches between real time and HLS at the viewer's request. */
+  choose(mode: ViewingMode): void {
+    this.mode = mode;
+    this.realtimeFailed = false;
+    void this.update();
+  }
+
+  behindLive(): Promise<number | null> {
+    return this.player?.behindLive() ?? Promise.resolve(null);
   }
 
   stop(): void {
-    this.hls?.destroy();
-    this.hls = null;
+    this.stopPlayer();
     this.socket?.disconnect();
     this.socket = null;
   }
 
-  private onChannelState(s: ChannelState): void {
-    if (s.phase === 'ended') return this.end('the stream has ended');
-    if (!s.hls) return this.set('waiting');
-    if (this.playlist !== s.hls.playlist) {
-      this.playlist = s.hls.playlist;
-      this.play(s.hls.playlist, s.hls.segmentSeconds);
-    }
+  private wantedMode(): ViewingMode {
+    if (this.realtimeFailed) return 'hls';
+    if (this.mode) return this.mode;
+    const c = this.channel;
+    return c && this.audience.realtime < c.realtimeLimit ? 'realtime' : 'hls';
   }
 
-  private play(url: string, segmentSeconds: number): void {
-    const video = this.video;
-    if (Hls.isSupported()) {
-      const hls = new Hls(lowLatencyHlsConfig(segmentSeconds));
-      this.hls = hls;
-      hls.on(Hls.Events.ERROR, (_, data) => {
-        if (!data.fatal) return;
-        if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
-        else this.set('error', `playback failed (${data.details}); the stream may have ended`);
-      });
-      hls.loadSource(url);
-      hls.attachMedia(video);
-    } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
-      video.src = url; // Safari plays HLS natively
-    } else {
-      return this.set('error', 'this browser cannot play HLS');
+  private async update(): Promise<void> {
+    const c = this.channel;
+    const socket = this.socket;
+    if (!c || !socket || this.starting || this.state === 'ended') return;
+    const mode = this.wantedMode();
+    if (this.player && this.playerMode === mode) return;
+    this.stopPlayer();
+    this.events.onMode(mode);
+
+    if (mode === 'realtime') {
+      if (!c.realtime) return this.set('waiting');
+      this.starting = true;
+      try {
+        this.player = await playRealtime(socket, this.video, (message) => this.fallBack(message));
+        this.playerMode = 'realtime';
+        this.play();
+      } catch (error) {
+        this.fallBack(error instanceof Error ? error.message : String(error));
+      } finally {
+        this.starting = false;
+      }
+      // The choice or the channel may have changed while connecting.
+      if (this.wantedMode() !== this.playerMode) void this.update();
+      return;
     }
+    if (!c.hls) return this.set('waiting');
+    this.player = playHls(this.video, c.hls.playlist, c.hls.segmentSeconds, (message) => this.set('error', message));
+    this.playerMode = 'hls';
+    this.play();
+  }
+
+  private fallBack(reason: string): void {
+    if (this.state === 'ended') return;
+    this.realtimeFailed = true;
+    console.warn(`livecast: real-time viewing failed (${reason}); falling back to HLS`);
+    this.stopPlayer();
+    this.events.onMode('hls', `Real-time viewing is unavailable (${reason}); switched to HLS.`);
+    void this.update();
+  }
+
+  private play(): void {
+    const video = this.video;
     video.addEventListener('playing', () => this.set('playing'), { once: true });
     video.play().catch(() => {
       // Autoplay with sound was blocked: start muted, the page offers an unmute button.
@@ -91,10 +136,14 @@ export class Viewer {
     });
   }
 
+  private stopPlayer(): void {
+    this.player?.stop();
+    this.player = null;
+    this.playerMode = null;
+  }
+
   private end(reason: string): void {
     this.stop();
-    this.video.removeAttribute('src');
-    this.video.load();
     this.set('ended', reason);
   }
 

@@ -68,6 +68,12 @@ export class HlsPipeline {
     return this.livePlaylist;
   }
 
+  /** UDP ports this pipeline holds: FFmpeg's RTP/RTCP and the PlainTransports' own sockets. */
+  get udpPorts(): number[] {
+    const ffmpegPorts = this.basePort === null ? [] : [0, 1, 2, 3].map((i) => this.basePort! + i);
+    return [...ffmpegPorts, ...this.transports.flatMap((t) => [t.tuple.localPort, t.rtcpTuple?.localPort ?? []].flat())];
+  }
+
   get ffmpegPid(): number | undefined {
     return this.ffmpeg?.pid;
   }

@@ -1,0 +1,112 @@
+import type { types } from 'mediasoup';
+import type { ConsumerInfo, TransportOptions } from '../../../protocol/index.js';
+import type { Logger } from '../logger.js';
+import { ChannelError } from './channel-error.js';
+import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from './webrtc-transport.js';
+
+interface Session {
+  transport: types.WebRtcTransport;
+  connected: boolean;
+  consumers: Map<string, types.Consumer>;
+}
+
+/**
+ * Viewers who watch a channel in real time: each has a WebRTC transport on the channel's router
+ * and one paused consumer per broadcaster track, resumed when the viewer's player is ready (with a
+ * key frame, so the picture starts at once). Sessions end when the viewer leaves or falls back
+ * to HLS, when the transport fails, and with the router.
+ */
+export class RealtimeViewers {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly router: types.Router,
+    private readonly settings: WebRtcListenSettings,
+    readonly limit: number,
+    private readonly logger: Logger,
+    private readonly onChange: () => void,
+  ) {}
+
+  get count(): number {
+    return this.sessions.size;
+  }
+
+  /** Consumers across all sessions, for tests and metrics. */
+  get consumerCount(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) n += s.consumers.size;
+    return n;
+  }
+
+  has(viewerId: string): boolean {
+    return this.sessions.has(viewerId);
+  }
+
+  async createTransport(viewerId: string): Promise<TransportOptions> {
+    if (this.sessions.has(viewerId)) throw new ChannelError('the consumer transport already exists');
+    if (this.sessions.size >= this.limit) {
+      throw new ChannelError(`real-time viewing is full (${this.limit} viewers); watch over HLS`);
+    }
+    const transport = await createWebRtcTransport(this.router, this.settings, { role: 'consumer', viewerId });
+    if (this.sessions.has(viewerId) || this.sessions.size >= this.limit) {
+      transport.close(); // a concurrent request won the race
+      throw new ChannelError('the consumer transport already exists or real-time viewing is full');
+    }
+    this.sessions.set(viewerId, { transport, connected: false, consumers: new Map() });
+    transport.on('dtlsstatechange', (state) => {
+      if (state === 'failed' || state === 'closed') this.close(viewerId);
+    });
+    transport.observer.once('close', () => this.forget(viewerId, transport));
+    this.onChange();
+    return transportOptions(transport);
+  }
+
+  async connect(viewerId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    const session = this.session(viewerId);
+    if (session.connected) throw new ChannelError('the consumer transport is already connected');
+    await session.transport.connect({ dtlsParameters });
+    session.connected = true;
+  }
+
+  async consume(viewerId: string, rtpCapabilities: types.RtpCapabilities, producers: types.Producer[]): Promise<ConsumerInfo[]> {
+    const session = this.session(viewerId);
+    if (session.consumers.size > 0) throw new ChannelError('already consuming this channel');
+    if (producers.length === 0) throw new ChannelError('the broadcast has not started yet');
+    const infos: ConsumerInfo[] = [];
+    for (const producer of producers) {
+      if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
+        throw new ChannelError(`this browser cannot decode the channel’s ${producer.kind} (${producer.rtpParameters.codecs[0]?.mimeType})`);
+      }
+      const consumer = await session.transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
+      session.consumers.set(consumer.id, consumer);
+      consumer.observer.once('close', () => session.consumers.delete(consumer.id));
+      infos.push({ id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters as ConsumerInfo['rtpParameters'] });
+    }
+    return infos;
+  }
+
+  async resume(viewerId: string, consumerId: string): Promise<void> {
+    const consumer = this.session(viewerId).consumers.get(consumerId);
+    if (!consumer) throw new ChannelError('unknown consumer');
+    await consumer.resume();
+    // A viewer joining mid-stream needs a key frame now, not at the next periodic one.
+    if (consumer.kind === 'video') await consumer.requestKeyFrame();
+  }
+
+  close(viewerId: string): void {
+    this.sessions.get(viewerId)?.transport.close();
+  }
+
+  private forget(viewerId: string, transport: types.WebRtcTransport): void {
+    if (this.sessions.get(viewerId)?.transport !== transport) return;
+    this.sessions.delete(viewerId);
+    this.logger.debug({ viewerId }, 'real-time viewer session closed');
+    this.onChange();
+  }
+
+  private session(viewerId: string): Session {
+    const session = this.sessions.get(viewerId);
+    if (!session) throw new ChannelError('create the consumer transport first');
+    return session;
+  }
+}

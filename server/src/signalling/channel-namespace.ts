@@ -1,0 +1,114 @@
+import type { Namespace, Socket } from 'socket.io';
+import { CHANNEL_NAMESPACE_PATTERN, type ChannelClientToServer, type ChannelResults, type ChannelServerToClient } from '../../../protocol/index.js';
+import { channelAuth, channelRequestSchemas } from '../../../protocol/schemas.js';
+import type { Channel } from '../media/channel.js';
+import { ChannelError } from '../media/channel-error.js';
+import type { ChannelRegistry } from '../media/channel-registry.js';
+import { requestHandlers } from './ack.js';
+import type { Audiences, ChannelNamespace, ChannelSocketData } from './audiences.js';
+
+type ChannelSocket = Socket<ChannelClientToServer, ChannelServerToClient, Record<string, never>, ChannelSocketData>;
+type RtpCapabilities = ChannelResults['getRouterRtpCapabilities']['rtpCapabilities'];
+/** A viewer's capabilities as mediasoup (server) types them; the router checks them in depth. */
+type ViewerRtpCapabilities = Parameters<Channel['realtime']['consume']>[1];
+
+function channelOf(socket: { nsp: { name: string } }, registry: ChannelRegistry): Channel | undefined {
+  const id = CHANNEL_NAMESPACE_PATTERN.exec(socket.nsp.name)?.[1];
+  return id ? registry.get(id) : undefined;
+}
+
+/**
+ * Channel namespaces `/channel/<channelId>`: the broadcaster (proven by its publish token, one
+ * per channel) publishes; viewers watch over HLS or in real time over WebRTC.
+ */
+export function serveChannels(channels: Namespace, registry: ChannelRegistry, audiences: Audiences): void {
+  const nsp = channels as unknown as ChannelNamespace;
+
+  nsp.use((socket, next) => {
+    const channel = channelOf(socket, registry);
+    if (!channel || channel.ended) return next(new Error('channel not found'));
+    const auth = channelAuth.safeParse(socket.handshake.auth);
+    if (!auth.success) return next(new Error('invalid connection parameters: expected role viewer or broadcaster'));
+    if (auth.data.role === 'broadcaster') {
+      try {
+        channel.claimBroadcaster(socket.id, auth.data.publishToken);
+      } catch (error) {
+        return next(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    socket.data.role = auth.data.role;
+    next();
+  });
+
+  nsp.on('connection', (socket: ChannelSocket) => {
+    const channel = channelOf(socket, registry);
+    if (!channel) return void socket.disconnect();
+    const log = channel.logger.child({ socketId: socket.id, role: socket.data.role });
+    const audience = audiences.join(channel, socket.nsp);
+    const isBroadcaster = socket.data.role === 'broadcaster';
+    log.info('joined');
+
+    if (!isBroadcaster) {
+      audience.viewerSockets.add(socket.id);
+      audience.update();
+    }
+    socket.emit('channelState', channel.state);
+    socket.emit('viewerCount', audience.audience.value);
+
+    socket.on('disconnect', (reason) => {
+      log.info({ reason }, 'left');
+      if (isBroadcaster) return void channel.end('the broadcaster left');
+      channel.realtime.close(socket.id);
+      if (audience.viewerSockets.delete(socket.id)) audience.update();
+    });
+
+    const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(channelRequestSchemas, socket, log);
+    const publishOnly = <P, R>(fn: (payload: P) => Promise<R>) => (payload: P) => {
+      if (!channel.isBroadcaster(socket.id)) throw new ChannelError('only the channel’s broadcaster can publish');
+      return fn(payload);
+    };
+    const viewOnly = <P, R>(fn: (payload: P) => Promise<R>) => (payload: P) => {
+      if (isBroadcaster) throw new ChannelError('the broadcaster cannot watch its own channel in real time');
+      return fn(payload);
+    };
+
+    on('getRouterRtpCapabilities', () => ({
+      // The router always fills in every codec's preferredPayloadType, which the client type requires.
+      rtpCapabilities: channel.router.rtpCapabilities as RtpCapabilities,
+    }));
+
+    on('createProducerTransport', publishOnly(() => channel.createProducerTransport()));
+    on('connectProducerTransport', publishOnly(async ({ dtlsParameters }) => {
+      await channel.connectProducerTransport(dtlsParameters);
+      return { connected: true as const };
+    }));
+    on('produce', publishOnly(async ({ kind, rtpParameters }) => ({
+      // The schema checks the envelope; mediasoup validates the RTP parameters in depth.
+      producerId: await channel.produce(kind, rtpParameters as Parameters<Channel['produce']>[1]),
+    })));
+    on('stopBroadcast', publishOnly(async () => {
+      await channel.end('the broadcaster ended the stream');
+      return { stopped: true as const };
+    }));
+
+    on('createConsumerTransport', viewOnly(async () => {
+      if (channel.liveProducers.length === 0) throw new ChannelError('the broadcast has not started yet');
+      return channel.realtime.createTransport(socket.id);
+    }));
+    on('connectConsumerTransport', viewOnly(async ({ dtlsParameters }) => {
+      await channel.realtime.connect(socket.id, dtlsParameters);
+      return { connected: true as const };
+    }));
+    on('consume', viewOnly(async ({ rtpCapabilities }) => ({
+      consumers: await channel.realtime.consume(socket.id, rtpCapabilities as ViewerRtpCapabilities, channel.liveProducers),
+    })));
+    on('resumeConsumer', viewOnly(async ({ consumerId }) => {
+      await channel.realtime.resume(socket.id, consumerId);
+      return { resumed: true as const };
+    }));
+    on('stopConsuming', viewOnly(async () => {
+      channel.realtime.close(socket.id);
+      return { stopped: true as const };
+    }));
+  });
+}
