@@ -29,7 +29,12 @@ export const mediaKind = z.enum(['audio', 'video']);
 
 export const channelAuth = z.discriminatedUnion('role', [
   z.object({ role: z.literal('viewer') }),
-  z.object({ role: z.literal('broadcaster'), publishToken: z.string().min(1).max(128) }),
+  z.object({
+    role: z.literal('broadcaster'),
+    publishToken: z.string().min(1).max(128),
+    /** Random per publishing page: a reconnect of the same page may replace its stale connection. */
+    session: z.string().min(8).max(64).optional(),
+  }),
 ]);
 export type ChannelAuth = z.infer<typeof channelAuth>;
 

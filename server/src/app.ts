@@ -38,6 +38,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       rtcMinPort: config.RTC_MIN_PORT,
       rtcMaxPort: config.RTC_MAX_PORT,
       idleTimeoutMs: config.CHANNEL_IDLE_TIMEOUT_MS,
+      broadcasterGraceMs: config.BROADCASTER_GRACE_MS,
       realtimeLimit: config.REALTIME_VIEWERS_PER_CHANNEL,
       hls: {
         ports,
@@ -46,6 +47,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         ffmpegPath: config.FFMPEG_PATH,
         segmentSeconds: config.HLS_SEGMENT_SECONDS,
         listSize: config.HLS_LIST_SIZE,
+        maxRestarts: config.FFMPEG_MAX_RESTARTS,
       },
     },
     config.MAX_CHANNELS,

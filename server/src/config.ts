@@ -29,6 +29,17 @@ const schema = z
     REALTIME_VIEWERS_PER_CHANNEL: z.coerce.number().int().min(0).default(50),
     /** A created channel that nobody publishes to within this time is dropped. */
     CHANNEL_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
+    /** A broadcaster whose signalling connection drops may come back within this time. */
+    BROADCASTER_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+    /** If set, creating a channel requires this key (a server-wide "who may go live" secret). */
+    PUBLISH_KEY: z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z.string().min(8, 'PUBLISH_KEY must have at least 8 characters').optional(),
+    ),
+    /** Channels one client address may create per minute. */
+    CHANNEL_CREATE_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+    /** FFmpeg restarts allowed per channel before the channel is ended. */
+    FFMPEG_MAX_RESTARTS: z.coerce.number().int().min(0).default(5),
     /** Where the built SvelteKit app lives (adapter-node output); absent → HLS and API only. */
     WEB_BUILD_DIR: z.string().default(path.resolve('web/build')),
   })

@@ -14,10 +14,14 @@ import type { LivePlaylist } from './hls/live-playlist.js';
 
 export interface ChannelSettings extends WebRtcListenSettings {
   idleTimeoutMs: number;
+  /** How long a broadcaster whose connection dropped may take to come back. */
+  broadcasterGraceMs: number;
   /** Real-time (WebRTC) viewers per channel; more viewers are sent to HLS. */
   realtimeLimit: number;
   /** Everything the HLS pipeline needs except what the channel itself provides. */
   hls: Omit<HlsPipelineOptions, 'channelId' | 'router' | 'audioProducer' | 'videoProducer' | 'logger' | 'onPlaylistReady' | 'onFfmpegExit'>;
+  /** Told about every FFmpeg restart (metrics). */
+  onFfmpegRestart?: () => void;
 }
 
 type ChannelEvents = { state: [ChannelState]; ended: [reason: string]; realtimeViewers: [count: number] };
@@ -30,13 +34,14 @@ export class Channel extends EventEmitter<ChannelEvents> {
   readonly logger: Logger;
   private phase: ChannelPhase = 'waiting';
   private playlistReady = false;
-  private broadcaster: string | null = null;
+  private broadcaster: { socketId: string; session?: string } | null = null;
   private producerTransport: types.WebRtcTransport | null = null;
   private transportConnected = false;
   private readonly producers = new Map<'audio' | 'video', types.Producer>();
   private hls: HlsPipeline | null = null;
   private hlsStarting: Promise<void> | null = null;
   private idleTimer: NodeJS.Timeout | null;
+  private graceTimer: NodeJS.Timeout | null = null;
   private ending: Promise<void> | null = null;
   /** When HLS went live (ms since epoch); 0 before. */
   liveSince = 0;
@@ -97,18 +102,44 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return expected.length === given.length && timingSafeEqual(expected, given);
   }
 
-  /** A channel has exactly one broadcaster; `sessionId` identifies its connection. */
-  claimBroadcaster(sessionId: string, token: string): void {
+  /**
+   * A channel has exactly one broadcaster connection. The same publishing page (same `session`)
+   * reconnecting replaces its previous connection, which the server may not have noticed is dead
+   * yet; returns that connection's id so the caller can close it. Anyone else is refused.
+   */
+  claimBroadcaster(socketId: string, token: string, session?: string): string | null {
     if (this.ended) throw new ChannelError('this channel has ended');
     if (!this.verifyPublishToken(token)) throw new ChannelError('invalid publish token for this channel');
-    if (this.broadcaster !== null && this.broadcaster !== sessionId) {
-      throw new ChannelError('this channel already has a broadcaster');
+    let replaced: string | null = null;
+    if (this.broadcaster !== null && this.broadcaster.socketId !== socketId) {
+      if (!session || this.broadcaster.session !== session) throw new ChannelError('this channel already has a broadcaster');
+      replaced = this.broadcaster.socketId;
     }
-    this.broadcaster = sessionId;
+    if (this.graceTimer) {
+      clearTimeout(this.graceTimer);
+      this.graceTimer = null;
+      this.logger.info('broadcaster is back');
+    }
+    this.broadcaster = { socketId, session };
+    return replaced;
   }
 
-  isBroadcaster(sessionId: string): boolean {
-    return this.broadcaster === sessionId;
+  /**
+   * The broadcaster's signalling connection closed. Leaving on purpose ends the channel; a lost
+   * connection gets a grace period to come back with the publish token (the WebRTC media path
+   * usually survives a brief signalling drop), and the channel ends only after it.
+   */
+  broadcasterLeft(socketId: string, connectionLost: boolean): void {
+    if (this.broadcaster?.socketId !== socketId || this.ended) return;
+    this.broadcaster = null;
+    const graceMs = this.settings.broadcasterGraceMs;
+    if (!connectionLost || graceMs === 0) return void this.end('the broadcaster left');
+    this.logger.info({ graceMs }, 'broadcaster connection lost; waiting for it to come back');
+    this.graceTimer = setTimeout(() => void this.end('the broadcaster’s connection was lost'), graceMs);
+  }
+
+  isBroadcaster(socketId: string): boolean {
+    return this.broadcaster?.socketId === socketId;
   }
 
   async createProducerTransport(): Promise<TransportOptions> {
@@ -165,6 +196,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.ending ??= (async () => {
       this.phase = 'ended';
       this.clearIdleTimer();
+      if (this.graceTimer) clearTimeout(this.graceTimer);
       this.logger.info({ reason }, 'channel ending');
       this.emit('ended', reason);
       await this.hlsStarting?.catch(() => undefined);
@@ -192,8 +224,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
         this.liveSince = Date.now();
         this.emit('state', this.state);
       },
-      onFfmpegExit: (exit) => {
-        if (!exit.requested && !this.ended) void this.end('the HLS encoder stopped unexpectedly');
+      onFfmpegExit: (exit, restarting) => {
+        if (restarting) this.settings.onFfmpegRestart?.();
+        else if (!exit.requested && !this.ended) void this.end('the HLS encoder keeps failing; please go live again');
       },
     }).then(
       (pipeline) => {

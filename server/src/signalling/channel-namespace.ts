@@ -31,7 +31,8 @@ export function serveChannels(channels: Namespace, registry: ChannelRegistry, au
     if (!auth.success) return next(new Error('invalid connection parameters: expected role viewer or broadcaster'));
     if (auth.data.role === 'broadcaster') {
       try {
-        channel.claimBroadcaster(socket.id, auth.data.publishToken);
+        const replaced = channel.claimBroadcaster(socket.id, auth.data.publishToken, auth.data.session);
+        if (replaced) socket.nsp.sockets.get(replaced)?.disconnect();
       } catch (error) {
         return next(error instanceof Error ? error : new Error(String(error)));
       }
@@ -57,7 +58,8 @@ export function serveChannels(channels: Namespace, registry: ChannelRegistry, au
 
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'left');
-      if (isBroadcaster) return void channel.end('the broadcaster left');
+      // 'client namespace disconnect' is the page leaving on purpose (Stop, tab closed).
+      if (isBroadcaster) return channel.broadcasterLeft(socket.id, reason !== 'client namespace disconnect');
       channel.realtime.close(socket.id);
       if (audience.viewerSockets.delete(socket.id)) audience.update();
     });

@@ -5,21 +5,26 @@ import path from 'node:path';
 import { RTP_INGEST, type RtpIngest } from '../../src/media/rtp-ingest.js';
 
 /**
- * A pre-encoded test clip (H264 Constrained Baseline with a key frame every second + Opus),
+ * A pre-encoded test clip (H264 Constrained Baseline with a key frame every second + Opus, in
+ * MPEG-TS),
  * made once per machine, so that feeding a channel costs a `-c copy` FFmpeg and not an encoder.
  */
 export function testClip(seconds = 10): string {
   const dir = path.join(os.tmpdir(), 'livecast-test-media');
-  const file = path.join(dir, `clip-${seconds}s-v2.mkv`);
+  const file = path.join(dir, `clip-${seconds}s-v3.ts`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp.mkv`;
+  const tmp = `${file}.${process.pid}.tmp.ts`;
   const result = spawnSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', `testsrc2=size=640x480:rate=30:duration=${seconds}`,
     '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
     '-c:v', 'libx264', '-profile:v', 'baseline', '-level', '3.1', '-pix_fmt', 'yuv420p',
     '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0', '-b:v', '600k',
+    // SPS/PPS in-band before every key frame, as browsers send them: the HLS FFmpeg reads an SDP
+    // without sprop-parameter-sets. (MPEG-TS keeps them Annex B, so no bitstream filter is needed
+    // when sending; FFmpeg 5.1 drops every packet after a -stream_loop wrap with one.)
+    '-x264-params', 'repeat-headers=1',
     '-c:a', 'libopus', '-b:a', '64k', '-ac', '2',
     tmp,
   ]);
@@ -34,9 +39,7 @@ export function startRtpSource(ingest: Pick<RtpIngest, 'video' | 'audio'>, clip 
   return spawn('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     '-re', '-stream_loop', '-1', '-i', clip,
-    // In-band SPS/PPS before every key frame, as browsers send them: the HLS FFmpeg reads an SDP
-    // without sprop-parameter-sets and needs them from the stream.
-    '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-payload_type', String(RTP_INGEST.video.payloadType),
+    '-map', '0:v:0', '-c', 'copy', '-payload_type', String(RTP_INGEST.video.payloadType),
     '-ssrc', String(RTP_INGEST.video.ssrc), '-f', 'rtp', rtp(ingest.video),
     '-map', '0:a:0', '-c', 'copy', '-payload_type', String(RTP_INGEST.audio.payloadType),
     '-ssrc', String(RTP_INGEST.audio.ssrc), '-f', 'rtp', rtp(ingest.audio),

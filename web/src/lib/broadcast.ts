@@ -41,7 +41,8 @@ export class Broadcast {
       }
       this.events.onChannel(channel);
 
-      const socket = connectChannel(channel.channelId, { role: 'broadcaster', publishToken: channel.publishToken });
+      const session = crypto.randomUUID();
+      const socket = connectChannel(channel.channelId, { role: 'broadcaster', publishToken: channel.publishToken, session });
       this.socket = socket;
       this.listen(socket);
       await connected(socket);
@@ -83,6 +84,12 @@ export class Broadcast {
     this.set('ended', 'you ended the stream');
   }
 
+  /** The page is going away: tell the server at once (no ack can arrive any more). */
+  leave(): void {
+    this.stopped = true;
+    this.socket?.disconnect();
+  }
+
   private listen(socket: ChannelSocket): void {
     socket.on('channelState', (s: ChannelState) => {
       if (s.phase === 'live' && (this.state === 'starting' || this.state === 'connecting' || this.state === 'reconnecting')) this.set('live');
@@ -93,13 +100,18 @@ export class Broadcast {
       this.teardown();
       this.set('ended', reason);
     });
+    socket.on('connect', () => {
+      if (this.state === 'reconnecting') this.set('starting', 'reconnected');
+    });
     socket.on('disconnect', (reason) => {
       if (!this.stopped && reason !== 'io client disconnect') this.set('reconnecting', 'lost the connection to the server');
     });
     socket.io.on('reconnect_failed', () => this.fail('could not reconnect to the server'));
     socket.on('connect_error', (error) => {
-      // After a drop, the channel is gone if the server ended it meanwhile.
-      if (this.state === 'reconnecting') {
+      // Network errors: Socket.IO keeps retrying. A refusal by the server (the channel ended
+      // while we were away) is final.
+      const networkError = (error as Error & { type?: string }).type === 'TransportError';
+      if (this.state === 'reconnecting' && !networkError) {
         this.stopped = true;
         this.teardown();
         this.set('ended', error.message === 'channel not found' ? 'the channel ended while the connection was lost' : error.message);

@@ -18,6 +18,14 @@ describe('ffmpegHlsArgs', () => {
     expect(valueOf(args, '-force_key_frames')).toBe('expr:gte(t,n_forced*0.5)');
   });
 
+  it('continues the playlist after a restart, with a discontinuity', () => {
+    expect(valueOf(ffmpegHlsArgs({ ...base, video: 'copy' }), '-hls_flags')).not.toContain('append_list');
+    const flags = valueOf(ffmpegHlsArgs({ ...base, video: 'copy', resume: true }), '-hls_flags');
+    expect(flags).toContain('append_list');
+    expect(flags).toContain('discont_start');
+    expect(flags).toContain('delete_segments');
+  });
+
   it('reads the SDP with RTP allowed and writes a short, self-cleaning live window', () => {
     const args = ffmpegHlsArgs({ ...base, video: 'copy' });
     expect(valueOf(args, '-protocol_whitelist')).toBe('file,udp,rtp');

@@ -7,6 +7,8 @@ export interface HlsOutputOptions {
   listSize: number;
   /** 'copy' passes the browser's H264 through; 'h264' re-encodes (needed for VP8 input). */
   video: 'copy' | 'h264';
+  /** Continue an existing playlist after a restart: same numbering, a discontinuity first. */
+  resume?: boolean;
 }
 
 /** FFmpeg command line: RTP described by an SDP in, a short live HLS window out. */
@@ -30,7 +32,7 @@ export function ffmpegHlsArgs(o: HlsOutputOptions): string[] {
     '-hls_time', String(o.segmentSeconds),
     '-hls_list_size', String(o.listSize),
     // program_date_time lets players measure latency against the wall clock.
-    '-hls_flags', 'delete_segments+independent_segments+program_date_time',
+    '-hls_flags', `delete_segments+independent_segments+program_date_time${o.resume ? '+append_list+discont_start' : ''}`,
     '-hls_segment_filename', path.join(o.outDir, 'seg_%05d.ts'),
     path.join(o.outDir, 'index.m3u8'),
   ];

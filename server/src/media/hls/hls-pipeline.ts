@@ -23,9 +23,15 @@ export interface HlsPipelineOptions {
   ffmpegPath: string;
   segmentSeconds: number;
   listSize: number;
+  /** Unexpected FFmpeg exits are followed by a restart, at most this many in a row. */
+  maxRestarts: number;
   onPlaylistReady: () => void;
-  onFfmpegExit: (exit: FfmpegExit) => void;
+  /** FFmpeg died; `restarting` tells whether another attempt follows. */
+  onFfmpegExit: (exit: FfmpegExit, restarting: boolean) => void;
 }
+
+/** FFmpeg that ran this long without dying is considered healthy again (restart budget refilled). */
+const HEALTHY_RUN_MS = 60_000;
 
 const LOOPBACK = '127.0.0.1';
 /** Video RTP/RTCP, audio RTP/RTCP. */
@@ -45,6 +51,7 @@ export class HlsPipeline {
   private ffmpeg: FfmpegProcess | null = null;
   private livePlaylist: LivePlaylist | null = null;
   private timers: NodeJS.Timeout[] = [];
+  private restarts = 0;
   private stopping: Promise<void> | null = null;
 
   private constructor(private readonly o: HlsPipelineOptions) {
@@ -119,22 +126,7 @@ export class HlsPipeline {
     });
     await writeFile(this.sdpPath, writeSdp(`livecast ${this.o.channelId}`, LOOPBACK, streams));
 
-    const video = this.videoMode;
-    this.ffmpeg = new FfmpegProcess(
-      this.o.ffmpegPath,
-      ffmpegHlsArgs({ sdpPath: this.sdpPath, outDir: this.outDir, segmentSeconds: this.o.segmentSeconds, listSize: this.o.listSize, video }),
-      logger,
-    );
-    void this.ffmpeg.exited.then((exit) => {
-      if (!exit.requested) logger.error({ ...exit }, 'ffmpeg exited unexpectedly');
-      this.o.onFfmpegExit(exit);
-    });
-    logger.info({ video, basePort: base, ffmpegPid: this.ffmpeg.pid }, 'hls pipeline starting');
-
-    await waitForUdpPorts(
-      legs.map((l) => l.port),
-      { timeoutMs: 5000, isCancelled: () => this.stopping !== null || !this.ffmpeg?.running },
-    );
+    await this.launchFfmpeg(false);
     await Promise.all(this.consumers.map((c) => c.resume()));
     const videoConsumer = this.consumers[0]!;
     await videoConsumer.requestKeyFrame();
@@ -147,10 +139,49 @@ export class HlsPipeline {
     );
   }
 
+  /** Starts FFmpeg and waits until it listens on its RTP ports (packets before that are lost). */
+  private async launchFfmpeg(resume: boolean): Promise<void> {
+    const video = this.videoMode;
+    const ffmpeg = new FfmpegProcess(
+      this.o.ffmpegPath,
+      ffmpegHlsArgs({ sdpPath: this.sdpPath, outDir: this.outDir, segmentSeconds: this.o.segmentSeconds, listSize: this.o.listSize, video, resume }),
+      this.o.logger,
+    );
+    this.ffmpeg = ffmpeg;
+    const startedAt = Date.now();
+    void ffmpeg.exited.then((exit) => this.onFfmpegExit(exit, Date.now() - startedAt));
+    this.o.logger.info({ video, basePort: this.basePort, ffmpegPid: ffmpeg.pid, resume }, resume ? 'hls pipeline restarting ffmpeg' : 'hls pipeline starting');
+    await waitForUdpPorts([this.basePort!, this.basePort! + 2], {
+      timeoutMs: 5000,
+      isCancelled: () => this.stopping !== null || !ffmpeg.running,
+    });
+  }
+
+  private onFfmpegExit(exit: FfmpegExit, ranMs: number): void {
+    if (exit.requested || this.stopping) return this.o.onFfmpegExit(exit, false);
+    if (ranMs > HEALTHY_RUN_MS) this.restarts = 0;
+    const restarting = this.restarts < this.o.maxRestarts;
+    this.o.logger.error({ ...exit, ranMs, restarts: this.restarts, restarting }, 'ffmpeg exited unexpectedly');
+    this.o.onFfmpegExit(exit, restarting);
+    if (!restarting) return;
+    this.restarts++;
+    const delayMs = Math.min(2000, 100 * 2 ** (this.restarts - 1));
+    const timer = setTimeout(() => {
+      this.launchFfmpeg(true)
+        .then(() => this.consumers[0]?.requestKeyFrame())
+        .catch((error: unknown) => {
+          if (this.stopping) return;
+          this.o.logger.error({ err: error }, 'ffmpeg restart failed');
+          this.o.onFfmpegExit({ code: null, signal: null, requested: false }, false);
+        });
+    }, delayMs);
+    this.timers.push(timer);
+  }
+
   /** Stops FFmpeg first (so it never waits on a closed input), then frees transports, ports, files. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.timers.forEach(clearInterval);
+      this.timers.forEach((t) => clearTimeout(t));
       this.livePlaylist?.close();
       await this.ffmpeg?.stop();
       for (const transport of this.transports) transport.close();
