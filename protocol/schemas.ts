@@ -46,7 +46,8 @@ const rtpCapabilities = z.looseObject({
 const consumerId = z.string().min(1).max(64);
 
 export const lobbyRequestSchemas = {
-  createChannel: empty,
+  /** `publishKey` is needed only when the server is configured with one (PUBLISH_KEY). */
+  createChannel: z.object({ publishKey: z.string().max(256).optional() }).strict(),
   /** Joins the live directory: the ack carries the current list, then `directory` pushes follow. */
   watchDirectory: empty,
 } as const;

@@ -9,6 +9,8 @@ import type { Logger } from './logger.js';
 import { ChannelRegistry } from './media/channel-registry.js';
 import { PortAllocator, udpPortProbe } from './media/hls/port-allocator.js';
 import { WorkerPool } from './media/worker-pool.js';
+import { Metrics } from './metrics.js';
+import type { Audiences } from './signalling/audiences.js';
 import { attachSignalling } from './signalling/signalling-server.js';
 
 export interface App {
@@ -19,6 +21,7 @@ export interface App {
   registry: ChannelRegistry;
   ports: PortAllocator;
   io: SocketServer;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -30,6 +33,13 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
 
   const pool = await WorkerPool.start({ size: config.MEDIASOUP_WORKERS, logger });
   const ports = new PortAllocator(config.HLS_RTP_MIN_PORT, config.HLS_RTP_MAX_PORT, udpPortProbe('127.0.0.1'));
+  let audiences: Audiences | null = null;
+  const metrics = new Metrics({
+    channels: () => registry.list().map((c) => c.state),
+    audience: () => audiences?.totals() ?? { viewers: 0, realtime: 0 },
+    workerLoads: () => pool.loads(),
+    hlsPortsInUse: () => ports.allocated,
+  });
   const registry = new ChannelRegistry(
     pool,
     {
@@ -40,6 +50,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       idleTimeoutMs: config.CHANNEL_IDLE_TIMEOUT_MS,
       broadcasterGraceMs: config.BROADCASTER_GRACE_MS,
       realtimeLimit: config.REALTIME_VIEWERS_PER_CHANNEL,
+      onFfmpegRestart: () => metrics.ffmpegRestarts.inc(),
       hls: {
         ports,
         hlsRoot: config.HLS_DIR,
@@ -60,8 +71,17 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     webBuildDir: config.WEB_BUILD_DIR,
     logger,
     playlists: (channelId) => registry.get(channelId)?.playlist,
+    isLive: (channelId) => registry.get(channelId)?.ended === false,
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
   });
-  const io = attachSignalling(httpServer, registry, logger);
+  const signalling = attachSignalling(httpServer, registry, logger, {
+    publishKey: config.PUBLISH_KEY,
+    createPerMinute: config.CHANNEL_CREATE_PER_MINUTE,
+    onRequestError: (event) => metrics.requestErrors.inc({ event }),
+    onChannelCreated: () => metrics.channelsCreated.inc(),
+  });
+  const io = signalling.io;
+  audiences = signalling.audiences;
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.PORT, config.HOST, () => resolve());
@@ -78,6 +98,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     registry,
     ports,
     io,
+    metrics,
     close: () =>
       (closing ??= (async () => {
         await registry.endAll('the server is shutting down');

@@ -3,7 +3,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from '../logger.js';
-import { hlsStatic } from './hls-static.js';
+import { parseHlsPath, segmentFiles } from './hls-files.js';
 import { servePlaylist, type PlaylistLookup } from './hls-playlist-route.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -14,6 +14,9 @@ export interface HttpOptions {
   webBuildDir: string;
   logger: Logger;
   playlists: PlaylistLookup;
+  /** Only live channels' files are served, whatever is on disk. */
+  isLive: (channelId: string) => boolean;
+  metrics: () => Promise<{ contentType: string; body: string }>;
 }
 
 /** The SvelteKit app as built by adapter-node, or null when it has not been built. */
@@ -27,32 +30,39 @@ async function loadWebHandler(buildDir: string, logger: Logger): Promise<Handler
   return mod.handler;
 }
 
-function notFound(res: ServerResponse): void {
-  res.statusCode = 404;
-  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.end('Not found');
+function reply(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', type);
+  res.end(body);
 }
 
-/** One HTTP server for everything: /hls (playlists from memory, segments by sirv), /healthz, then the SvelteKit app. */
+/**
+ * One HTTP server for everything: /hls (playlists from memory, segments from disk), /healthz,
+ * /metrics, then the SvelteKit app.
+ */
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
-  const hls = hlsStatic(o.hlsRoot, o.segmentSeconds);
+  const segments = segmentFiles(o.hlsRoot, o.segmentSeconds);
   const web = await loadWebHandler(o.webBuildDir, o.logger);
   return http.createServer((req, res) => {
     const url = req.url ?? '/';
+    const notFound = () => reply(res, 404, 'Not found');
     if (url === '/hls' || url.startsWith('/hls/')) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.statusCode = 405;
-        return void res.end();
-      }
-      if (servePlaylist(req, res, o.playlists, o.segmentSeconds)) return;
-      req.url = url.slice('/hls'.length) || '/';
-      return hls(req, res, () => notFound(res));
+      if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'Method not allowed');
+      const hls = parseHlsPath(url);
+      if (!hls) return reply(res, url.includes('..') || url.includes('%') ? 400 : 404, 'Not an HLS file');
+      if (!o.isLive(hls.channelId)) return notFound();
+      if (hls.isPlaylist) return servePlaylist(req, res, hls.channelId, o.playlists, o.segmentSeconds);
+      return segments(req, res, hls, notFound);
     }
-    if (url === '/healthz') {
-      res.setHeader('Content-Type', 'application/json');
-      return void res.end('{"ok":true}');
+    if (url === '/healthz') return reply(res, 200, '{"ok":true}', 'application/json');
+    if (url === '/metrics') {
+      o.metrics().then(
+        ({ contentType, body }) => reply(res, 200, body, contentType),
+        () => reply(res, 500, 'metrics unavailable'),
+      );
+      return;
     }
-    if (web) return web(req, res, () => notFound(res));
-    notFound(res);
+    if (web) return web(req, res, notFound);
+    notFound();
   });
 }

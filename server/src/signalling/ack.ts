@@ -18,6 +18,7 @@ export function requestHandlers<S extends Record<string, z.ZodType>, R extends {
   schemas: S,
   socket: Socket,
   logger: Logger,
+  onError: (event: string) => void = () => undefined,
 ) {
   return <E extends keyof S & string>(event: E, handler: (payload: z.output<S[E]>) => Promise<R[E]> | R[E]): void => {
     const schema = schemas[event] as z.ZodType<z.output<S[E]>>;
@@ -37,6 +38,7 @@ export function requestHandlers<S extends Record<string, z.ZodType>, R extends {
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+        onError(event);
         reply({ error: `invalid ${event} request${where}: ${issue?.message ?? 'malformed payload'}` });
         return;
       }
@@ -45,6 +47,7 @@ export function requestHandlers<S extends Record<string, z.ZodType>, R extends {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         logger.warn({ event, socketId: socket.id, err: message }, 'request failed');
+        onError(event);
         reply({ error: message });
       }
     });

@@ -74,4 +74,15 @@ export class Audiences {
   viewersOf(channelId: string): number {
     return this.byChannel.get(channelId)?.viewers ?? 0;
   }
+
+  /** Viewers on all channels of this server, and how many of them watch in real time. */
+  totals(): { viewers: number; realtime: number } {
+    let viewers = 0;
+    let realtime = 0;
+    for (const a of this.byChannel.values()) {
+      viewers += a.viewers;
+      realtime += a.channel.realtime.count;
+    }
+    return { viewers, realtime };
+  }
 }

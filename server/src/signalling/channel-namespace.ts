@@ -21,7 +21,12 @@ function channelOf(socket: { nsp: { name: string } }, registry: ChannelRegistry)
  * Channel namespaces `/channel/<channelId>`: the broadcaster (proven by its publish token, one
  * per channel) publishes; viewers watch over HLS or in real time over WebRTC.
  */
-export function serveChannels(channels: Namespace, registry: ChannelRegistry, audiences: Audiences): void {
+export function serveChannels(
+  channels: Namespace,
+  registry: ChannelRegistry,
+  audiences: Audiences,
+  onRequestError?: (event: string) => void,
+): void {
   const nsp = channels as unknown as ChannelNamespace;
 
   nsp.use((socket, next) => {
@@ -64,7 +69,7 @@ export function serveChannels(channels: Namespace, registry: ChannelRegistry, au
       if (audience.viewerSockets.delete(socket.id)) audience.update();
     });
 
-    const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(channelRequestSchemas, socket, log);
+    const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(channelRequestSchemas, socket, log, onRequestError);
     const publishOnly = <P, R>(fn: (payload: P) => Promise<R>) => (payload: P) => {
       if (!channel.isBroadcaster(socket.id)) throw new ChannelError('only the channel’s broadcaster can publish');
       return fn(payload);

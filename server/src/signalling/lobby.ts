@@ -1,11 +1,30 @@
+import { timingSafeEqual } from 'node:crypto';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Namespace } from 'socket.io';
 import type { DirectoryEntry, LobbyClientToServer, LobbyResults, LobbyServerToClient } from '../../../protocol/index.js';
 import { lobbyRequestSchemas } from '../../../protocol/schemas.js';
 import type { Logger } from '../logger.js';
+import { ChannelError } from '../media/channel-error.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
 import { requestHandlers } from './ack.js';
 
 const DIRECTORY_ROOM = 'directory';
+
+export interface LobbyOptions {
+  /** Server-wide secret required to create channels; undefined = anyone may go live. */
+  publishKey?: string;
+  /** Channels one client address may create per minute. */
+  createPerMinute: number;
+  directoryIntervalMs: number;
+  onRequestError?: (event: string) => void;
+  onChannelCreated?: () => void;
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 /**
  * The lobby namespace `/`: creating channels and the live channel directory. Directory updates
@@ -16,8 +35,9 @@ export function serveLobby(
   registry: ChannelRegistry,
   viewersOf: (channelId: string) => number,
   logger: Logger,
-  intervalMs: number,
+  options: LobbyOptions,
 ): { directoryChanged(): void } {
+  const creations = new RateLimiterMemory({ points: options.createPerMinute, duration: 60 });
   const snapshot = (): DirectoryEntry[] =>
     registry
       .list()
@@ -35,13 +55,23 @@ export function serveLobby(
       if (key === last) return;
       last = key;
       lobby.to(DIRECTORY_ROOM).emit('directory', { channels });
-    }, intervalMs);
+    }, options.directoryIntervalMs);
   };
 
   lobby.on('connection', (socket) => {
-    const on = requestHandlers<typeof lobbyRequestSchemas, LobbyResults>(lobbyRequestSchemas, socket, logger);
-    on('createChannel', async () => {
+    const on = requestHandlers<typeof lobbyRequestSchemas, LobbyResults>(lobbyRequestSchemas, socket, logger, options.onRequestError);
+    on('createChannel', async ({ publishKey }) => {
+      if (options.publishKey !== undefined) {
+        if (!publishKey) throw new ChannelError('this server requires a publish key to go live');
+        if (!sameSecret(publishKey, options.publishKey)) throw new ChannelError('wrong publish key');
+      }
+      try {
+        await creations.consume(socket.handshake.address);
+      } catch {
+        throw new ChannelError('too many channels created from your address; try again in a minute');
+      }
       const { channel, publishToken } = await registry.create();
+      options.onChannelCreated?.();
       channel.on('state', directoryChanged);
       channel.once('ended', directoryChanged);
       return { channelId: channel.id, publishToken };

@@ -28,14 +28,14 @@ export class Broadcast {
 
   constructor(private readonly events: BroadcastEvents) {}
 
-  async start(stream: MediaStream): Promise<void> {
+  async start(stream: MediaStream, publishKey?: string): Promise<void> {
     try {
       this.set('connecting');
       const lobby = connectLobby();
       let channel;
       try {
         await connected(lobby);
-        channel = await request(lobby, 'createChannel', {});
+        channel = await request(lobby, 'createChannel', publishKey ? { publishKey } : {});
       } finally {
         lobby.disconnect();
       }
