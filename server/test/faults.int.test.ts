@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import { channelNamespace } from '../../protocol/index.js';
+import { createRtpIngest } from '../src/media/rtp-ingest.js';
 import { eventually, isAlive, waitForExit } from './helpers/processes.js';
 import { startFedChannel, startTestApp } from './helpers/test-app.js';
 
@@ -53,6 +54,25 @@ describe('faults', () => {
     } finally {
       await fed.stop();
       await strict.stop();
+    }
+  });
+
+  it('gives a clear reason when the HLS port range is exhausted, and recovers when ports free up', async () => {
+    const tiny = await startTestApp({ HLS_RTP_MIN_PORT: '29000', HLS_RTP_MAX_PORT: '29003' });
+    const first = await startFedChannel(tiny);
+    try {
+      const { channel } = await tiny.registry.create();
+      const reason = new Promise<string>((resolve) => channel.once('ended', resolve));
+      const ingest = await createRtpIngest(channel); // both tracks: the pipeline tries to start
+      expect(await reason).toBe('the HLS pipeline could not start: no free UDP ports left in 29000-29003 for the HLS pipeline');
+      ingest.close();
+      await first.stop();
+      const again = await startFedChannel(tiny);
+      expect(again.channel.state.phase).toBe('live');
+      await again.stop();
+    } finally {
+      await first.stop();
+      await tiny.stop();
     }
   });
 

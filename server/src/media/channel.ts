@@ -235,7 +235,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
       },
       (error: unknown) => {
         this.logger.error({ err: error }, 'could not start the HLS pipeline');
-        void this.end('the HLS pipeline could not start');
+        void this.end(`the HLS pipeline could not start: ${error instanceof Error ? error.message : String(error)}`);
       },
     );
   }

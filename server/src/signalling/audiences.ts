@@ -62,7 +62,9 @@ export class Audiences {
         created.audience.dispose();
         this.byChannel.delete(channel.id);
         created.nsp.emit('streamEnded', { reason });
-        created.nsp.disconnectSockets();
+        // Clients leave on streamEnded; disconnecting the stragglers a moment later lets
+        // in-flight acks (e.g. the broadcaster's stopBroadcast) reach them first.
+        setTimeout(() => created.nsp.disconnectSockets(), 1000).unref();
         this.onChange();
       });
     }

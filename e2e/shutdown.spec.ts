@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { expect, test } from '@playwright/test';
+import { isAlive } from '../server/test/helpers/processes.js';
+import { expectVideoPlaying } from './fixtures.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** All processes below `pid`, with their command names. */
+function descendants(pid: number): { pid: number; comm: string }[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,comm=']).toString().trim().split('\n');
+  const procs = rows.map((r) => r.trim().split(/\s+/)).map(([p, pp, comm]) => ({ pid: Number(p), ppid: Number(pp), comm: comm ?? '' }));
+  const found: { pid: number; comm: string }[] = [];
+  const walk = (parent: number) => {
+    for (const p of procs.filter((x) => x.ppid === parent)) {
+      found.push({ pid: p.pid, comm: p.comm });
+      walk(p.pid);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+test('SIGTERM tells broadcasters and viewers, stops every child process and removes the HLS folders', async ({ browser }) => {
+  const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-e2e-sigterm-'));
+  const port = await freePort();
+  const server = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), HLS_DIR: hlsDir, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: server.stdout! }).on('line', (line) => line.includes('livecast listening') && resolve());
+      server.once('exit', () => reject(new Error('the server exited during start-up')));
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const broadcaster = await (await browser.newContext({ baseURL: base })).newPage();
+    await broadcaster.goto('/go-live');
+    await broadcaster.getByTestId('go-live').click();
+    await expect(broadcaster.getByTestId('status')).toHaveText('Live', { timeout: 20_000 });
+    const channelId = (await broadcaster.getByTestId('channel-id').textContent())!.trim();
+    const viewer = await (await browser.newContext({ baseURL: base })).newPage();
+    await viewer.goto(`/watch/${channelId}?mode=hls`);
+    await expectVideoPlaying(viewer);
+
+    const children = descendants(server.pid!);
+    expect(children.map((c) => c.comm).sort()).toEqual(expect.arrayContaining(['ffmpeg', 'mediasoup-worke']));
+    expect(await readdir(hlsDir)).toEqual([channelId]);
+
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await expect(broadcaster.getByTestId('status')).toHaveText('Ended');
+    await expect(broadcaster.getByTestId('status-detail')).toHaveText('the server is shutting down');
+    await expect(viewer.getByTestId('status')).toHaveText('Stream ended');
+    for (const child of children) await expect.poll(() => isAlive(child.pid), { message: `${child.comm} ${child.pid} stopped` }).toBe(false);
+    expect(await readdir(hlsDir)).toEqual([]);
+  } finally {
+    if (server.exitCode === null) server.kill('SIGKILL');
+    await rm(hlsDir, { recursive: true, force: true });
+  }
+});
