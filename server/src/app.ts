@@ -31,7 +31,11 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   await mkdir(config.HLS_DIR, { recursive: true });
   await mkdir(runDir, { recursive: true });
 
-  const pool = await WorkerPool.start({ size: config.MEDIASOUP_WORKERS, logger });
+  const pool = await WorkerPool.start({
+    size: config.MEDIASOUP_WORKERS,
+    logger,
+    portRange: { min: config.RTC_MIN_PORT, max: config.RTC_MAX_PORT },
+  });
   const ports = new PortAllocator(config.HLS_RTP_MIN_PORT, config.HLS_RTP_MAX_PORT, udpPortProbe('127.0.0.1'));
   let audiences: Audiences | null = null;
   const metrics = new Metrics({

@@ -21,8 +21,9 @@ const schema = z
     HLS_RTP_MIN_PORT: portNumber.default(20000),
     HLS_RTP_MAX_PORT: portNumber.default(29999),
     HLS_DIR: z.string().default(path.resolve('hls')),
-    HLS_SEGMENT_SECONDS: z.coerce.number().min(0.5).max(10).default(1),
-    HLS_LIST_SIZE: z.coerce.number().int().min(2).max(30).default(4),
+    /** 0.5 s segments + blocking playlist reload: ~1.2 s glass-to-glass (1 s segments: ~1.5 s). */
+    HLS_SEGMENT_SECONDS: z.coerce.number().min(0.5).max(10).default(0.5),
+    HLS_LIST_SIZE: z.coerce.number().int().min(2).max(30).default(6),
     FFMPEG_PATH: z.string().default('ffmpeg'),
     MAX_CHANNELS: z.coerce.number().int().min(1).default(100),
     /** Real-time (WebRTC) viewers per channel; beyond it viewers get HLS. */
@@ -44,7 +45,11 @@ const schema = z
     WEB_BUILD_DIR: z.string().default(path.resolve('web/build')),
   })
   .refine((c) => c.RTC_MIN_PORT <= c.RTC_MAX_PORT, 'RTC_MIN_PORT must be <= RTC_MAX_PORT')
-  .refine((c) => c.HLS_RTP_MAX_PORT - c.HLS_RTP_MIN_PORT >= 3, 'HLS_RTP port range needs at least 4 ports');
+  .refine((c) => c.HLS_RTP_MAX_PORT - c.HLS_RTP_MIN_PORT >= 3, 'HLS_RTP port range needs at least 4 ports')
+  .refine(
+    (c) => c.HLS_RTP_MAX_PORT < c.RTC_MIN_PORT || c.HLS_RTP_MIN_PORT > c.RTC_MAX_PORT,
+    'the HLS_RTP and RTC port ranges must not overlap (FFmpeg and mediasoup would fight over ports)',
+  );
 
 export type Config = z.infer<typeof schema>;
 

@@ -35,7 +35,7 @@ describe('HLS pipeline against real mediasoup and FFmpeg', () => {
     const source = startRtpSource(ingest);
     try {
       await eventually(() => channel.state.phase === 'live', 'the playlist to be ready', 20_000);
-      expect(channel.state.hls).toEqual({ playlist: `/hls/${channel.id}/index.m3u8`, segmentSeconds: 1 });
+      expect(channel.state.hls).toEqual({ playlist: `/hls/${channel.id}/index.m3u8`, segmentSeconds: app.config.HLS_SEGMENT_SECONDS });
       const dir = path.join(hlsDir, channel.id);
       const ffmpegPid = channel.ffmpegPid!;
       const pipelinePorts = channel.hlsUdpPorts;
@@ -50,7 +50,8 @@ describe('HLS pipeline against real mediasoup and FFmpeg', () => {
       }, 'the playlist to advance', 15_000);
       const durations = [...later.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
       expect(durations.length).toBe(app.config.HLS_LIST_SIZE);
-      for (const d of durations) expect(d).toBeGreaterThan(0.8), expect(d).toBeLessThan(1.3);
+      const target = app.config.HLS_SEGMENT_SECONDS;
+      for (const d of durations) expect(d).toBeGreaterThan(target * 0.8), expect(d).toBeLessThan(target * 1.3);
       const listed = [...later.matchAll(/^(seg_\d+\.ts)$/gm)].map((m) => m[1]!);
       const onDisk = (await readdir(dir)).filter((f) => f.endsWith('.ts'));
       expect(onDisk).toEqual(expect.arrayContaining(listed));

@@ -19,10 +19,12 @@ export interface ChannelSettings extends WebRtcListenSettings {
   /** Real-time (WebRTC) viewers per channel; more viewers are sent to HLS. */
   realtimeLimit: number;
   /** Everything the HLS pipeline needs except what the channel itself provides. */
-  hls: Omit<HlsPipelineOptions, 'channelId' | 'router' | 'audioProducer' | 'videoProducer' | 'logger' | 'onPlaylistReady' | 'onFfmpegExit'>;
+  hls: Omit<HlsPipelineOptions, 'channelId' | 'router' | 'audioProducer' | 'videoProducer' | 'logger' | 'onPlaylistReady' | 'onFfmpegExit' | 'requestKeyFrame'>;
   /** Told about every FFmpeg restart (metrics). */
   onFfmpegRestart?: () => void;
 }
+
+const SENDER_MIN_KEY_FRAME_INTERVAL_MS = 350;
 
 type ChannelEvents = { state: [ChannelState]; ended: [reason: string]; realtimeViewers: [count: number] };
 
@@ -45,6 +47,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private ending: Promise<void> | null = null;
   /** When HLS went live (ms since epoch); 0 before. */
   liveSince = 0;
+  /** When the broadcaster's last video key frame arrived (ms since epoch). */
+  private lastKeyFrameAt = 0;
+  private keyFrameTimer: NodeJS.Timeout | null = null;
   readonly realtime: RealtimeViewers;
 
   constructor(
@@ -56,8 +61,16 @@ export class Channel extends EventEmitter<ChannelEvents> {
   ) {
     super();
     this.logger = logger.child({ channelId: id });
-    this.realtime = new RealtimeViewers(router, settings, settings.realtimeLimit, this.logger, () =>
-      this.emit('realtimeViewers', this.realtime.count),
+    this.realtime = new RealtimeViewers(
+      router,
+      settings,
+      settings.realtimeLimit,
+      this.logger,
+      () => this.emit('realtimeViewers', this.realtime.count),
+      {
+        requestKeyFrame: (consumer) => this.requestKeyFrame(consumer),
+        keyFrameWindow: () => this.keyFrameWindow(),
+      },
     );
     router.on('workerclose', () => void this.end('the media server restarted; please go live again'));
     this.idleTimer = setTimeout(() => void this.end('nobody went live on this channel in time'), settings.idleTimeoutMs);
@@ -186,6 +199,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
     }
     this.producers.set(producer.kind, producer);
     this.clearIdleTimer();
+    if (producer.kind === 'video') {
+      // One event per key frame (about one a second): lets viewer key-frame requests be timed.
+      producer.on('trace', (trace) => {
+        if (trace.type === 'keyframe') this.lastKeyFrameAt = Date.now();
+      });
+      void producer.enableTraceEvent(['keyframe']).catch(() => undefined);
+    }
     this.logger.info({ kind: producer.kind, producerId: producer.id, codec: producer.rtpParameters.codecs[0]?.mimeType }, 'producer created');
     if (this.producers.has('audio') && this.producers.has('video')) this.startHls();
     this.emit('state', this.state);
@@ -197,6 +217,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
       this.phase = 'ended';
       this.clearIdleTimer();
       if (this.graceTimer) clearTimeout(this.graceTimer);
+      if (this.keyFrameTimer) clearTimeout(this.keyFrameTimer);
       this.logger.info({ reason }, 'channel ending');
       this.emit('ended', reason);
       await this.hlsStarting?.catch(() => undefined);
@@ -205,6 +226,28 @@ export class Channel extends EventEmitter<ChannelEvents> {
       this.logger.info('channel ended');
     })();
     return this.ending;
+  }
+
+  /**
+   * Key-frame requests for this channel (the HLS beat, new real-time viewers) go through here.
+   * Chromium's encoder ignores a request that comes less than 300 ms after the previous one, and
+   * mediasoup then holds the request as pending and swallows further ones for a second (a new
+   * viewer would stare at a black picture, a segment would double in length); so a request that
+   * would land too early is held until the window has passed.
+   */
+  requestKeyFrame(via: types.Consumer): void {
+    const wait = SENDER_MIN_KEY_FRAME_INTERVAL_MS - (Date.now() - this.lastKeyFrameAt);
+    if (wait <= 0) return void via.requestKeyFrame().catch(() => undefined);
+    this.keyFrameTimer ??= setTimeout(() => {
+      this.keyFrameTimer = null;
+      if (!via.closed) void via.requestKeyFrame().catch(() => undefined);
+    }, wait);
+  }
+
+  /** Resolves once a key-frame request would be honoured (see requestKeyFrame). */
+  keyFrameWindow(): Promise<void> {
+    const wait = SENDER_MIN_KEY_FRAME_INTERVAL_MS - (Date.now() - this.lastKeyFrameAt);
+    return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
   }
 
   private startHls(): void {
@@ -217,6 +260,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
       audioProducer,
       videoProducer,
       logger: this.logger,
+      requestKeyFrame: (consumer) => this.requestKeyFrame(consumer),
       onPlaylistReady: () => {
         if (this.ended) return;
         this.playlistReady = true;

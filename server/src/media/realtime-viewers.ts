@@ -4,6 +4,13 @@ import type { Logger } from '../logger.js';
 import { ChannelError } from './channel-error.js';
 import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from './webrtc-transport.js';
 
+/** How the channel times key-frame requests so that the broadcaster honours them. */
+export interface KeyFrameTiming {
+  requestKeyFrame(consumer: types.Consumer): void;
+  /** Resolves when a request sent now would be honoured. */
+  keyFrameWindow(): Promise<void>;
+}
+
 interface Session {
   transport: types.WebRtcTransport;
   connected: boolean;
@@ -25,6 +32,10 @@ export class RealtimeViewers {
     readonly limit: number,
     private readonly logger: Logger,
     private readonly onChange: () => void,
+    private readonly keyFrames: KeyFrameTiming = {
+      requestKeyFrame: (c) => void c.requestKeyFrame().catch(() => undefined),
+      keyFrameWindow: () => Promise.resolve(),
+    },
   ) {}
 
   get count(): number {
@@ -55,6 +66,9 @@ export class RealtimeViewers {
     this.sessions.set(viewerId, { transport, connected: false, consumers: new Map() });
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') this.close(viewerId);
+      // A key frame asked for at resume time may have arrived before the path was up and been
+      // dropped; ask again now so the first picture does not wait for the next periodic one.
+      if (state === 'connected') this.requestKeyFrames(viewerId);
     });
     transport.observer.once('close', () => this.forget(viewerId, transport));
     this.onChange();
@@ -88,9 +102,16 @@ export class RealtimeViewers {
   async resume(viewerId: string, consumerId: string): Promise<void> {
     const consumer = this.session(viewerId).consumers.get(consumerId);
     if (!consumer) throw new ChannelError('unknown consumer');
+    // Resuming a video consumer makes mediasoup ask for a key frame itself; let that request
+    // land when the broadcaster will honour it, so the first picture comes at once.
+    if (consumer.kind === 'video') await this.keyFrames.keyFrameWindow();
     await consumer.resume();
-    // A viewer joining mid-stream needs a key frame now, not at the next periodic one.
-    if (consumer.kind === 'video') await consumer.requestKeyFrame();
+  }
+
+  private requestKeyFrames(viewerId: string): void {
+    for (const consumer of this.sessions.get(viewerId)?.consumers.values() ?? []) {
+      if (consumer.kind === 'video' && !consumer.paused) this.keyFrames.requestKeyFrame(consumer);
+    }
   }
 
   close(viewerId: string): void {

@@ -14,6 +14,12 @@ export interface WorkerPoolOptions {
   size: number;
   logger: Logger;
   logLevel?: types.WorkerLogLevel;
+  /**
+   * Ports for every mediasoup socket that does not name its own range (the plain transports of
+   * the HLS pipeline and RTP ingest). Without it mediasoup picks from 10000-59999, which overlaps
+   * the ports the pipeline reserves for FFmpeg, and FFmpeg could find its port taken.
+   */
+  portRange: { min: number; max: number };
 }
 
 /**
@@ -79,6 +85,8 @@ export class WorkerPool {
     const { logger } = this.options;
     const worker = await mediasoup.createWorker({
       logLevel: this.options.logLevel ?? 'warn',
+      rtcMinPort: this.options.portRange.min,
+      rtcMaxPort: this.options.portRange.max,
       appData: { slot: index },
     });
     if (this.closed) {

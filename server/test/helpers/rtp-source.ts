@@ -5,13 +5,13 @@ import path from 'node:path';
 import { RTP_INGEST, type RtpIngest } from '../../src/media/rtp-ingest.js';
 
 /**
- * A pre-encoded test clip (H264 Constrained Baseline with a key frame every second + Opus, in
+ * A pre-encoded test clip (H264 Constrained Baseline with a key frame every 0.5 s + Opus, in
  * MPEG-TS),
  * made once per machine, so that feeding a channel costs a `-c copy` FFmpeg and not an encoder.
  */
 export function testClip(seconds = 10): string {
   const dir = path.join(os.tmpdir(), 'livecast-test-media');
-  const file = path.join(dir, `clip-${seconds}s-v3.ts`);
+  const file = path.join(dir, `clip-${seconds}s-v4.ts`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp.ts`;
@@ -20,7 +20,8 @@ export function testClip(seconds = 10): string {
     '-f', 'lavfi', '-i', `testsrc2=size=640x480:rate=30:duration=${seconds}`,
     '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
     '-c:v', 'libx264', '-profile:v', 'baseline', '-level', '3.1', '-pix_fmt', 'yuv420p',
-    '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0', '-b:v', '600k',
+    // A key frame every 0.5 s, like a browser asked for one per default-length segment.
+    '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', '-bf', '0', '-b:v', '600k',
     // SPS/PPS in-band before every key frame, as browsers send them: the HLS FFmpeg reads an SDP
     // without sprop-parameter-sets. (MPEG-TS keeps them Annex B, so no bitstream filter is needed
     // when sending; FFmpeg 5.1 drops every packet after a -stream_loop wrap with one.)

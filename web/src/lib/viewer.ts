@@ -33,6 +33,7 @@ export class Viewer {
     private readonly video: HTMLVideoElement,
     private readonly events: ViewerEvents,
     preferred: ViewingMode | null = null,
+    private readonly hlsTuning: 'low-latency' | 'defaults' = 'low-latency',
   ) {
     this.mode = preferred;
   }
@@ -112,7 +113,7 @@ export class Viewer {
       return;
     }
     if (!c.hls) return this.set('waiting');
-    this.player = playHls(this.video, c.hls.playlist, c.hls.segmentSeconds, (message) => this.set('error', message));
+    this.player = playHls(this.video, c.hls.playlist, c.hls.segmentSeconds, (message) => this.set('error', message), this.hlsTuning);
     this.playerMode = 'hls';
     this.play();
   }

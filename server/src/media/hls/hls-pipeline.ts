@@ -25,6 +25,8 @@ export interface HlsPipelineOptions {
   listSize: number;
   /** Unexpected FFmpeg exits are followed by a restart, at most this many in a row. */
   maxRestarts: number;
+  /** Asks the broadcaster for a key frame (the channel times it so the sender honours it). */
+  requestKeyFrame: (consumer: types.Consumer) => void;
   onPlaylistReady: () => void;
   /** FFmpeg died; `restarting` tells whether another attempt follows. */
   onFfmpegExit: (exit: FfmpegExit, restarting: boolean) => void;
@@ -129,12 +131,12 @@ export class HlsPipeline {
     await this.launchFfmpeg(false);
     await Promise.all(this.consumers.map((c) => c.resume()));
     const videoConsumer = this.consumers[0]!;
-    await videoConsumer.requestKeyFrame();
+    this.o.requestKeyFrame(videoConsumer);
     // Browsers send a key frame only when asked (Chromium: 2 in 2 minutes); FFmpeg can only cut a
     // segment at a key frame, so asking once per segment keeps segments at the target length.
     this.timers.push(
       setInterval(() => {
-        if (!videoConsumer.closed) videoConsumer.requestKeyFrame().catch(() => undefined);
+        if (!videoConsumer.closed) this.o.requestKeyFrame(videoConsumer);
       }, this.o.segmentSeconds * 1000),
     );
   }
@@ -168,7 +170,7 @@ export class HlsPipeline {
     const delayMs = Math.min(2000, 100 * 2 ** (this.restarts - 1));
     const timer = setTimeout(() => {
       this.launchFfmpeg(true)
-        .then(() => this.consumers[0]?.requestKeyFrame())
+        .then(() => this.o.requestKeyFrame(this.consumers[0]!))
         .catch((error: unknown) => {
           if (this.stopping) return;
           this.o.logger.error({ err: error }, 'ffmpeg restart failed');

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('has safe defaults: loopback only, non-overlapping port ranges', () => {
+    const c = loadConfig({});
+    expect(c.HOST).toBe('127.0.0.1');
+    expect(c.RTC_LISTEN_IP).toBe('127.0.0.1');
+    expect(c.PORT).toBe(3000);
+    expect(c.HLS_RTP_MAX_PORT < c.RTC_MIN_PORT || c.HLS_RTP_MIN_PORT > c.RTC_MAX_PORT).toBe(true);
+    expect(c.PUBLISH_KEY).toBeUndefined();
+  });
+
+  it('reads numbers from strings', () => {
+    expect(loadConfig({ PORT: '8080', HLS_SEGMENT_SECONDS: '1' })).toMatchObject({ PORT: 8080, HLS_SEGMENT_SECONDS: 1 });
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ HLS_RTP_MIN_PORT: '40000', HLS_RTP_MAX_PORT: '40100' }, /must not overlap/],
+    [{ HLS_RTP_MIN_PORT: '20000', HLS_RTP_MAX_PORT: '20001' }, /at least 4 ports/],
+    [{ PUBLISH_KEY: 'short' }, /PUBLISH_KEY must have at least 8 characters/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+  ])('refuses %o with a message naming the problem', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('treats an empty PUBLISH_KEY as unset', () => {
+    expect(loadConfig({ PUBLISH_KEY: '' }).PUBLISH_KEY).toBeUndefined();
+  });
+});
