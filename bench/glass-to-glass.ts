@@ -62,7 +62,7 @@ async function measure(browser: Browser, watchUrl: string, query: string) {
 }
 
 export async function runGlassToGlass(): Promise<void> {
-  const server = await startBenchServer();
+  const server = await startBenchServer({}, { web: true });
   const browser = await chromium.launch(chromiumLaunchOptions);
   try {
     const channelId = await goLive(browser, server.app.url);

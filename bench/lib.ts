@@ -16,11 +16,15 @@ export function percentile(values: number[], p: number): number {
 export const median = (values: number[]) => percentile(values, 50);
 
 /** Starts a livecast server on a free port with its own hls/ folder; `stop` removes it all. */
-export async function startBenchServer(overrides: Record<string, string> = {}): Promise<{ app: App; stop(): Promise<void> }> {
+export async function startBenchServer(
+  overrides: Record<string, string> = {},
+  { web = false }: { web?: boolean } = {},
+): Promise<{ app: App; stop(): Promise<void> }> {
   const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-bench-hls-'));
-  const env = { ...process.env, HOST: '127.0.0.1', PORT: '0', HLS_DIR: hlsDir, LOG_LEVEL: 'error', ...overrides };
+  const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: '0', HLS_DIR: hlsDir, LOG_LEVEL: 'error', ...overrides };
+  if (!web) env.WEB_BUILD_DIR = path.join(hlsDir, 'no-web-app');
   const config: Config = loadConfig(env);
-  if (!existsSync(path.join(config.WEB_BUILD_DIR, 'handler.js'))) throw new Error('the web app is not built: run npm run build first');
+  if (web && !existsSync(path.join(config.WEB_BUILD_DIR, 'handler.js'))) throw new Error('the web app is not built: run npm run build first');
   const app = await startApp(config, createLogger(config.LOG_LEVEL));
   return {
     app,

@@ -63,6 +63,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         segmentSeconds: config.HLS_SEGMENT_SECONDS,
         listSize: config.HLS_LIST_SIZE,
         maxRestarts: config.FFMPEG_MAX_RESTARTS,
+        videoMode: config.HLS_VIDEO_MODE,
       },
     },
     config.MAX_CHANNELS,

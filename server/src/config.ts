@@ -25,6 +25,8 @@ const schema = z
     HLS_SEGMENT_SECONDS: z.coerce.number().min(0.5).max(10).default(0.5),
     HLS_LIST_SIZE: z.coerce.number().int().min(2).max(30).default(6),
     FFMPEG_PATH: z.string().default('ffmpeg'),
+    /** `auto` copies H264 and transcodes anything else; `transcode` always re-encodes (benchmark baseline). */
+    HLS_VIDEO_MODE: z.enum(['auto', 'transcode']).default('auto'),
     MAX_CHANNELS: z.coerce.number().int().min(1).default(100),
     /** Real-time (WebRTC) viewers per channel; beyond it viewers get HLS. */
     REALTIME_VIEWERS_PER_CHANNEL: z.coerce.number().int().min(0).default(50),

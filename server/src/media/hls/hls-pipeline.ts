@@ -23,6 +23,8 @@ export interface HlsPipelineOptions {
   ffmpegPath: string;
   segmentSeconds: number;
   listSize: number;
+  /** `transcode` re-encodes H264 too (the cost benchmark's baseline). */
+  videoMode: 'auto' | 'transcode';
   /** Unexpected FFmpeg exits are followed by a restart, at most this many in a row. */
   maxRestarts: number;
   /** Asks the broadcaster for a key frame (the channel times it so the sender honours it). */
@@ -89,7 +91,7 @@ export class HlsPipeline {
 
   get videoMode(): 'copy' | 'h264' {
     const codec = this.o.videoProducer.rtpParameters.codecs[0];
-    return codec?.mimeType.toLowerCase() === 'video/h264' ? 'copy' : 'h264';
+    return this.o.videoMode === 'auto' && codec?.mimeType.toLowerCase() === 'video/h264' ? 'copy' : 'h264';
   }
 
   private async run(): Promise<void> {

@@ -1,0 +1,137 @@
+/**
+ * HLS serving capacity: simulated viewers (bench/hls-load.ts, its own process) polling a live
+ * channel's playlist and fetching its segments, against livecast and against nginx (Debian's
+ * package) serving the same folder in the same run. One nginx worker vs one Node process.
+ *
+ *   npm run bench:serving     BENCH_VIEWERS=500,1000,2000  BENCH_SECONDS=20
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { startFedChannel } from '../server/test/helpers/test-app.js';
+import { printTable, startBenchServer } from './lib.js';
+
+const VIEWERS = (process.env.BENCH_VIEWERS ?? '500,1000,2000').split(',').map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+
+interface LoadResult {
+  requestsPerSecond: number;
+  playlistP50: number;
+  playlistP99: number;
+  segmentP50: number;
+  segmentP99: number;
+  megabytesPerSecond: number;
+  errors: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** nginx from Debian, installed on demand when running as root. */
+function nginxBinary(): string | null {
+  if (existsSync('/usr/sbin/nginx')) return '/usr/sbin/nginx';
+  if (process.getuid?.() !== 0) return null;
+  console.error('installing nginx from Debian for the comparison …');
+  spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'nginx-light'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null;
+}
+
+async function startNginx(binary: string, hlsDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'livecast-nginx-'));
+  const port = await freePort();
+  await writeFile(
+    path.join(dir, 'nginx.conf'),
+    `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log stderr warn;
+events { worker_connections 8192; }
+http {
+  access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+  server {
+    listen 127.0.0.1:${port};
+    location /hls/ { alias ${hlsDir}/; add_header Cache-Control no-cache; }
+  }
+}
+`,
+  );
+  const child = spawn(binary, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 50; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGQUIT');
+      await new Promise((r) => child.once('exit', r));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function runLoad(playlistUrl: string, viewers: number): LoadResult {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/hls-load.ts', playlistUrl, String(viewers), String(SECONDS)], {
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out.toString().trim().split('\n').at(-1)!) as LoadResult;
+}
+
+export async function runHlsServing(): Promise<void> {
+  const server = await startBenchServer();
+  const fed = await startFedChannel(server.app);
+  const binary = nginxBinary();
+  const nginx = binary ? await startNginx(binary, server.app.config.HLS_DIR) : null;
+  const rows: Record<string, string | number>[] = [];
+  try {
+    await new Promise((r) => setTimeout(r, 2000));
+    const id = fed.channel.id;
+    for (const viewers of VIEWERS) {
+      console.error(`${viewers} viewers against livecast …`);
+      const ours = runLoad(`${server.app.url}/hls/${id}/index.m3u8`, viewers);
+      const theirs = nginx ? (console.error(`${viewers} viewers against nginx …`), runLoad(`${nginx.url}/hls/${id}/index.m3u8`, viewers)) : null;
+      for (const [name, r] of [['livecast', ours], ['nginx', theirs]] as const) {
+        if (!r) continue;
+        rows.push({
+          server: name,
+          viewers,
+          'req/s': Math.round(r.requestsPerSecond),
+          'MB/s': r.megabytesPerSecond,
+          'playlist p50 ms': r.playlistP50,
+          'playlist p99 ms': r.playlistP99,
+          'segment p50 ms': r.segmentP50,
+          'segment p99 ms': r.segmentP99,
+          errors: r.errors,
+          'p99 playlist / nginx': theirs ? (r.playlistP99 / theirs.playlistP99).toFixed(2) : '—',
+        });
+      }
+    }
+  } finally {
+    await nginx?.stop();
+    await fed.stop();
+    await server.stop();
+  }
+  if (!nginx) console.log('nginx is not installed (and not root to install it): no comparison row.');
+  printTable(`HLS serving (${SECONDS} s per run, segments of ${server.app.config.HLS_SEGMENT_SECONDS} s, load generator in its own process)`, rows);
+  console.log('Target: >= 2,000 simulated viewers with p99 playlist response <= 50 ms.');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runHlsServing().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
