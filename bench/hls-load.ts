@@ -1,7 +1,7 @@
 /**
  * Load generator for bench/hls-serving.ts (run as its own process so that it does not share an
- * event loop with the server it measures): V viewers poll a live playlist once per target
- * duration, as hls.js does without blocking reload, and fetch every new segment once.
+ * event loop with the server it measures): V viewers poll a live playlist once per average
+ * segment duration, as hls.js does without blocking reload, and fetch every new segment once.
  *   tsx bench/hls-load.ts <playlist URL> <viewers> <seconds>
  */
 import { Agent, request } from 'undici';
@@ -34,19 +34,22 @@ async function get(target: string): Promise<{ ms: number; body: Buffer | null }>
 
 async function viewer(endAt: number, offsetMs: number): Promise<void> {
   await new Promise((r) => setTimeout(r, offsetMs));
-  let last = '';
+  let seen = -1;
   while (performance.now() < endAt) {
     const started = performance.now();
     const playlist = await get(url!);
     playlistMs.push(playlist.ms);
     const text = playlist.body?.toString() ?? '';
-    const target = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)?.[1] ?? 1);
-    const newest = text.trim().split('\n').at(-1) ?? '';
-    if (newest.endsWith('.ts') && newest !== last) {
-      last = newest;
-      segmentMs.push((await get(base + newest)).ms);
+    const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
+    const average = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : 1;
+    const segments = [...text.matchAll(/^seg_(\d+)\.ts$/gm)].map((m) => Number(m[1]));
+    // A new viewer starts at the live edge; then every segment is fetched once, in order.
+    if (seen === -1 && segments.length) seen = segments.at(-1)! - 1;
+    for (const n of segments.filter((x) => x > seen)) {
+      segmentMs.push((await get(`${base}seg_${String(n).padStart(5, '0')}.ts`)).ms);
+      seen = n;
     }
-    await new Promise((r) => setTimeout(r, Math.max(0, target * 1000 - (performance.now() - started))));
+    await new Promise((r) => setTimeout(r, Math.max(0, average * 1000 - (performance.now() - started))));
   }
 }
 

@@ -5,7 +5,7 @@
  *
  *   npm run bench:serving     BENCH_VIEWERS=500,1000,2000  BENCH_SECONDS=20
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startFedChannel } from '../server/test/helpers/test-app.js';
 import { printTable, startBenchServer } from './lib.js';
+import { cpuSeconds } from './proc-stats.js';
 
 const VIEWERS = (process.env.BENCH_VIEWERS ?? '500,1000,2000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -46,12 +47,14 @@ function nginxBinary(): string | null {
   return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null;
 }
 
-async function startNginx(binary: string, hlsDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+async function startNginx(binary: string, hlsDir: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'livecast-nginx-'));
   const port = await freePort();
   await writeFile(
     path.join(dir, 'nginx.conf'),
-    `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log stderr warn;
+    // As root nginx would drop its worker to www-data, which cannot read the benchmark's private
+    // temp folders; keep the user it was started as.
+    `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log stderr warn;${process.getuid?.() === 0 ? ' user root;' : ''}
 events { worker_connections 8192; }
 http {
   access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
@@ -73,8 +76,11 @@ http {
     if (up) break;
     await new Promise((r) => setTimeout(r, 100));
   }
+  // The one worker process does the serving.
+  const workerPid = Number(spawnSync('pgrep', ['-P', String(child.pid)]).stdout.toString().trim().split('\n')[0]);
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: workerPid,
     async stop() {
       child.kill('SIGQUIT');
       await new Promise((r) => child.once('exit', r));
@@ -83,11 +89,27 @@ http {
   };
 }
 
-function runLoad(playlistUrl: string, viewers: number): LoadResult {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/hls-load.ts', playlistUrl, String(viewers), String(SECONDS)], {
-    maxBuffer: 1 << 20,
+/** Runs the load generator as a child process (asynchronously: this process hosts the server). */
+async function runLoad(playlistUrl: string, viewers: number, serverPid: number): Promise<LoadResult & { serverCpu: number }> {
+  const cpuBefore = cpuSeconds(serverPid);
+  const started = performance.now();
+  const result = await generate(playlistUrl, viewers);
+  const serverCpu = ((cpuSeconds(serverPid) - cpuBefore) / ((performance.now() - started) / 1000)) * 100;
+  return { ...result, serverCpu };
+}
+
+function generate(playlistUrl: string, viewers: number): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/hls-load.ts', playlistUrl, String(viewers), String(SECONDS)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult);
+    });
   });
-  return JSON.parse(out.toString().trim().split('\n').at(-1)!) as LoadResult;
 }
 
 export async function runHlsServing(): Promise<void> {
@@ -101,8 +123,9 @@ export async function runHlsServing(): Promise<void> {
     const id = fed.channel.id;
     for (const viewers of VIEWERS) {
       console.error(`${viewers} viewers against livecast …`);
-      const ours = runLoad(`${server.app.url}/hls/${id}/index.m3u8`, viewers);
-      const theirs = nginx ? (console.error(`${viewers} viewers against nginx …`), runLoad(`${nginx.url}/hls/${id}/index.m3u8`, viewers)) : null;
+      const ours = await runLoad(`${server.app.url}/hls/${id}/index.m3u8`, viewers, process.pid);
+      if (nginx) console.error(`${viewers} viewers against nginx …`);
+      const theirs = nginx ? await runLoad(`${nginx.url}/hls/${id}/index.m3u8`, viewers, nginx.pid) : null;
       for (const [name, r] of [['livecast', ours], ['nginx', theirs]] as const) {
         if (!r) continue;
         rows.push({
@@ -115,6 +138,7 @@ export async function runHlsServing(): Promise<void> {
           'segment p50 ms': r.segmentP50,
           'segment p99 ms': r.segmentP99,
           errors: r.errors,
+          'server CPU %': Math.round(r.serverCpu),
           'p99 playlist / nginx': theirs ? (r.playlistP99 / theirs.playlistP99).toFixed(2) : '—',
         });
       }

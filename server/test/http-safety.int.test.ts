@@ -71,6 +71,10 @@ describe('HTTP safety and metrics', () => {
     const res = await rawGet(app.url, `/hls/${id}/${segment}`);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('video/mp2t');
+    expect(Number(res.headers['content-length'])).toBeGreaterThan(1000);
+    // A segment that is not (or no longer) on disk is a 404, and the server carries on.
+    expect((await rawGet(app.url, `/hls/${id}/seg_99998.ts`)).status).toBe(404);
+    expect((await rawGet(app.url, '/healthz')).status).toBe(200);
   });
 
   it('exposes Prometheus metrics for channels, viewers, workers and errors', async () => {

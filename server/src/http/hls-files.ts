@@ -1,9 +1,7 @@
-import { lstat, realpath } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, realpath } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import sirv from 'sirv';
-
-type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
 /**
  * The only paths /hls serves: a live channel's playlist and its segments, by exact name. Matching
@@ -20,32 +18,45 @@ export function parseHlsPath(rawUrl: string): HlsRequest | null {
 }
 
 /**
- * Segment files via sirv (`dev: true`: files come and go every second, so no startup snapshot).
+ * Streams segment files. The file is opened before anything is sent, so FFmpeg deleting it a
+ * moment later (it keeps only a short window) cannot break the response: an open file stays
+ * readable. (A stat-then-open static server crashed here under load when a segment vanished in
+ * between.) O_NOFOLLOW refuses symlinks; the channel folder must resolve inside hls/.
  * A segment never changes once listed, so caches may keep it for the few seconds it lives.
- * Before sirv sees a request the file must be a regular file (not a symlink) inside hls/.
  */
-export function segmentFiles(hlsRoot: string, segmentSeconds: number): (req: IncomingMessage, res: ServerResponse, r: HlsRequest, notFound: () => void) => void {
-  const serve = sirv(hlsRoot, {
-    dev: true,
-    etag: false,
-    dotfiles: false,
-    extensions: [],
-    setHeaders(res) {
-      res.setHeader('Access-Control-Allow-Origin', '*');
-      res.setHeader('Content-Type', 'video/mp2t');
-      res.setHeader('Cache-Control', `public, max-age=${Math.ceil(segmentSeconds * 10)}`);
-    },
-  }) as Handler;
+export function segmentFiles(hlsRoot: string, segmentSeconds: number) {
   const root = realpath(hlsRoot);
-  return (req, res, r, notFound) => {
-    const file = path.join(hlsRoot, r.channelId, r.file);
-    Promise.all([lstat(file), realpath(file), root]).then(
-      ([stat, real, realRoot]) => {
-        if (!stat.isFile() || !real.startsWith(realRoot + path.sep)) return notFound();
-        req.url = `/${r.channelId}/${r.file}`;
-        serve(req, res, notFound);
-      },
-      notFound,
-    );
+  const cacheControl = `public, max-age=${Math.ceil(segmentSeconds * 10)}`;
+  return async (req: IncomingMessage, res: ServerResponse, r: HlsRequest, notFound: () => void): Promise<void> => {
+    const dir = path.join(hlsRoot, r.channelId);
+    let handle;
+    try {
+      const [realDir, realRoot] = await Promise.all([realpath(dir), root]);
+      if (path.dirname(realDir) !== realRoot) return notFound();
+      handle = await open(path.join(dir, r.file), constants.O_RDONLY | constants.O_NOFOLLOW);
+      const stat = await handle.stat();
+      if (!stat.isFile()) {
+        await handle.close();
+        return notFound();
+      }
+      res.writeHead(200, {
+        'Content-Type': 'video/mp2t',
+        'Content-Length': stat.size,
+        'Cache-Control': cacheControl,
+        'Access-Control-Allow-Origin': '*',
+      });
+      if (req.method === 'HEAD') {
+        await handle.close();
+        return void res.end();
+      }
+      const stream = handle.createReadStream();
+      stream.on('error', () => res.destroy());
+      res.on('close', () => stream.destroy());
+      stream.pipe(res);
+    } catch {
+      await handle?.close().catch(() => undefined);
+      if (!res.headersSent) notFound();
+      else res.destroy();
+    }
   };
 }

@@ -1,5 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { constants, watch, type FSWatcher } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parsePlaylistWindow, withBlockingReload } from './playlist-text.js';
 
@@ -8,11 +8,24 @@ interface Waiter {
   resolve(): void;
 }
 
+/** A segment held in memory: read once from disk when it enters the playlist. */
+async function readSegment(file: string): Promise<Buffer | null> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => null);
+  if (!handle) return null;
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
- * The live playlist of one channel, held in memory: FFmpeg replaces index.m3u8 atomically
- * (write + rename), an inotify watch on the folder notices, and the file is read once per update
- * however many viewers poll it. Requests for a segment that does not exist yet wait for it
- * (blocking playlist reload).
+ * The live playlist of one channel, held in memory with its segments: FFmpeg replaces
+ * index.m3u8 atomically (write + rename), an inotify watch on the folder notices, and the
+ * playlist and each new segment are read once per update however many viewers fetch them
+ * (serving from disk cost several syscalls per request). A new playlist is published only once
+ * the segments it lists are in memory. Requests for a segment that does not exist yet wait for
+ * it (blocking playlist reload).
  */
 export class LivePlaylist {
   private text: string | null = null;
@@ -22,8 +35,9 @@ export class LivePlaylist {
   private readonly file: string;
   private closed = false;
   private readonly readyListeners: (() => void)[] = [];
+  private segments = new Map<string, Buffer>();
 
-  constructor(dir: string) {
+  constructor(private readonly dir: string) {
     this.file = path.join(dir, 'index.m3u8');
     this.watcher = watch(dir, (_, filename) => {
       if (filename === 'index.m3u8') void this.reload();
@@ -35,6 +49,11 @@ export class LivePlaylist {
   /** The playlist as served (with the blocking-reload tag), or null before FFmpeg wrote one. */
   get body(): string | null {
     return this.text;
+  }
+
+  /** A listed segment's bytes, or undefined if it is not in the current window. */
+  segment(name: string): Buffer | undefined {
+    return this.segments.get(name);
   }
 
   get newestSegment(): number {
@@ -68,6 +87,7 @@ export class LivePlaylist {
     if (this.closed) return;
     this.closed = true;
     this.watcher.close();
+    this.segments.clear();
     for (const waiter of [...this.waiters]) waiter.resolve();
   }
 
@@ -81,6 +101,14 @@ export class LivePlaylist {
     if (this.closed) return;
     const { lastMsn } = parsePlaylistWindow(raw);
     if (lastMsn < this.lastMsn) return; // a slower read of an older version finished late
+    const names = [...raw.matchAll(/^(seg_\d+\.ts)$/gm)].map((m) => m[1]!);
+    const segments = new Map<string, Buffer>();
+    for (const name of names) {
+      const data = this.segments.get(name) ?? (await readSegment(path.join(this.dir, name)));
+      if (data) segments.set(name, data);
+    }
+    if (this.closed || lastMsn < this.lastMsn) return;
+    this.segments = segments;
     const first = this.text === null;
     this.text = withBlockingReload(raw);
     this.lastMsn = lastMsn;
