@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { freePort } from '../server/test/helpers/net.js';
 import os from 'node:os';
 import path from 'node:path';
 import { startFedChannel } from '../server/test/helpers/test-app.js';
@@ -26,16 +27,6 @@ interface LoadResult {
   segmentP99: number;
   megabytesPerSecond: number;
   errors: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 /** nginx from Debian, installed on demand when running as root. */

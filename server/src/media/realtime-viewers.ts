@@ -49,10 +49,6 @@ export class RealtimeViewers {
     return n;
   }
 
-  has(viewerId: string): boolean {
-    return this.sessions.has(viewerId);
-  }
-
   async createTransport(viewerId: string): Promise<TransportOptions> {
     if (this.sessions.has(viewerId)) throw new ChannelError('the consumer transport already exists');
     if (this.sessions.size >= this.limit) {
