@@ -18,16 +18,29 @@ export function parseHlsPath(rawUrl: string): HlsRequest | null {
 }
 
 /**
- * Streams segment files. The file is opened before anything is sent, so FFmpeg deleting it a
+ * Serves segments: from memory for the live window, otherwise from disk. A file is opened before anything is sent, so FFmpeg deleting it a
  * moment later (it keeps only a short window) cannot break the response: an open file stays
  * readable. (A stat-then-open static server crashed here under load when a segment vanished in
  * between.) O_NOFOLLOW refuses symlinks; the channel folder must resolve inside hls/.
  * A segment never changes once listed, so caches may keep it for the few seconds it lives.
  */
-export function segmentFiles(hlsRoot: string, segmentSeconds: number) {
+export function segmentFiles(hlsRoot: string, segmentSeconds: number, inMemory: (r: HlsRequest) => Buffer | undefined) {
   const root = realpath(hlsRoot);
   const cacheControl = `public, max-age=${Math.ceil(segmentSeconds * 10)}`;
+  const writeHead = (res: ServerResponse, size: number) =>
+    res.writeHead(200, {
+      'Content-Type': 'video/mp2t',
+      'Content-Length': size,
+      'Cache-Control': cacheControl,
+      'Access-Control-Allow-Origin': '*',
+    });
   return async (req: IncomingMessage, res: ServerResponse, r: HlsRequest, notFound: () => void): Promise<void> => {
+    // The live window is held in memory (LivePlaylist); only older segments come from disk.
+    const cached = inMemory(r);
+    if (cached) {
+      writeHead(res, cached.length);
+      return void res.end(req.method === 'HEAD' ? undefined : cached);
+    }
     const dir = path.join(hlsRoot, r.channelId);
     let handle;
     try {
@@ -39,12 +52,7 @@ export function segmentFiles(hlsRoot: string, segmentSeconds: number) {
         await handle.close();
         return notFound();
       }
-      res.writeHead(200, {
-        'Content-Type': 'video/mp2t',
-        'Content-Length': stat.size,
-        'Cache-Control': cacheControl,
-        'Access-Control-Allow-Origin': '*',
-      });
+      writeHead(res, stat.size);
       if (req.method === 'HEAD') {
         await handle.close();
         return void res.end();

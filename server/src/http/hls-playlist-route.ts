@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CHANNEL_ID_PATTERN } from '../../../protocol/index.js';
 import type { LivePlaylist } from '../media/hls/live-playlist.js';
 
 export type PlaylistLookup = (channelId: string) => LivePlaylist | null | undefined;
@@ -21,7 +20,7 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
  */
 export function servePlaylist(req: IncomingMessage, res: ServerResponse, channelId: string, lookup: PlaylistLookup, segmentSeconds: number): void {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const playlist = CHANNEL_ID_PATTERN.test(channelId) ? lookup(channelId) : null;
+  const playlist = lookup(channelId); // channelId was matched by parseHlsPath
   if (!playlist?.body) return send(res, 404, 'no live playlist for this channel');
 
   const msnParam = url.searchParams.get('_HLS_msn');

@@ -40,19 +40,8 @@ function reply(res: ServerResponse, status: number, body: string, type = 'text/p
  * One HTTP server for everything: /hls (playlists from memory, segments from disk), /healthz,
  * /metrics, then the SvelteKit app.
  */
-function sendSegment(res: ServerResponse, body: Buffer | null, length: number, cacheControl: string): void {
-  res.writeHead(200, {
-    'Content-Type': 'video/mp2t',
-    'Content-Length': length,
-    'Cache-Control': cacheControl,
-    'Access-Control-Allow-Origin': '*',
-  });
-  res.end(body ?? undefined);
-}
-
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
-  const segments = segmentFiles(o.hlsRoot, o.segmentSeconds);
-  const segmentCache = `public, max-age=${Math.ceil(o.segmentSeconds * 10)}`;
+  const segments = segmentFiles(o.hlsRoot, o.segmentSeconds, (r) => o.playlists(r.channelId)?.segment(r.file));
   const web = await loadWebHandler(o.webBuildDir, o.logger);
   return http.createServer((req, res) => {
     const url = req.url ?? '/';
@@ -63,8 +52,6 @@ export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
       if (!hls) return reply(res, url.includes('..') || url.includes('%') ? 400 : 404, 'Not an HLS file');
       if (!o.isLive(hls.channelId)) return notFound();
       if (hls.isPlaylist) return servePlaylist(req, res, hls.channelId, o.playlists, o.segmentSeconds);
-      const cached = o.playlists(hls.channelId)?.segment(hls.file);
-      if (cached) return sendSegment(res, req.method === 'HEAD' ? null : cached, cached.length, segmentCache);
       return void segments(req, res, hls, notFound);
     }
     if (url === '/healthz') return reply(res, 200, '{"ok":true}', 'application/json');

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { timingSafeEqual } from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { ChannelPhase, ChannelState, TransportOptions } from '../../../protocol/index.js';
 import { hlsPlaylistPath } from '../../../protocol/index.js';
 import type { Logger } from '../logger.js';
+import { sameSecret } from '../secrets.js';
 import { ChannelError } from './channel-error.js';
 import { HlsPipeline, type HlsPipelineOptions } from './hls/hls-pipeline.js';
 import { RealtimeViewers } from './realtime-viewers.js';
@@ -109,12 +109,6 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return this.hls?.ffmpegPid;
   }
 
-  verifyPublishToken(token: string): boolean {
-    const expected = Buffer.from(this.publishToken);
-    const given = Buffer.from(token);
-    return expected.length === given.length && timingSafeEqual(expected, given);
-  }
-
   /**
    * A channel has exactly one broadcaster connection. The same publishing page (same `session`)
    * reconnecting replaces its previous connection, which the server may not have noticed is dead
@@ -122,7 +116,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
    */
   claimBroadcaster(socketId: string, token: string, session?: string): string | null {
     if (this.ended) throw new ChannelError('this channel has ended');
-    if (!this.verifyPublishToken(token)) throw new ChannelError('invalid publish token for this channel');
+    if (!sameSecret(token, this.publishToken)) throw new ChannelError('invalid publish token for this channel');
     let replaced: string | null = null;
     if (this.broadcaster !== null && this.broadcaster.socketId !== socketId) {
       if (!session || this.broadcaster.session !== session) throw new ChannelError('this channel already has a broadcaster');

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Namespace } from 'socket.io';
 import type { DirectoryEntry, LobbyClientToServer, LobbyResults, LobbyServerToClient } from '../../../protocol/index.js';
@@ -6,6 +5,7 @@ import { lobbyRequestSchemas } from '../../../protocol/schemas.js';
 import type { Logger } from '../logger.js';
 import { ChannelError } from '../media/channel-error.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
+import { sameSecret } from '../secrets.js';
 import { requestHandlers } from './ack.js';
 
 const DIRECTORY_ROOM = 'directory';
@@ -18,12 +18,6 @@ export interface LobbyOptions {
   directoryIntervalMs: number;
   onRequestError?: (event: string) => void;
   onChannelCreated?: () => void;
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**
