@@ -42,7 +42,8 @@ export interface DirectoryEntry {
 }
 
 export interface LobbyResults {
-  createChannel: { channelId: string; publishToken: string };
+  /** `origin`: the instance that carries the channel (null: this one); the broadcaster connects there. */
+  createChannel: { channelId: string; publishToken: string; origin: string | null };
   watchDirectory: { channels: DirectoryEntry[] };
 }
 
@@ -89,6 +90,11 @@ export interface ChannelState {
   realtime: boolean;
   /** Beyond this many real-time viewers, new viewers get HLS (one router is never overloaded). */
   realtimeLimit: number;
+  /**
+   * Base URL of the server instance that carries the channel's media (its HLS files and WebRTC
+   * transports) when several instances share the load; null when the page's own server does.
+   */
+  origin: string | null;
 }
 
 /** Audience of a channel: every viewer once, and how many of them watch in real time. */
@@ -103,6 +109,14 @@ export interface ChannelServerToClient {
   viewerCount: (update: Audience) => void;
   streamEnded: (notice: { reason: string }) => void;
 }
+
+/** One server→client channel event as a value (what instances relay to each other's viewers). */
+export type ChannelBroadcast = {
+  [K in keyof ChannelServerToClient]: { event: K; args: Parameters<ChannelServerToClient[K]> };
+}[keyof ChannelServerToClient];
+
+/** Resolves a path of the channel's origin (or of the page's own server when `origin` is null). */
+export const atOrigin = (origin: string | null, path: string): string => (origin ? new URL(path, origin).href : path);
 
 
 /** Limit Socket.IO's per-message buffer to what the protocol needs (rtpParameters are a few KB). */

@@ -6,8 +6,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/scripts/lib/debian-packages.sh"
 
 # FFmpeg turns RTP into HLS; Chromium runs the end-to-end tests (Playwright cannot download its
-# own browsers offline). Set SKIP_SYSTEM_PACKAGES=1 to manage them yourself.
+# own browsers offline); redis-server backs multi-instance deployments (REDIS_URL) and their
+# tests. Set SKIP_SYSTEM_PACKAGES=1 to manage them yourself.
 if [ "${SKIP_SYSTEM_PACKAGES:-}" != 1 ]; then
-  ensure_debian_packages "livecast (HLS pipeline and browser tests)" ffmpeg chromium
+  ensure_debian_packages "livecast (HLS pipeline, browser and cluster tests)" ffmpeg chromium redis-server
 fi
 "$ROOT/scripts/mediasoup-worker/install.sh"

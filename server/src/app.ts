@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Server as SocketServer } from 'socket.io';
 import type { Config } from './config.js';
+import { Cluster } from './cluster/cluster.js';
 import { createHttpServer } from './http/http-server.js';
 import type { Logger } from './logger.js';
 import { ChannelRegistry } from './media/channel-registry.js';
@@ -31,6 +32,11 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   await mkdir(config.HLS_DIR, { recursive: true });
   await mkdir(runDir, { recursive: true });
 
+  // Connect to Redis first: a wrong REDIS_URL fails startup before any worker is spawned.
+  const cluster = config.REDIS_URL
+    ? await Cluster.connect({ redisUrl: config.REDIS_URL, channelTtlMs: config.CLUSTER_CHANNEL_TTL_MS, logger })
+    : null;
+  let origin = config.PUBLIC_URL?.replace(/\/$/, '') ?? '';
   const pool = await WorkerPool.start({
     size: config.MEDIASOUP_WORKERS,
     logger,
@@ -77,6 +83,14 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     logger,
     playlists: (channelId) => registry.get(channelId)?.playlist,
     isLive: (channelId) => registry.get(channelId)?.ended === false,
+    // A channel another instance carries: its HLS is served there (307 to its origin).
+    originOf: cluster
+      ? async (channelId) => {
+          const record = await cluster.directory.get(channelId);
+          const at = record?.state.origin;
+          return at && at !== origin ? at : null;
+        }
+      : undefined,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
   });
   const signalling = attachSignalling(httpServer, registry, logger, {
@@ -84,6 +98,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     createPerMinute: config.CHANNEL_CREATE_PER_MINUTE,
     onRequestError: (event) => metrics.requestErrors.inc({ event }),
     onChannelCreated: () => metrics.channelsCreated.inc(),
+    cluster: cluster ? { cluster, origin: () => origin } : undefined,
   });
   const io = signalling.io;
   audiences = signalling.audiences;
@@ -93,7 +108,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   });
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
-  logger.info({ url, workers: pool.size }, 'livecast listening');
+  origin ||= url;
+  logger.info({ url, workers: pool.size, cluster: cluster ? { instanceId: cluster.instanceId, origin } : false }, 'livecast listening');
 
   let closing: Promise<void> | null = null;
   return {
@@ -107,8 +123,10 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     close: () =>
       (closing ??= (async () => {
         await registry.endAll('the server is shutting down');
+        await signalling.stop();
         await new Promise<void>((resolve) => io.close(() => resolve()));
         pool.close();
+        await cluster?.close();
         await rm(runDir, { recursive: true, force: true });
         logger.info('livecast stopped');
       })()),

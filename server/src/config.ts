@@ -43,6 +43,21 @@ const schema = z
     CHANNEL_CREATE_PER_MINUTE: z.coerce.number().int().min(1).default(10),
     /** FFmpeg restarts allowed per channel before the channel is ended. */
     FFMPEG_MAX_RESTARTS: z.coerce.number().int().min(0).default(5),
+    /**
+     * Several instances behind one address share channels, presence and the directory through
+     * this Redis (redis://host:port). Unset: the server runs alone and needs no Redis.
+     */
+    REDIS_URL: z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z.url({ protocol: /^rediss?$/, error: 'REDIS_URL must be a redis:// or rediss:// URL' }).optional(),
+    ),
+    /**
+     * The URL at which viewers reach this very instance (not the load balancer): viewers on other
+     * instances fetch this instance's HLS and connect here for WebRTC. Default: the listen address.
+     */
+    PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
+    /** A channel whose instance stops refreshing its directory record disappears after this time. */
+    CLUSTER_CHANNEL_TTL_MS: z.coerce.number().int().min(1000).max(600_000).default(5000),
     /** Where the built SvelteKit app lives (adapter-node output); absent → HLS and API only. */
     WEB_BUILD_DIR: z.string().default(path.resolve('web/build')),
   })

@@ -16,6 +16,8 @@ export interface HttpOptions {
   playlists: PlaylistLookup;
   /** Only live channels' files are served, whatever is on disk. */
   isLive: (channelId: string) => boolean;
+  /** Cluster: the origin of the instance that carries a channel this one does not, or null. */
+  originOf?: (channelId: string) => Promise<string | null>;
   metrics: () => Promise<{ contentType: string; body: string }>;
 }
 
@@ -36,6 +38,14 @@ function reply(res: ServerResponse, status: number, body: string, type = 'text/p
   res.end(body);
 }
 
+/** Temporary: the channel may move to another instance when it is restarted. */
+function redirect(res: ServerResponse, location: string): void {
+  res.statusCode = 307;
+  res.setHeader('Location', location);
+  res.setHeader('Cache-Control', 'no-store');
+  res.end();
+}
+
 /**
  * One HTTP server for everything: /hls (playlists from memory, segments from disk), /healthz,
  * /metrics, then the SvelteKit app.
@@ -47,10 +57,19 @@ export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
     const url = req.url ?? '/';
     const notFound = () => reply(res, 404, 'Not found');
     if (url === '/hls' || url.startsWith('/hls/')) {
+      // Public media: players on any page (or on another instance's origin) may read it.
+      res.setHeader('Access-Control-Allow-Origin', '*');
       if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'Method not allowed');
       const hls = parseHlsPath(url);
       if (!hls) return reply(res, url.includes('..') || url.includes('%') ? 400 : 404, 'Not an HLS file');
-      if (!o.isLive(hls.channelId)) return notFound();
+      if (!o.isLive(hls.channelId)) {
+        if (!o.originOf) return notFound();
+        o.originOf(hls.channelId).then(
+          (origin) => (origin ? redirect(res, new URL(url, origin).href) : notFound()),
+          () => reply(res, 503, 'channel directory unavailable'),
+        );
+        return;
+      }
       if (hls.isPlaylist) return servePlaylist(req, res, hls.channelId, o.playlists, o.segmentSeconds);
       return void segments(req, res, hls, notFound);
     }

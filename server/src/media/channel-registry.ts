@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
 import { Channel, type ChannelSettings } from './channel.js';
 import { ChannelError } from './channel-error.js';
@@ -9,7 +10,7 @@ export const newChannelId = (): string => randomBytes(16).toString('base64url');
 const newPublishToken = (): string => randomBytes(24).toString('base64url');
 
 /** All live channels of this server, each on a router of the least-loaded worker. */
-export class ChannelRegistry {
+export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
   private readonly channels = new Map<string, Channel>();
   private pendingCreates = 0;
   private closing = false;
@@ -19,7 +20,9 @@ export class ChannelRegistry {
     private readonly settings: ChannelSettings,
     private readonly maxChannels: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
   get size(): number {
     return this.channels.size;
@@ -47,6 +50,7 @@ export class ChannelRegistry {
       this.channels.set(id, channel);
       channel.once('ended', () => this.channels.delete(id));
       channel.logger.info('channel created');
+      this.emit('created', channel);
       return { channel, publishToken };
     } finally {
       this.pendingCreates--;

@@ -26,7 +26,9 @@ export interface ChannelSettings extends WebRtcListenSettings {
 
 const SENDER_MIN_KEY_FRAME_INTERVAL_MS = 350;
 
-type ChannelEvents = { state: [ChannelState]; ended: [reason: string]; realtimeViewers: [count: number] };
+/** What the media side knows of a channel; signalling adds where it is served from. */
+export type ChannelMediaState = Omit<ChannelState, 'origin'>;
+type ChannelEvents = { state: [ChannelMediaState]; ended: [reason: string]; realtimeViewers: [count: number] };
 
 /**
  * One live channel: a dedicated mediasoup router, its single broadcaster (one WebRTC transport,
@@ -80,7 +82,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return this.phase === 'ended';
   }
 
-  get state(): ChannelState {
+  get state(): ChannelMediaState {
     return {
       channelId: this.id,
       phase: this.phase,

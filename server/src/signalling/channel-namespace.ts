@@ -4,35 +4,53 @@ import { channelAuth, channelRequestSchemas } from '../../../protocol/schemas.js
 import type { Channel } from '../media/channel.js';
 import { ChannelError } from '../media/channel-error.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
+import type { ChannelRecord } from '../cluster/channel-directory.js';
+import type { Logger } from '../logger.js';
 import { requestHandlers } from './ack.js';
 import type { Audiences, ChannelNamespace, ChannelSocketData } from './audiences.js';
+import type { RemoteChannels } from './remote-channels.js';
 
 type ChannelSocket = Socket<ChannelClientToServer, ChannelServerToClient, Record<string, never>, ChannelSocketData>;
 type RtpCapabilities = ChannelResults['getRouterRtpCapabilities']['rtpCapabilities'];
 /** A viewer's capabilities as mediasoup (server) types them; the router checks them in depth. */
 type ViewerRtpCapabilities = Parameters<Channel['realtime']['consume']>[1];
 
-function channelOf(socket: { nsp: { name: string } }, registry: ChannelRegistry): Channel | undefined {
-  const id = CHANNEL_NAMESPACE_PATTERN.exec(socket.nsp.name)?.[1];
-  return id ? registry.get(id) : undefined;
+const channelIdOf = (socket: { nsp: { name: string } }): string | undefined => CHANNEL_NAMESPACE_PATTERN.exec(socket.nsp.name)?.[1];
+
+export interface ChannelNamespaceOptions {
+  registry: ChannelRegistry;
+  audiences: Audiences;
+  /** Cluster only: viewers of channels other instances carry, and where to look those up. */
+  remoteChannels: RemoteChannels | null;
+  lookup: ((channelId: string) => Promise<ChannelRecord | null>) | null;
+  onRequestError?: (event: string) => void;
+  logger: Logger;
 }
 
 /**
  * Channel namespaces `/channel/<channelId>`: the broadcaster (proven by its publish token, one
- * per channel) publishes; viewers watch over HLS or in real time over WebRTC.
+ * per channel) publishes; viewers watch over HLS or in real time over WebRTC. In a cluster,
+ * viewers may join through any instance; publishing and real-time media stay on the channel's own.
  */
-export function serveChannels(
-  channels: Namespace,
-  registry: ChannelRegistry,
-  audiences: Audiences,
-  onRequestError?: (event: string) => void,
-): void {
+export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): void {
   const nsp = channels as unknown as ChannelNamespace;
+  const { registry, audiences } = o;
 
-  nsp.use((socket, next) => {
-    const channel = channelOf(socket, registry);
-    if (!channel || channel.ended) return next(new Error('channel not found'));
+  nsp.use(async (socket, next) => {
+    const id = channelIdOf(socket);
     const auth = channelAuth.safeParse(socket.handshake.auth);
+    const channel = id ? registry.get(id) : undefined;
+    if (!channel || channel.ended) {
+      const record = id && o.lookup ? await o.lookup(id).catch(() => null) : null;
+      if (!record || record.state.phase === 'ended') return next(new Error('channel not found'));
+      if (!auth.success) return next(new Error('invalid connection parameters: expected role viewer or broadcaster'));
+      if (auth.data.role === 'broadcaster') {
+        return next(new Error(`this channel is carried by another server (${record.state.origin}); publish there`));
+      }
+      socket.data.role = 'viewer';
+      socket.data.remote = record;
+      return next();
+    }
     if (!auth.success) return next(new Error('invalid connection parameters: expected role viewer or broadcaster'));
     if (auth.data.role === 'broadcaster') {
       try {
@@ -47,7 +65,10 @@ export function serveChannels(
   });
 
   nsp.on('connection', (socket: ChannelSocket) => {
-    const channel = channelOf(socket, registry);
+    const remote = socket.data.remote;
+    if (remote && o.remoteChannels) return serveRemoteViewer(socket, remote, o.remoteChannels, o);
+    const id = channelIdOf(socket);
+    const channel = id ? registry.get(id) : undefined;
     if (!channel) return void socket.disconnect();
     const log = channel.logger.child({ socketId: socket.id, role: socket.data.role });
     const audience = audiences.join(channel, socket.nsp);
@@ -58,9 +79,8 @@ export function serveChannels(
       audience.viewerSockets.add(socket.id);
       audience.update();
     }
-    socket.emit('channelState', channel.state);
+    socket.emit('channelState', audiences.stateOf(channel));
     socket.emit('viewerCount', audience.audience.value);
-
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'left');
       // 'client namespace disconnect' is the page leaving on purpose (Stop, tab closed).
@@ -69,7 +89,7 @@ export function serveChannels(
       if (audience.viewerSockets.delete(socket.id)) audience.update();
     });
 
-    const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(channelRequestSchemas, socket, log, onRequestError);
+    const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(channelRequestSchemas, socket, log, o.onRequestError);
     const publishOnly = <P, R>(fn: (payload: P) => Promise<R>) => (payload: P) => {
       if (!channel.isBroadcaster(socket.id)) throw new ChannelError('only the channel’s broadcaster can publish');
       return fn(payload);
@@ -118,4 +138,20 @@ export function serveChannels(
       return { stopped: true as const };
     }));
   });
+}
+
+/**
+ * A viewer of a channel another instance carries: counted here, told what the owner says, and
+ * pointed at the owner for anything that needs the channel's media router.
+ */
+function serveRemoteViewer(socket: ChannelSocket, record: ChannelRecord, remoteChannels: RemoteChannels, o: ChannelNamespaceOptions): void {
+  const log = o.logger.child({ channelId: record.channelId, socketId: socket.id, remote: true });
+  remoteChannels.join(socket.nsp, socket.id, record);
+  log.info('joined through this instance');
+  socket.on('disconnect', () => remoteChannels.leave(record.channelId, socket.id));
+  const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(channelRequestSchemas, socket, log, o.onRequestError);
+  const elsewhere = () => {
+    throw new ChannelError(`this channel's media is served by ${record.state.origin}; connect there for real-time viewing`);
+  };
+  for (const event of Object.keys(channelRequestSchemas) as (keyof typeof channelRequestSchemas)[]) on(event, elsewhere);
 }

@@ -2,6 +2,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Namespace } from 'socket.io';
 import type { DirectoryEntry, LobbyClientToServer, LobbyResults, LobbyServerToClient } from '../../../protocol/index.js';
 import { lobbyRequestSchemas } from '../../../protocol/schemas.js';
+import type { ClusterEvents } from '../cluster/cluster.js';
 import type { Logger } from '../logger.js';
 import { ChannelError } from '../media/channel-error.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
@@ -25,30 +26,34 @@ export interface LobbyOptions {
  * are full snapshots (a few hundred bytes per channel), coalesced to at most one per interval.
  */
 export function serveLobby(
-  lobby: Namespace<LobbyClientToServer, LobbyServerToClient>,
+  lobby: Namespace<LobbyClientToServer, LobbyServerToClient, ClusterEvents>,
   registry: ChannelRegistry,
-  viewersOf: (channelId: string) => number,
+  /** The live channels (of every instance, in a cluster). */
+  liveChannels: () => Promise<DirectoryEntry[]>,
+  /** Where channels created here are carried from, as the broadcaster should connect (null: here). */
+  origin: () => string | null,
   logger: Logger,
   options: LobbyOptions,
 ): { directoryChanged(): void } {
   const creations = new RateLimiterMemory({ points: options.createPerMinute, duration: 60 });
-  const snapshot = (): DirectoryEntry[] =>
-    registry
-      .list()
-      .filter((c) => c.state.phase === 'live')
-      .map((c) => ({ channelId: c.id, viewers: viewersOf(c.id), liveSince: c.liveSince }))
-      .sort((a, b) => b.viewers - a.viewers || a.liveSince - b.liveSince);
+  const snapshot = async (): Promise<DirectoryEntry[]> =>
+    (await liveChannels()).sort((a, b) => b.viewers - a.viewers || a.liveSince - b.liveSince);
 
   let timer: NodeJS.Timeout | null = null;
   let last = '';
+  const push = async () => {
+    const channels = await snapshot();
+    const key = JSON.stringify(channels);
+    if (key === last) return;
+    last = key;
+    // Every instance pushes to its own lobby: the snapshot already covers the whole cluster.
+    lobby.local.to(DIRECTORY_ROOM).emit('directory', { channels });
+  };
   const directoryChanged = () => {
     timer ??= setTimeout(() => {
-      timer = null;
-      const channels = snapshot();
-      const key = JSON.stringify(channels);
-      if (key === last) return;
-      last = key;
-      lobby.to(DIRECTORY_ROOM).emit('directory', { channels });
+      push()
+        .catch((error: unknown) => logger.warn({ err: String(error) }, 'cannot refresh the channel directory'))
+        .finally(() => (timer = null));
     }, options.directoryIntervalMs);
   };
 
@@ -66,13 +71,11 @@ export function serveLobby(
       }
       const { channel, publishToken } = await registry.create();
       options.onChannelCreated?.();
-      channel.on('state', directoryChanged);
-      channel.once('ended', directoryChanged);
-      return { channelId: channel.id, publishToken };
+      return { channelId: channel.id, publishToken, origin: origin() };
     });
     on('watchDirectory', async () => {
       await socket.join(DIRECTORY_ROOM);
-      return { channels: snapshot() };
+      return { channels: await snapshot() };
     });
   });
 

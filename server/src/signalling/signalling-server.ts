@@ -1,11 +1,20 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
-import { CHANNEL_NAMESPACE_PATTERN, MAX_MESSAGE_BYTES, type LobbyClientToServer, type LobbyServerToClient } from '../../../protocol/index.js';
+import {
+  CHANNEL_NAMESPACE_PATTERN,
+  MAX_MESSAGE_BYTES,
+  type DirectoryEntry,
+  type LobbyClientToServer,
+  type LobbyServerToClient,
+} from '../../../protocol/index.js';
+import type { Cluster, ClusterEvents } from '../cluster/cluster.js';
 import type { Logger } from '../logger.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
 import { Audiences } from './audiences.js';
 import { serveChannels } from './channel-namespace.js';
+import { ClusterLink } from './cluster-link.js';
 import { serveLobby } from './lobby.js';
+import { RemoteChannels } from './remote-channels.js';
 
 export interface SignallingOptions {
   /** Viewer-count and directory updates are coalesced to at most one per interval. */
@@ -15,33 +24,96 @@ export interface SignallingOptions {
   /** Told about every request answered with an error (metrics). */
   onRequestError?: (event: string) => void;
   onChannelCreated?: () => void;
+  /** Several instances: shared directory and events through Redis. */
+  cluster?: { cluster: Cluster; origin: () => string };
+}
+
+export interface Signalling {
+  io: Server;
+  audiences: Audiences;
+  /** Stops cluster duties (after the channels ended, before io.close). */
+  stop(): Promise<void>;
 }
 
 /**
  * Socket.IO on the HTTP server: the lobby namespace `/` (create channels, live directory) and one
  * namespace per channel, `/channel/<channelId>`, created on first connection and dropped when empty.
+ * In a cluster the Redis adapter carries events between instances and any instance serves the
+ * viewers of any channel.
  */
-export function attachSignalling(
-  httpServer: HttpServer,
-  registry: ChannelRegistry,
-  logger: Logger,
-  options: SignallingOptions,
-): { io: Server; audiences: Audiences } {
+export function attachSignalling(httpServer: HttpServer, registry: ChannelRegistry, logger: Logger, options: SignallingOptions): Signalling {
   const intervalMs = options.presenceIntervalMs ?? 250;
-  const io = new Server<LobbyClientToServer, LobbyServerToClient>(httpServer, {
+  const cluster = options.cluster?.cluster;
+  const origin = () => options.cluster?.origin() ?? null;
+  const io = new Server<LobbyClientToServer, LobbyServerToClient, ClusterEvents>(httpServer, {
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     cleanupEmptyChildNamespaces: true,
     serveClient: false,
+    ...(cluster ? { adapter: cluster.adapter() } : {}),
   });
+  const lobbyNsp = io.of('/');
+
   let directory: { directoryChanged(): void } | null = null;
-  const audiences = new Audiences(intervalMs, () => directory?.directoryChanged());
-  directory = serveLobby(io.of('/'), registry, (id) => audiences.viewersOf(id), logger, {
+  const directoryChanged = () => directory?.directoryChanged();
+  let link: ClusterLink | null = null;
+  const remoteChannels = cluster
+    ? new RemoteChannels({
+        intervalMs,
+        report: (channelId, viewers) => link?.report(channelId, viewers),
+        lookup: (channelId) => cluster.directory.get(channelId),
+        logger,
+      })
+    : null;
+  if (cluster && remoteChannels) {
+    link = new ClusterLink({ cluster, lobby: lobbyNsp, registry, remoteChannels, directoryChanged, logger });
+  }
+  const audiences = new Audiences({
+    intervalMs,
+    origin,
+    onChange: (channelId) => {
+      directoryChanged();
+      link?.changed(channelId);
+    },
+    remote: link ?? undefined,
+  });
+  link?.bind(audiences);
+  registry.on('created', (channel) => {
+    audiences.track(channel);
+    directoryChanged();
+    link?.changed(channel.id);
+  });
+
+  const liveChannels = async (): Promise<DirectoryEntry[]> => {
+    if (cluster) {
+      return (await cluster.directory.list())
+        .filter((r) => r.state.phase === 'live')
+        .map((r) => ({ channelId: r.channelId, viewers: r.audience.viewers, liveSince: r.liveSince }));
+    }
+    return registry
+      .list()
+      .filter((c) => c.state.phase === 'live')
+      .map((c) => ({ channelId: c.id, viewers: audiences.viewersOf(c.id), liveSince: c.liveSince }));
+  };
+  directory = serveLobby(lobbyNsp, registry, liveChannels, origin, logger, {
     publishKey: options.publishKey,
     createPerMinute: options.createPerMinute,
     directoryIntervalMs: intervalMs * 2,
     onRequestError: options.onRequestError,
     onChannelCreated: options.onChannelCreated,
   });
-  serveChannels(io.of(CHANNEL_NAMESPACE_PATTERN), registry, audiences, options.onRequestError);
-  return { io, audiences };
+  serveChannels(io.of(CHANNEL_NAMESPACE_PATTERN), {
+    registry,
+    audiences,
+    remoteChannels,
+    lookup: cluster ? (channelId) => cluster.directory.get(channelId) : null,
+    onRequestError: options.onRequestError,
+    logger,
+  });
+  return {
+    io: io as unknown as Server,
+    audiences,
+    stop: async () => {
+      await link?.stop();
+    },
+  };
 }

@@ -42,7 +42,7 @@ export class Broadcast {
       this.events.onChannel(channel);
 
       const session = crypto.randomUUID();
-      const socket = connectChannel(channel.channelId, { role: 'broadcaster', publishToken: channel.publishToken, session });
+      const socket = connectChannel(channel.channelId, { role: 'broadcaster', publishToken: channel.publishToken, session }, channel.origin);
       this.socket = socket;
       this.listen(socket);
       await connected(socket);

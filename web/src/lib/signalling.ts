@@ -1,5 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import {
+  atOrigin,
   channelNamespace,
   isError,
   type ChannelAuth,
@@ -44,8 +45,9 @@ export function connectLobby(): LobbySocket {
   return io({ transports: ['websocket'] });
 }
 
-export function connectChannel(channelId: string, auth: ChannelAuth): ChannelSocket {
-  return io(channelNamespace(channelId), { auth, transports: ['websocket'] });
+/** `origin`: another instance of the cluster that carries the channel; null: the page's own server. */
+export function connectChannel(channelId: string, auth: ChannelAuth, origin: string | null = null): ChannelSocket {
+  return io(atOrigin(origin, channelNamespace(channelId)), { auth, transports: ['websocket'] });
 }
 
 /** Resolves on the first connect, rejects with the server's reason (e.g. "channel not found"). */

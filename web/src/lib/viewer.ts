@@ -1,4 +1,4 @@
-import { CHANNEL_ID_PATTERN, type Audience, type ChannelState } from '$protocol';
+import { atOrigin, CHANNEL_ID_PATTERN, type Audience, type ChannelState } from '$protocol';
 import { playHls, type Player } from './hls-player';
 import { playRealtime } from './realtime-player';
 import { connectChannel, type ChannelSocket } from './signalling';
@@ -16,6 +16,10 @@ export interface ViewerEvents {
  * Watches a channel: joins its namespace as a viewer (that is what the viewer count counts), then
  * plays it in real time over WebRTC or over HLS. Without an explicit choice it takes real time
  * while the channel has free real-time slots, and falls back to HLS when WebRTC fails.
+ *
+ * With several server instances, the page's own server relays the channel's presence; HLS is
+ * fetched from the instance carrying the channel (its `origin`), and real-time viewing moves the
+ * viewer's connection there, since WebRTC needs that instance's media router.
  */
 export class Viewer {
   private socket: ChannelSocket | null = null;
@@ -38,10 +42,18 @@ export class Viewer {
     this.mode = preferred;
   }
 
+  private socketOrigin: string | null = null;
+
   start(): void {
     if (!CHANNEL_ID_PATTERN.test(this.channelId)) return this.set('not-found');
-    const socket = connectChannel(this.channelId, { role: 'viewer' });
+    this.connect(null);
+  }
+
+  private connect(origin: string | null): void {
+    this.socket?.disconnect();
+    const socket = connectChannel(this.channelId, { role: 'viewer' }, origin);
     this.socket = socket;
+    this.socketOrigin = origin;
     socket.on('connect_error', (error) => {
       if (error.message === 'channel not found') {
         socket.disconnect();
@@ -52,6 +64,7 @@ export class Viewer {
       }
     });
     socket.on('channelState', (s) => {
+      if (socket !== this.socket) return;
       this.channel = s;
       if (s.phase === 'ended') return this.end('the stream has ended');
       void this.update();
@@ -98,6 +111,11 @@ export class Viewer {
 
     if (mode === 'realtime') {
       if (!c.realtime) return this.set('waiting');
+      if (c.origin && c.origin !== this.socketOrigin && c.origin !== location.origin) {
+        // The channel's state from its own instance will bring us back here.
+        this.channel = null;
+        return this.connect(c.origin);
+      }
       this.starting = true;
       try {
         this.player = await playRealtime(socket, this.video, (message) => this.fallBack(message));
@@ -113,7 +131,7 @@ export class Viewer {
       return;
     }
     if (!c.hls) return this.set('waiting');
-    this.player = playHls(this.video, c.hls.playlist, c.hls.segmentSeconds, (message) => this.set('error', message), this.hlsTuning);
+    this.player = playHls(this.video, atOrigin(c.origin, c.hls.playlist), c.hls.segmentSeconds, (message) => this.set('error', message), this.hlsTuning);
     this.playerMode = 'hls';
     this.play();
   }

@@ -1,0 +1,82 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Audience, ChannelState } from '../../../protocol/index.js';
+
+/** What an instance publishes about each channel it carries. */
+export interface ChannelRecord {
+  channelId: string;
+  /** The owning instance (random per process). */
+  instanceId: string;
+  state: ChannelState;
+  audience: Audience;
+  /** When the stream went live (ms since epoch), 0 before. */
+  liveSince: number;
+}
+
+// Records come from other instances, possibly of another version: check what is used.
+const recordSchema = z.object({
+  channelId: z.string(),
+  instanceId: z.string(),
+  state: z
+    .object({
+      channelId: z.string(),
+      phase: z.enum(['waiting', 'live', 'ended']),
+      hls: z.object({ playlist: z.string(), segmentSeconds: z.number() }).nullable(),
+      realtime: z.boolean(),
+      realtimeLimit: z.number(),
+      origin: z.string().nullable(),
+    })
+    .loose(),
+  audience: z.object({ viewers: z.number(), realtime: z.number() }),
+  liveSince: z.number(),
+});
+
+export function parseRecord(json: string | null): ChannelRecord | null {
+  if (json === null) return null;
+  try {
+    const parsed = recordSchema.safeParse(JSON.parse(json));
+    return parsed.success ? (parsed.data as ChannelRecord) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Which instance carries which channel, in Redis. Each record expires unless its owner refreshes
+ * it, so the channels of an instance that died disappear on their own after `ttlMs`.
+ */
+export class ChannelDirectory {
+  constructor(
+    private readonly redis: Redis,
+    readonly ttlMs: number,
+    private readonly prefix = 'livecast:channel:',
+  ) {}
+
+  async put(record: ChannelRecord): Promise<void> {
+    await this.redis.set(this.prefix + record.channelId, JSON.stringify(record), 'PX', this.ttlMs);
+  }
+
+  async remove(channelId: string): Promise<void> {
+    await this.redis.del(this.prefix + channelId);
+  }
+
+  async get(channelId: string): Promise<ChannelRecord | null> {
+    return parseRecord(await this.redis.get(this.prefix + channelId));
+  }
+
+  /** Every channel of every instance (SCAN, so Redis is never blocked by a long listing). */
+  async list(): Promise<ChannelRecord[]> {
+    const records: ChannelRecord[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length === 0) continue;
+      for (const json of await this.redis.mget(keys)) {
+        const record = parseRecord(json);
+        if (record) records.push(record);
+      }
+    } while (cursor !== '0');
+    return records;
+  }
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
+import type { ChannelBroadcast } from '../../../protocol/index.js';
+import type { Logger } from '../logger.js';
+import { ChannelDirectory } from './channel-directory.js';
+import { connectRedis } from './redis.js';
+
+/** Messages between instances, sent with Socket.IO's serverSideEmit through the Redis adapter. */
+export interface ClusterEvents {
+  /** A non-owning instance tells the owner how many viewers of a channel it holds. */
+  audience: (report: { channelId: string; instanceId: string; viewers: number }) => void;
+  /** The owner hands a channel event to the viewers connected through other instances. */
+  channelEvent: (channelId: string, message: ChannelBroadcast) => void;
+  /** A directory record was written or removed. */
+  directoryChanged: () => void;
+}
+
+export interface ClusterOptions {
+  redisUrl: string;
+  /** Directory records expire after this long without a refresh. */
+  channelTtlMs: number;
+  logger: Logger;
+}
+
+/**
+ * This instance's membership of a cluster: the Redis connections, the Socket.IO adapter that
+ * carries events between instances, and the shared channel directory.
+ */
+export class Cluster {
+  /** Tells this process apart from every other instance (and from its own earlier lives). */
+  readonly instanceId = randomBytes(6).toString('hex');
+  readonly directory: ChannelDirectory;
+
+  private constructor(
+    private readonly pub: Redis,
+    private readonly sub: Redis,
+    channelTtlMs: number,
+  ) {
+    this.directory = new ChannelDirectory(pub, channelTtlMs);
+  }
+
+  static async connect(o: ClusterOptions): Promise<Cluster> {
+    const pub = await connectRedis(o.redisUrl, o.logger, 'livecast-pub');
+    const sub = await connectRedis(o.redisUrl, o.logger, 'livecast-sub').catch((error: unknown) => {
+      pub.disconnect();
+      throw error;
+    });
+    return new Cluster(pub, sub, o.channelTtlMs);
+  }
+
+  /** How often records are refreshed and owners checked: three chances before a record expires. */
+  get heartbeatMs(): number {
+    return Math.max(250, Math.floor(this.directory.ttlMs / 3));
+  }
+
+  adapter(): ReturnType<typeof createAdapter> {
+    return createAdapter(this.pub, this.sub, { key: 'livecast' });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
+  }
+}

@@ -1,0 +1,36 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+
+/** The URL without its password, for messages and logs. */
+export function redactedRedisUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.href;
+}
+
+/**
+ * A connected Redis client. Startup fails fast with a clear message when Redis is unreachable;
+ * once running, ioredis reconnects on its own and the cluster rides out short outages.
+ */
+export async function connectRedis(url: string, logger: Logger, name: string): Promise<Redis> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectionName: name,
+    connectTimeout: 5000,
+    maxRetriesPerRequest: 2,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  let connected = false;
+  client.on('error', (error: Error) => {
+    if (connected) logger.warn({ err: error.message, client: name }, 'redis connection problem');
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot reach Redis at ${redactedRedisUrl(url)} (REDIS_URL): ${message}`);
+  }
+  connected = true;
+  return client;
+}

@@ -1,0 +1,108 @@
+import type { ChannelBroadcast } from '../../../protocol/index.js';
+import type { ChannelRecord } from '../cluster/channel-directory.js';
+import type { Logger } from '../logger.js';
+import { emitLocally, type ChannelNamespace } from './audiences.js';
+import { CoalescedValue } from './coalesced-value.js';
+
+export interface RemoteChannelsOptions {
+  intervalMs: number;
+  /** Tells the owning instance how many viewers of its channel this instance holds. */
+  report: (channelId: string, viewers: number) => void;
+  /** The channel's directory record; null when it is gone, throws when Redis cannot say. */
+  lookup: (channelId: string) => Promise<ChannelRecord | null>;
+  logger: Logger;
+}
+
+class RemoteChannel {
+  readonly viewers = new Set<string>();
+  readonly count: CoalescedValue<number>;
+
+  constructor(
+    readonly channelId: string,
+    public nsp: ChannelNamespace,
+    report: (viewers: number) => void,
+    intervalMs: number,
+  ) {
+    this.count = new CoalescedValue<number>(0, intervalMs, report);
+  }
+}
+
+/**
+ * Viewers who reached this instance for a channel another instance carries. They are counted
+ * here and reported to the owner; the owner's events (state, viewer count, end) come back
+ * through the cluster and are handed to them. If the owner's directory record expires (the
+ * instance died), they are told the stream ended.
+ */
+export class RemoteChannels {
+  private readonly byChannel = new Map<string, RemoteChannel>();
+
+  constructor(private readonly o: RemoteChannelsOptions) {}
+
+  join(nsp: ChannelNamespace, socketId: string, record: ChannelRecord): void {
+    const id = record.channelId;
+    let remote = this.byChannel.get(id);
+    if (!remote) {
+      remote = new RemoteChannel(id, nsp, (viewers) => this.o.report(id, viewers), this.o.intervalMs);
+      this.byChannel.set(id, remote);
+    }
+    remote.nsp = nsp;
+    remote.viewers.add(socketId);
+    remote.count.set(remote.viewers.size);
+    const socket = nsp.sockets.get(socketId);
+    socket?.emit('channelState', record.state);
+    socket?.emit('viewerCount', record.audience);
+  }
+
+  leave(channelId: string, socketId: string): void {
+    const remote = this.byChannel.get(channelId);
+    if (!remote?.viewers.delete(socketId)) return;
+    if (remote.viewers.size > 0) return remote.count.set(remote.viewers.size);
+    remote.count.dispose();
+    this.byChannel.delete(channelId);
+    this.o.report(channelId, 0);
+  }
+
+  /** An event of a channel from its owner. */
+  deliver(channelId: string, message: ChannelBroadcast): void {
+    const remote = this.byChannel.get(channelId);
+    if (!remote) return;
+    emitLocally(remote.nsp, message);
+    if (message.event === 'streamEnded') this.drop(remote);
+  }
+
+  /** Re-reports every count (reports travel over pub/sub, which does not retry). */
+  reportAll(): void {
+    for (const remote of this.byChannel.values()) this.o.report(remote.channelId, remote.viewers.size);
+  }
+
+  /** Ends the channels whose owner stopped refreshing their directory records. */
+  async checkOwners(): Promise<void> {
+    await Promise.all(
+      [...this.byChannel.values()].map(async (remote) => {
+        let record: ChannelRecord | null;
+        try {
+          record = await this.o.lookup(remote.channelId);
+        } catch (error) {
+          // Redis is unreachable: that says nothing about the owner, keep the viewers.
+          this.o.logger.warn({ channelId: remote.channelId, err: String(error) }, 'cannot check the channel owner');
+          return;
+        }
+        if (record || this.byChannel.get(remote.channelId) !== remote) return;
+        this.o.logger.warn({ channelId: remote.channelId }, 'the instance carrying this channel is gone; ending it for our viewers');
+        emitLocally(remote.nsp, { event: 'streamEnded', args: [{ reason: 'the server carrying this stream stopped responding' }] });
+        this.drop(remote);
+      }),
+    );
+  }
+
+  get size(): number {
+    return this.byChannel.size;
+  }
+
+  private drop(remote: RemoteChannel): void {
+    remote.count.dispose();
+    this.byChannel.delete(remote.channelId);
+    const nsp = remote.nsp;
+    setTimeout(() => nsp.local.disconnectSockets(), 1000).unref();
+  }
+}

@@ -1,0 +1,173 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { io as connect, type Socket } from 'socket.io-client';
+import {
+  channelNamespace,
+  hlsPlaylistPath,
+  type Audience,
+  type ChannelState,
+  type DirectoryEntry,
+} from '../../protocol/index.js';
+import { freePort } from './helpers/net.js';
+import { eventually, isAlive, waitForExit } from './helpers/processes.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+import { startFedChannel, startTestApp } from './helpers/test-app.js';
+
+type TestApp = Awaited<ReturnType<typeof startTestApp>>;
+const TTL_MS = 1500;
+
+/** A viewer socket that remembers the last of everything it was told. */
+function viewer(baseUrl: string, channelId: string) {
+  const socket: Socket = connect(`${baseUrl}${channelNamespace(channelId)}`, { auth: { role: 'viewer' }, transports: ['websocket'], reconnection: false });
+  const seen = { state: null as ChannelState | null, audience: null as Audience | null, ended: null as string | null, endedAt: 0 };
+  socket.on('channelState', (s: ChannelState) => (seen.state = s));
+  socket.on('viewerCount', (a: Audience) => (seen.audience = a));
+  socket.on('streamEnded', ({ reason }: { reason: string }) => {
+    seen.ended = reason;
+    seen.endedAt = Date.now();
+  });
+  return { socket, seen };
+}
+
+async function directoryOf(baseUrl: string): Promise<DirectoryEntry[]> {
+  const lobby = connect(baseUrl, { transports: ['websocket'], reconnection: false });
+  try {
+    const result = (await lobby.timeout(5000).emitWithAck('watchDirectory', {})) as { channels: DirectoryEntry[] };
+    return result.channels;
+  } finally {
+    lobby.disconnect();
+  }
+}
+
+describe('several instances sharing one Redis', () => {
+  let redis: TestRedis;
+  let a: TestApp;
+  let b: TestApp;
+  const sockets: Socket[] = [];
+  const watch = (app: TestApp, channelId: string) => {
+    const v = viewer(app.url, channelId);
+    sockets.push(v.socket);
+    return v;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const env = { REDIS_URL: redis.url, CLUSTER_CHANNEL_TTL_MS: String(TTL_MS) };
+    [a, b] = await Promise.all([startTestApp(env), startTestApp(env)]);
+  });
+  afterAll(async () => {
+    sockets.forEach((s) => s.disconnect());
+    await Promise.all([a?.stop(), b?.stop()]);
+    await redis?.stop();
+  });
+
+  it('lists, counts and serves a channel of instance A to viewers on instance B', async () => {
+    const fed = await startFedChannel(a);
+    const id = fed.channel.id;
+    try {
+      await eventually(async () => (await directoryOf(b.url)).some((c) => c.channelId === id), 'B’s directory to list A’s channel');
+
+      const onB1 = watch(b, id);
+      const onB2 = watch(b, id);
+      const onA = watch(a, id);
+      const all = [onB1, onB2, onA];
+      // Everyone sees the same state, pointing at A for media, and the same total.
+      await eventually(() => all.every((v) => v.seen.state?.hls && v.seen.audience?.viewers === 3), 'three viewers counted everywhere');
+      for (const v of all) expect(v.seen.state?.origin).toBe(a.url);
+      await eventually(async () => (await directoryOf(b.url)).find((c) => c.channelId === id)?.viewers === 3, 'B’s directory to show 3 viewers');
+
+      // HLS through B: a redirect to A, readable from other origins.
+      const viaB = await fetch(`${b.url}${hlsPlaylistPath(id)}?_HLS_msn=1`, { redirect: 'manual' });
+      expect(viaB.status).toBe(307);
+      expect(viaB.headers.get('location')).toBe(`${a.url}${hlsPlaylistPath(id)}?_HLS_msn=1`);
+      expect(viaB.headers.get('access-control-allow-origin')).toBe('*');
+      const playlist = await fetch(`${b.url}${hlsPlaylistPath(id)}`);
+      expect(playlist.status).toBe(200);
+      expect(playlist.headers.get('access-control-allow-origin')).toBe('*');
+      const body = await playlist.text();
+      const segment = body.split('\n').find((l) => l.endsWith('.ts') || l.endsWith('.m4s'));
+      expect(segment).toBeTruthy();
+      const media = await fetch(new URL(segment!, playlist.url));
+      expect(media.status).toBe(200);
+      expect((await media.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+      expect((await fetch(`${b.url}/hls/AAAAAAAAAAAAAAAAAAAAAA/index.m3u8`)).status).toBe(404);
+
+      // B cannot publish or give WebRTC for A's channel, and says where to go.
+      const rtc = (await onB1.socket.timeout(5000).emitWithAck('createConsumerTransport', {})) as { error?: string };
+      expect(rtc.error).toContain(a.url);
+      const intruder = connect(`${b.url}${channelNamespace(id)}`, {
+        auth: { role: 'broadcaster', publishToken: 'x'.repeat(32) },
+        transports: ['websocket'],
+        reconnection: false,
+      });
+      const refused = await new Promise<Error>((resolve) => intruder.once('connect_error', resolve));
+      expect(refused.message).toContain('carried by another server');
+
+      // A viewer leaving B is uncounted everywhere.
+      onB2.socket.disconnect();
+      await eventually(() => [onB1, onA].every((v) => v.seen.audience?.viewers === 2), 'two viewers counted everywhere');
+
+      await fed.stop();
+      await eventually(() => onB1.seen.ended && onA.seen.ended, 'the end of the stream to reach viewers on both instances');
+      expect(onB1.seen.ended).toBe('test over');
+      await eventually(async () => !(await directoryOf(b.url)).some((c) => c.channelId === id), 'the channel to leave B’s directory');
+    } finally {
+      await fed.stop();
+    }
+  });
+
+  it('ends a channel for viewers on B within the directory expiry when its instance is killed', async () => {
+    const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-int-killed-'));
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    // A separate process, in its own process group so that nothing it started can outlive the test.
+    const killed: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HLS_DIR: hlsDir,
+        REDIS_URL: redis.url,
+        CLUSTER_CHANNEL_TTL_MS: String(TTL_MS),
+        MEDIASOUP_WORKERS: '1',
+        WEB_BUILD_DIR: '/nonexistent',
+        LOG_LEVEL: 'warn',
+      },
+      detached: true,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    try {
+      await eventually(() => fetch(`${origin}/healthz`).then((r) => r.ok, () => false), 'the instance to listen', 30_000);
+      const lobby = connect(origin, { transports: ['websocket'], reconnection: false });
+      const created = (await lobby.timeout(5000).emitWithAck('createChannel', {})) as { channelId: string; origin: string };
+      lobby.disconnect();
+      expect(created.origin).toBe(origin);
+
+      const onB = watch(b, created.channelId);
+      await eventually(() => onB.seen.state?.phase === 'waiting', 'B’s viewer to see the channel');
+      expect(onB.seen.state?.origin).toBe(origin);
+
+      const killedAt = Date.now();
+      process.kill(killed.pid!, 'SIGKILL');
+      await eventually(() => onB.seen.ended, 'B’s viewer to be told the stream ended', TTL_MS * 3);
+      const endedAfterMs = onB.seen.endedAt - killedAt;
+      console.log(`viewers on B told the stream ended ${endedAfterMs} ms after its instance was killed (TTL ${TTL_MS} ms)`);
+      // The record expires at most TTL after its last refresh; B checks every TTL/3.
+      expect(endedAfterMs).toBeLessThanOrEqual(TTL_MS + TTL_MS / 3 + 500);
+      expect(onB.seen.ended).toContain('stopped responding');
+      expect((await fetch(`${b.url}${hlsPlaylistPath(created.channelId)}`, { redirect: 'manual' })).status).toBe(404);
+      await eventually(() => !onB.socket.connected, 'B to disconnect the viewer');
+    } finally {
+      try {
+        process.kill(-killed.pid!, 'SIGKILL');
+      } catch {
+        // Already gone with its whole group.
+      }
+      await waitForExit(killed.pid!);
+      expect(isAlive(killed.pid!)).toBe(false);
+      await rm(hlsDir, { recursive: true, force: true });
+    }
+  });
+});
