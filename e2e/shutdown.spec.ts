@@ -1,28 +1,12 @@
 import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { freePort } from '../server/test/helpers/net.js';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect, test } from '@playwright/test';
-import { isAlive } from '../server/test/helpers/processes.js';
+import { descendants, isAlive } from '../server/test/helpers/processes.js';
 import { expectVideoPlaying } from './fixtures.js';
-
-/** All processes below `pid`, with their command names. */
-function descendants(pid: number): { pid: number; comm: string }[] {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,comm=']).toString().trim().split('\n');
-  const procs = rows.map((r) => r.trim().split(/\s+/)).map(([p, pp, comm]) => ({ pid: Number(p), ppid: Number(pp), comm: comm ?? '' }));
-  const found: { pid: number; comm: string }[] = [];
-  const walk = (parent: number) => {
-    for (const p of procs.filter((x) => x.ppid === parent)) {
-      found.push({ pid: p.pid, comm: p.comm });
-      walk(p.pid);
-    }
-  };
-  walk(pid);
-  return found;
-}
 
 test('SIGTERM tells broadcasters and viewers, stops every child process and removes the HLS folders', async ({ browser }) => {
   const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-e2e-sigterm-'));

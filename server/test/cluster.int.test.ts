@@ -1,7 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import {
@@ -11,8 +7,8 @@ import {
   type ChannelState,
   type DirectoryEntry,
 } from '../../protocol/index.js';
-import { freePort } from './helpers/net.js';
-import { eventually, isAlive, waitForExit } from './helpers/processes.js';
+import { startInstance } from './helpers/instance.js';
+import { eventually } from './helpers/processes.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 import { startFedChannel, startTestApp } from './helpers/test-app.js';
 
@@ -120,26 +116,9 @@ describe('several instances sharing one Redis', () => {
   });
 
   it('ends a channel for viewers on B within the directory expiry when its instance is killed', async () => {
-    const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-int-killed-'));
-    const port = await freePort();
-    const origin = `http://127.0.0.1:${port}`;
-    // A separate process, in its own process group so that nothing it started can outlive the test.
-    const killed: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HLS_DIR: hlsDir,
-        REDIS_URL: redis.url,
-        CLUSTER_CHANNEL_TTL_MS: String(TTL_MS),
-        MEDIASOUP_WORKERS: '1',
-        WEB_BUILD_DIR: '/nonexistent',
-        LOG_LEVEL: 'warn',
-      },
-      detached: true,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const owner = await startInstance({ REDIS_URL: redis.url, CLUSTER_CHANNEL_TTL_MS: String(TTL_MS), MEDIASOUP_WORKERS: '1', WEB_BUILD_DIR: '/nonexistent' });
+    const origin = owner.url;
     try {
-      await eventually(() => fetch(`${origin}/healthz`).then((r) => r.ok, () => false), 'the instance to listen', 30_000);
       const lobby = connect(origin, { transports: ['websocket'], reconnection: false });
       const created = (await lobby.timeout(5000).emitWithAck('createChannel', {})) as { channelId: string; origin: string };
       lobby.disconnect();
@@ -150,7 +129,7 @@ describe('several instances sharing one Redis', () => {
       expect(onB.seen.state?.origin).toBe(origin);
 
       const killedAt = Date.now();
-      process.kill(killed.pid!, 'SIGKILL');
+      owner.crash();
       await eventually(() => onB.seen.ended, 'B’s viewer to be told the stream ended', TTL_MS * 3);
       const endedAfterMs = onB.seen.endedAt - killedAt;
       console.log(`viewers on B told the stream ended ${endedAfterMs} ms after its instance was killed (TTL ${TTL_MS} ms)`);
@@ -160,14 +139,7 @@ describe('several instances sharing one Redis', () => {
       expect((await fetch(`${b.url}${hlsPlaylistPath(created.channelId)}`, { redirect: 'manual' })).status).toBe(404);
       await eventually(() => !onB.socket.connected, 'B to disconnect the viewer');
     } finally {
-      try {
-        process.kill(-killed.pid!, 'SIGKILL');
-      } catch {
-        // Already gone with its whole group.
-      }
-      await waitForExit(killed.pid!);
-      expect(isAlive(killed.pid!)).toBe(false);
-      await rm(hlsDir, { recursive: true, force: true });
+      await owner.stop();
     }
   });
 });

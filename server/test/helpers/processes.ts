@@ -1,3 +1,20 @@
+import { execFileSync } from 'node:child_process';
+
+/** All processes below `pid`, with their command names (cut at 15 characters by the kernel). */
+export function descendants(pid: number): { pid: number; comm: string }[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,comm=']).toString().trim().split('\n');
+  const procs = rows.map((r) => r.trim().split(/\s+/)).map(([p, pp, comm]) => ({ pid: Number(p), ppid: Number(pp), comm: comm ?? '' }));
+  const found: { pid: number; comm: string }[] = [];
+  const walk = (parent: number) => {
+    for (const p of procs.filter((x) => x.ppid === parent)) {
+      found.push({ pid: p.pid, comm: p.comm });
+      walk(p.pid);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
 /** True while a process with this pid exists (signal 0 only checks). */
 export function isAlive(pid: number): boolean {
   try {

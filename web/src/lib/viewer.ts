@@ -74,6 +74,15 @@ export class Viewer {
       this.events.onAudience(audience);
     });
     socket.on('streamEnded', ({ reason }) => this.end(reason));
+    socket.on('disconnect', (reason) => {
+      // Lost the instance carrying the channel: go back to the page's own server, which knows
+      // whether the channel lives on, and watch over HLS from there.
+      if (socket !== this.socket || !origin || reason === 'io client disconnect') return;
+      this.realtimeFailed = true;
+      this.stopPlayer();
+      this.channel = null;
+      this.connect(null);
+    });
   }
 
   /** Switches between real time and HLS at the viewer's request. */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../../logger.js';
 
@@ -18,6 +19,16 @@ export interface FfmpegExit {
 const EXPECTED_NOISE =
   /has duration 0|Timestamps are unset|dropping old packet|max delay reached|RTP: missed \d+ packets/;
 
+/**
+ * util-linux's setpriv, to have the kernel kill FFmpeg if this server dies without stopping it
+ * (SIGKILL, OOM): an orphaned FFmpeg would hold its UDP ports and CPU forever.
+ */
+const SETPRIV = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
+
+export function ffmpegCommand(ffmpegPath: string, args: string[]): [string, string[]] {
+  return SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', ffmpegPath, ...args]] : [ffmpegPath, args];
+}
+
 /** One FFmpeg child: stderr into the log, its exit reported once, a stop that always finishes. */
 export class FfmpegProcess {
   private readonly child: ChildProcess;
@@ -25,7 +36,9 @@ export class FfmpegProcess {
   readonly exited: Promise<FfmpegExit>;
 
   constructor(ffmpegPath: string, args: string[], private readonly logger: Logger) {
-    this.child = spawn(ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // setpriv execs FFmpeg in place: the pid, signals and exit status are FFmpeg's.
+    const [command, argv] = ffmpegCommand(ffmpegPath, args);
+    this.child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     createInterface({ input: this.child.stderr! }).on('line', (line) => {
       if (!line.trim()) return;
       if (EXPECTED_NOISE.test(line)) this.logger.debug({ ffmpeg: line }, 'ffmpeg');

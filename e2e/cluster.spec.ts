@@ -1,0 +1,70 @@
+import { expect, test, type Page } from '@playwright/test';
+import { startInstance, type Instance } from '../server/test/helpers/instance.js';
+import { descendants, isAlive } from '../server/test/helpers/processes.js';
+import { startRedis, type TestRedis } from '../server/test/helpers/redis.js';
+import { expectVideoPlaying } from './fixtures.js';
+
+/**
+ * Two livecast instances (separate processes, as deployed) sharing one real Redis: the broadcaster
+ * publishes through A, viewers open their pages on B.
+ */
+const TTL_MS = 2000;
+let redis: TestRedis;
+let a: Instance;
+let b: Instance;
+
+test.beforeAll(async () => {
+  redis = await startRedis();
+  const env = { REDIS_URL: redis.url, CLUSTER_CHANNEL_TTL_MS: String(TTL_MS), MEDIASOUP_WORKERS: '1' };
+  [a, b] = await Promise.all([startInstance(env), startInstance(env)]);
+});
+test.afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+  await redis?.stop();
+});
+
+const viewerCount = (page: Page) => page.getByTestId('viewer-count');
+
+test('viewers on instance B play A’s channel over HLS and WebRTC, every page counts them all, and A’s crash ends it for them', async ({ browser }) => {
+  const context = await browser.newContext();
+  const broadcaster = await context.newPage();
+  await broadcaster.goto(`${a.url}/go-live`);
+  await broadcaster.getByTestId('go-live').click();
+  await expect(broadcaster.getByTestId('status')).toHaveText('Live', { timeout: 20_000 });
+  const channelId = (await broadcaster.getByTestId('channel-id').textContent())!.trim();
+
+  // B's directory lists A's channel; its link opens the watch page on B.
+  const hlsOnB = await context.newPage();
+  await hlsOnB.goto(`${b.url}/`);
+  await expect(hlsOnB.locator(`a[href="/watch/${channelId}"]`)).toBeVisible();
+  await hlsOnB.goto(`${b.url}/watch/${channelId}?mode=hls`);
+  const realtimeOnB = await context.newPage();
+  await realtimeOnB.goto(`${b.url}/watch/${channelId}?mode=realtime`);
+  const hlsOnA = await context.newPage();
+  await hlsOnA.goto(`${a.url}/watch/${channelId}?mode=hls`);
+  for (const page of [hlsOnB, realtimeOnB, hlsOnA]) await expectVideoPlaying(page);
+  await expect(realtimeOnB.getByTestId('mode')).toHaveAttribute('data-mode', 'realtime');
+
+  // One total everywhere: on both instances' pages and on the broadcaster's.
+  for (const page of [hlsOnB, realtimeOnB, hlsOnA, broadcaster]) await expect(viewerCount(page)).toHaveAttribute('data-viewers', '3');
+  await expect(broadcaster.getByTestId('viewers-by-mode')).toHaveAttribute('data-realtime', '1');
+  await hlsOnA.close();
+  for (const page of [hlsOnB, realtimeOnB, broadcaster]) await expect(viewerCount(page)).toHaveAttribute('data-viewers', '2');
+
+  // A dies without a chance to tell anyone; its FFmpeg and mediasoup worker must not outlive it.
+  const children = descendants(a.pid);
+  expect(children.map((c) => c.comm)).toEqual(expect.arrayContaining(['ffmpeg', 'mediasoup-worke']));
+  const crashedAt = Date.now();
+  a.crash();
+  for (const page of [hlsOnB, realtimeOnB]) {
+    await expect(page.getByTestId('status')).toHaveText('Stream ended', { timeout: TTL_MS * 3 });
+  }
+  const endedAfterMs = Date.now() - crashedAt;
+  console.log(`viewer pages on B showed the end ${endedAfterMs} ms after A was killed (directory TTL ${TTL_MS} ms)`);
+  expect(endedAfterMs).toBeLessThan(TTL_MS * 2 + 1000);
+  await expect(hlsOnB.getByTestId('status-detail')).toContainText('stopped responding');
+  for (const child of children) {
+    await expect.poll(() => isAlive(child.pid), { message: `${child.comm} ${child.pid} exits with its server` }).toBe(false);
+  }
+  await context.close();
+});
