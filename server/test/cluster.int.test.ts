@@ -28,11 +28,12 @@ function viewer(baseUrl: string, channelId: string) {
   return { socket, seen };
 }
 
-async function directoryOf(baseUrl: string): Promise<DirectoryEntry[]> {
+/** The channels B lists, or null while it answers with an error (Redis away). */
+async function directoryOf(baseUrl: string): Promise<DirectoryEntry[] | null> {
   const lobby = connect(baseUrl, { transports: ['websocket'], reconnection: false });
   try {
-    const result = (await lobby.timeout(5000).emitWithAck('watchDirectory', {})) as { channels: DirectoryEntry[] };
-    return result.channels;
+    const result = (await lobby.timeout(5000).emitWithAck('watchDirectory', {})) as { channels: DirectoryEntry[] } | { error: string };
+    return 'channels' in result ? result.channels : null;
   } finally {
     lobby.disconnect();
   }
@@ -64,7 +65,7 @@ describe('several instances sharing one Redis', () => {
     const fed = await startFedChannel(a);
     const id = fed.channel.id;
     try {
-      await eventually(async () => (await directoryOf(b.url)).some((c) => c.channelId === id), 'B’s directory to list A’s channel');
+      await eventually(async () => (await directoryOf(b.url))?.some((c) => c.channelId === id), 'B’s directory to list A’s channel');
 
       const onB1 = watch(b, id);
       const onB2 = watch(b, id);
@@ -73,7 +74,7 @@ describe('several instances sharing one Redis', () => {
       // Everyone sees the same state, pointing at A for media, and the same total.
       await eventually(() => all.every((v) => v.seen.state?.hls && v.seen.audience?.viewers === 3), 'three viewers counted everywhere');
       for (const v of all) expect(v.seen.state?.origin).toBe(a.url);
-      await eventually(async () => (await directoryOf(b.url)).find((c) => c.channelId === id)?.viewers === 3, 'B’s directory to show 3 viewers');
+      await eventually(async () => (await directoryOf(b.url))?.find((c) => c.channelId === id)?.viewers === 3, 'B’s directory to show 3 viewers');
 
       // HLS through B: a redirect to A, readable from other origins.
       const viaB = await fetch(`${b.url}${hlsPlaylistPath(id)}?_HLS_msn=1`, { redirect: 'manual' });
@@ -109,7 +110,7 @@ describe('several instances sharing one Redis', () => {
       await fed.stop();
       await eventually(() => onB1.seen.ended && onA.seen.ended, 'the end of the stream to reach viewers on both instances');
       expect(onB1.seen.ended).toBe('test over');
-      await eventually(async () => !(await directoryOf(b.url)).some((c) => c.channelId === id), 'the channel to leave B’s directory');
+      await eventually(async () => (await directoryOf(b.url))?.every((c) => c.channelId !== id), 'the channel to leave B’s directory');
     } finally {
       await fed.stop();
     }
@@ -140,6 +141,36 @@ describe('several instances sharing one Redis', () => {
       await eventually(() => !onB.socket.connected, 'B to disconnect the viewer');
     } finally {
       await owner.stop();
+    }
+  });
+
+  it('rides out a Redis outage longer than the expiry: nothing crashes, viewers stay, the cluster heals', async () => {
+    const fed = await startFedChannel(a);
+    const id = fed.channel.id;
+    try {
+      const onB = watch(b, id);
+      await eventually(() => onB.seen.state?.hls && onB.seen.audience?.viewers === 1, 'B’s viewer to see the live channel');
+      const port = Number(new URL(redis.url).port);
+      await redis.stop();
+      await new Promise((r) => setTimeout(r, TTL_MS * 2));
+
+      // Nobody was told the stream ended just because Redis could not answer.
+      expect(onB.seen.ended).toBeNull();
+      expect(onB.socket.connected).toBe(true);
+      expect((await fetch(`${a.url}${hlsPlaylistPath(id)}`)).status).toBe(200);
+      expect((await fetch(`${b.url}${hlsPlaylistPath(id)}`, { redirect: 'manual' })).status).toBe(503);
+      const late = connect(`${b.url}${channelNamespace(id)}`, { auth: { role: 'viewer' }, transports: ['websocket'], reconnection: false });
+      const refused = await new Promise<Error>((resolve) => late.once('connect_error', resolve));
+      expect(refused.message).toContain('directory is unavailable');
+
+      redis = await startRedis(port);
+      await eventually(async () => (await directoryOf(b.url))?.some((c) => c.channelId === id), 'A’s channel back in B’s directory', 10_000);
+      const onB2 = watch(b, id);
+      await eventually(() => [onB, onB2].every((v) => v.seen.audience?.viewers === 2), 'both viewers on B counted again', 10_000);
+      await fed.stop();
+      await eventually(() => onB.seen.ended && onB2.seen.ended, 'the end to reach B’s viewers after the outage');
+    } finally {
+      await fed.stop();
     }
   });
 });

@@ -41,11 +41,20 @@ export class Cluster {
   }
 
   static async connect(o: ClusterOptions): Promise<Cluster> {
-    const pub = await connectRedis(o.redisUrl, o.logger, 'livecast-pub');
-    const sub = await connectRedis(o.redisUrl, o.logger, 'livecast-sub').catch((error: unknown) => {
+    const pub = await connectRedis(o.redisUrl, o.logger, 'livecast-pub', 'fail');
+    const sub = await connectRedis(o.redisUrl, o.logger, 'livecast-sub', 'queue').catch((error: unknown) => {
       pub.disconnect();
       throw error;
     });
+    // The adapter publishes without handling failures; during a Redis outage every event would
+    // become an unhandled rejection and stop the process. Events are fire-and-forget anyway
+    // (pub/sub keeps nothing): the heartbeat re-sends counts and viewers re-read the directory.
+    const publish = pub.publish.bind(pub);
+    pub.publish = ((...args: Parameters<typeof publish>) => {
+      const sent = publish(...args);
+      sent.catch(() => undefined);
+      return sent;
+    }) as typeof pub.publish;
     return new Cluster(pub, sub, o.channelTtlMs);
   }
 

@@ -10,14 +10,19 @@ export function redactedRedisUrl(url: string): string {
 
 /**
  * A connected Redis client. Startup fails fast with a clear message when Redis is unreachable;
- * once running, ioredis reconnects on its own and the cluster rides out short outages.
+ * once running, ioredis reconnects on its own and the cluster rides out outages.
+ *
+ * `whileDown` says what commands do while the connection is down: `fail` rejects them at once
+ * (callers handle it: a lookup answers "unavailable", a refresh is retried by the next
+ * heartbeat), `queue` holds them until Redis is back (subscriptions must not be lost).
  */
-export async function connectRedis(url: string, logger: Logger, name: string): Promise<Redis> {
+export async function connectRedis(url: string, logger: Logger, name: string, whileDown: 'fail' | 'queue'): Promise<Redis> {
   const client = new Redis(url, {
     lazyConnect: true,
     connectionName: name,
     connectTimeout: 5000,
-    maxRetriesPerRequest: 2,
+    enableOfflineQueue: whileDown === 'queue',
+    maxRetriesPerRequest: whileDown === 'queue' ? null : 1,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });
   let connected = false;

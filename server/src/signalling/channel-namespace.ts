@@ -41,7 +41,12 @@ export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): 
     const auth = channelAuth.safeParse(socket.handshake.auth);
     const channel = id ? registry.get(id) : undefined;
     if (!channel || channel.ended) {
-      const record = id && o.lookup ? await o.lookup(id).catch(() => null) : null;
+      let record: ChannelRecord | null = null;
+      try {
+        record = id && o.lookup ? await o.lookup(id) : null;
+      } catch {
+        return next(new Error('the channel directory is unavailable right now; retrying'));
+      }
       if (!record || record.state.phase === 'ended') return next(new Error('channel not found'));
       if (!auth.success) return next(new Error('invalid connection parameters: expected role viewer or broadcaster'));
       if (auth.data.role === 'broadcaster') {

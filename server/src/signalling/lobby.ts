@@ -75,7 +75,12 @@ export function serveLobby(
     });
     on('watchDirectory', async () => {
       await socket.join(DIRECTORY_ROOM);
-      return { channels: await snapshot() };
+      try {
+        return { channels: await snapshot() };
+      } catch {
+        // Joined all the same: the next push brings the list once the directory answers again.
+        throw new ChannelError('the channel directory is unavailable right now; it will update when it is back');
+      }
     });
   });
 

@@ -16,6 +16,8 @@ export interface RemoteChannelsOptions {
 class RemoteChannel {
   readonly viewers = new Set<string>();
   readonly count: CoalescedValue<number>;
+  /** What our viewers were last told (JSON), to notice events lost while Redis was away. */
+  told = { state: '', audience: '' };
 
   constructor(
     readonly channelId: string,
@@ -51,6 +53,7 @@ export class RemoteChannels {
     const socket = nsp.sockets.get(socketId);
     socket?.emit('channelState', record.state);
     socket?.emit('viewerCount', record.audience);
+    remote.told = { state: JSON.stringify(record.state), audience: JSON.stringify(record.audience) };
   }
 
   leave(channelId: string, socketId: string): void {
@@ -67,6 +70,8 @@ export class RemoteChannels {
     const remote = this.byChannel.get(channelId);
     if (!remote) return;
     emitLocally(remote.nsp, message);
+    if (message.event === 'channelState') remote.told.state = JSON.stringify(message.args[0]);
+    if (message.event === 'viewerCount') remote.told.audience = JSON.stringify(message.args[0]);
     if (message.event === 'streamEnded') this.drop(remote);
   }
 
@@ -75,7 +80,11 @@ export class RemoteChannels {
     for (const remote of this.byChannel.values()) this.o.report(remote.channelId, remote.viewers.size);
   }
 
-  /** Ends the channels whose owner stopped refreshing their directory records. */
+  /**
+   * Ends the channels whose owner stopped refreshing their directory records, and catches up
+   * viewers on anything the owner said that did not arrive (pub/sub drops events while Redis is
+   * unreachable).
+   */
   async checkOwners(): Promise<void> {
     await Promise.all(
       [...this.byChannel.values()].map(async (remote) => {
@@ -87,7 +96,8 @@ export class RemoteChannels {
           this.o.logger.warn({ channelId: remote.channelId, err: String(error) }, 'cannot check the channel owner');
           return;
         }
-        if (record || this.byChannel.get(remote.channelId) !== remote) return;
+        if (this.byChannel.get(remote.channelId) !== remote) return;
+        if (record) return this.catchUp(remote, record);
         this.o.logger.warn({ channelId: remote.channelId }, 'the instance carrying this channel is gone; ending it for our viewers');
         emitLocally(remote.nsp, { event: 'streamEnded', args: [{ reason: 'the server carrying this stream stopped responding' }] });
         this.drop(remote);
@@ -97,6 +107,13 @@ export class RemoteChannels {
 
   get size(): number {
     return this.byChannel.size;
+  }
+
+  private catchUp(remote: RemoteChannel, record: ChannelRecord): void {
+    const state = JSON.stringify(record.state);
+    if (state !== remote.told.state) this.deliver(remote.channelId, { event: 'channelState', args: [record.state] });
+    const audience = JSON.stringify(record.audience);
+    if (audience !== remote.told.audience) this.deliver(remote.channelId, { event: 'viewerCount', args: [record.audience] });
   }
 
   private drop(remote: RemoteChannel): void {

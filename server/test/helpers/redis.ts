@@ -24,9 +24,9 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
-/** A real, throwaway redis-server on a free port of 127.0.0.1, without persistence. */
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
+/** A real, throwaway redis-server on 127.0.0.1 (a free port, or `port` to restart one), without persistence. */
+export async function startRedis(port?: number): Promise<TestRedis> {
+  port ??= await freePort();
   const child = spawn(process.env.REDIS_SERVER_PATH ?? 'redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -34,7 +34,7 @@ export async function startRedis(): Promise<TestRedis> {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`redis-server exited (${code}); is Debian's redis-server installed?`)));
   });
-  await Promise.race([eventually(() => answersPing(port), 'redis-server to answer PING', 10_000), exited]);
+  await Promise.race([eventually(() => answersPing(port!), 'redis-server to answer PING', 10_000), exited]);
   exited.catch(() => undefined);
   return { url: `redis://127.0.0.1:${port}`, process: child, stop: () => stopProcess(child) };
 }

@@ -59,8 +59,10 @@ export class Viewer {
         socket.disconnect();
         if (this.state === 'connecting') this.set('not-found');
         else this.end('the stream has ended');
-      } else if (this.state === 'connecting') {
-        this.set('connecting', `cannot reach the server (${error.message}); retrying…`);
+      } else {
+        if (this.state === 'connecting') this.set('connecting', `cannot reach the server (${error.message}); retrying…`);
+        // Refused by the server (not a network failure): Socket.IO leaves retrying to us.
+        if (!socket.active) setTimeout(() => socket === this.socket && socket.connect(), 2000);
       }
     });
     socket.on('channelState', (s) => {
