@@ -22,8 +22,22 @@ describe('loadConfig', () => {
     [{ HLS_RTP_MIN_PORT: '20000', HLS_RTP_MAX_PORT: '20001' }, /at least 4 ports/],
     [{ PUBLISH_KEY: 'short' }, /PUBLISH_KEY must have at least 8 characters/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ PUBLIC_URL: 'ftp://live.example' }, /PUBLIC_URL/],
+    [{ CLUSTER_CHANNEL_TTL_MS: '100' }, /CLUSTER_CHANNEL_TTL_MS/],
   ])('refuses %o with a message naming the problem', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('runs alone unless REDIS_URL is set', () => {
+    expect(loadConfig({}).REDIS_URL).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: '' }).REDIS_URL).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: 'redis://:secret@10.0.0.5:6379/2', PUBLIC_URL: 'https://a.live.example' })).toMatchObject({
+      REDIS_URL: 'redis://:secret@10.0.0.5:6379/2',
+      PUBLIC_URL: 'https://a.live.example',
+      CLUSTER_CHANNEL_TTL_MS: 5000,
+    });
   });
 
   it('treats an empty PUBLISH_KEY as unset', () => {
