@@ -3,6 +3,7 @@
  * together): npm run bench. Results go to stdout as Markdown tables; docs/benchmarks.md keeps
  * the latest ones with how to read them.
  */
+import { runCluster } from './cluster.js';
 import { runCostPerChannel } from './cost-per-channel.js';
 import { runGlassToGlass } from './glass-to-glass.js';
 import { runHlsServing } from './hls-serving.js';
@@ -14,6 +15,7 @@ const benchmarks: [string, () => Promise<void>][] = [
   ['cost', runCostPerChannel],
   ['serving', runHlsServing],
   ['signalling', runSignalling],
+  ['cluster', runCluster],
 ];
 for (const [name, run] of benchmarks) {
   if (only && only !== name) continue;

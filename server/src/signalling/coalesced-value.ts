@@ -1,11 +1,13 @@
 /**
- * Publishes a changing value at most once per interval: a burst of joins and leaves becomes a
- * single update carrying the latest value, and no update is sent when the value ends up where
- * it was last published.
+ * Publishes a changing value at most once per interval. A change after a quiet interval goes out
+ * at once (a lone viewer joining is counted immediately); changes within the interval after a
+ * publish are held and go out together at its end, carrying the latest value (a burst of joins
+ * becomes one more update). Nothing is sent when the value ends up where it was last published.
  */
 export class CoalescedValue<T> {
   private current: T;
   private published: T;
+  private publishedAt = -Infinity;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -24,17 +26,24 @@ export class CoalescedValue<T> {
 
   set(value: T): void {
     this.current = value;
-    this.timer ??= setTimeout(() => {
+    if (this.timer) return;
+    const wait = this.publishedAt + this.intervalMs - Date.now();
+    if (wait <= 0) return this.flush();
+    this.timer = setTimeout(() => {
       this.timer = null;
-      if (!this.equals(this.current, this.published)) {
-        this.published = this.current;
-        this.publish(this.current);
-      }
-    }, this.intervalMs);
+      this.flush();
+    }, wait);
   }
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  private flush(): void {
+    if (this.equals(this.current, this.published)) return;
+    this.published = this.current;
+    this.publishedAt = Date.now();
+    this.publish(this.current);
   }
 }

@@ -39,22 +39,39 @@ export function serveLobby(
   const snapshot = async (): Promise<DirectoryEntry[]> =>
     (await liveChannels()).sort((a, b) => b.viewers - a.viewers || a.liveSince - b.liveSince);
 
-  let timer: NodeJS.Timeout | null = null;
   let last = '';
-  const push = async () => {
+  /** Pushes the snapshot if it changed; true when it did. */
+  const push = async (): Promise<boolean> => {
     const channels = await snapshot();
     const key = JSON.stringify(channels);
-    if (key === last) return;
+    if (key === last) return false;
     last = key;
     // Every instance pushes to its own lobby: the snapshot already covers the whole cluster.
     lobby.local.to(DIRECTORY_ROOM).emit('directory', { channels });
+    return true;
   };
-  const directoryChanged = () => {
-    timer ??= setTimeout(() => {
+  // Like the viewer count: a change after a quiet interval goes out at once, later ones at the
+  // end of the interval; a change that arrives while a snapshot is being read gets its own.
+  let timer: NodeJS.Timeout | null = null;
+  let pushing = false;
+  let dirty = false;
+  let pushedAt = -Infinity;
+  const directoryChanged = (): void => {
+    if (pushing) return void (dirty = true);
+    if (timer) return;
+    const wait = Math.max(0, pushedAt + options.directoryIntervalMs - Date.now());
+    timer = setTimeout(() => {
+      timer = null;
+      pushing = true;
+      dirty = false;
       push()
+        .then((pushed) => pushed && (pushedAt = Date.now()))
         .catch((error: unknown) => logger.warn({ err: String(error) }, 'cannot refresh the channel directory'))
-        .finally(() => (timer = null));
-    }, options.directoryIntervalMs);
+        .finally(() => {
+          pushing = false;
+          if (dirty) directoryChanged();
+        });
+    }, wait);
   };
 
   lobby.on('connection', (socket) => {
