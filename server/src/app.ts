@@ -11,8 +11,7 @@ import { ChannelRegistry } from './media/channel-registry.js';
 import { PortAllocator, udpPortProbe } from './media/hls/port-allocator.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { Metrics } from './metrics.js';
-import type { Audiences } from './signalling/audiences.js';
-import { attachSignalling } from './signalling/signalling-server.js';
+import { attachSignalling, type Signalling } from './signalling/signalling-server.js';
 
 export interface App {
   /** http://host:port the server listens on. */
@@ -43,10 +42,10 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     portRange: { min: config.RTC_MIN_PORT, max: config.RTC_MAX_PORT },
   });
   const ports = new PortAllocator(config.HLS_RTP_MIN_PORT, config.HLS_RTP_MAX_PORT, udpPortProbe('127.0.0.1'));
-  let audiences: Audiences | null = null;
+  let signalling: Signalling | null = null;
   const metrics = new Metrics({
     channels: () => registry.list().map((c) => c.state),
-    audience: () => audiences?.totals() ?? { viewers: 0, realtime: 0 },
+    audience: () => signalling?.localViewers() ?? { viewers: 0, realtime: 0 },
     workerLoads: () => pool.loads(),
     hlsPortsInUse: () => ports.allocated,
   });
@@ -86,14 +85,14 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     // A channel another instance carries: its HLS is served there (307 to its origin).
     originOf: cluster
       ? async (channelId) => {
-          const record = await cluster.directory.get(channelId);
+          const record = await cluster.locate(channelId);
           const at = record?.state.origin;
           return at && at !== origin ? at : null;
         }
       : undefined,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
   });
-  const signalling = attachSignalling(httpServer, registry, logger, {
+  signalling = attachSignalling(httpServer, registry, logger, {
     publishKey: config.PUBLISH_KEY,
     createPerMinute: config.CHANNEL_CREATE_PER_MINUTE,
     onRequestError: (event) => metrics.requestErrors.inc({ event }),
@@ -101,7 +100,6 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     cluster: cluster ? { cluster, origin: () => origin } : undefined,
   });
   const io = signalling.io;
-  audiences = signalling.audiences;
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.PORT, config.HOST, () => resolve());

@@ -75,6 +75,9 @@ describe('several instances sharing one Redis', () => {
       await eventually(() => all.every((v) => v.seen.state?.hls && v.seen.audience?.viewers === 3), 'three viewers counted everywhere');
       for (const v of all) expect(v.seen.state?.origin).toBe(a.url);
       await eventually(async () => (await directoryOf(b.url))?.find((c) => c.channelId === id)?.viewers === 3, 'B’s directory to show 3 viewers');
+      // Each instance's metrics count the viewers connected to it.
+      expect(await (await fetch(`${b.url}/metrics`)).text()).toMatch(/^livecast_viewers\{mode="hls"\} 2$/m);
+      expect(await (await fetch(`${a.url}/metrics`)).text()).toMatch(/^livecast_viewers\{mode="hls"\} 1$/m);
 
       // HLS through B: a redirect to A, readable from other origins.
       const viaB = await fetch(`${b.url}${hlsPlaylistPath(id)}?_HLS_msn=1`, { redirect: 'manual' });

@@ -3,7 +3,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import type { ChannelBroadcast } from '../../../protocol/index.js';
 import type { Logger } from '../logger.js';
-import { ChannelDirectory } from './channel-directory.js';
+import { ChannelDirectory, type ChannelRecord } from './channel-directory.js';
 import { connectRedis } from './redis.js';
 
 /** Messages between instances, sent with Socket.IO's serverSideEmit through the Redis adapter. */
@@ -31,6 +31,7 @@ export class Cluster {
   /** Tells this process apart from every other instance (and from its own earlier lives). */
   readonly instanceId = randomBytes(6).toString('hex');
   readonly directory: ChannelDirectory;
+  private reconnectedAt = -Infinity;
 
   private constructor(
     private readonly pub: Redis,
@@ -38,6 +39,20 @@ export class Cluster {
     channelTtlMs: number,
   ) {
     this.directory = new ChannelDirectory(pub, channelTtlMs);
+    pub.on('ready', () => (this.reconnectedAt = Date.now()));
+  }
+
+  /**
+   * The directory record of a channel, or null when the channel is gone. Right after a Redis
+   * outage records may have expired while their owners are alive and about to rewrite them, so
+   * for one expiry period "missing" is an error (unavailable), not an answer.
+   */
+  async locate(channelId: string): Promise<ChannelRecord | null> {
+    const record = await this.directory.get(channelId);
+    if (!record && Date.now() - this.reconnectedAt < this.directory.ttlMs) {
+      throw new Error('the channel directory is catching up after a Redis outage');
+    }
+    return record;
   }
 
   static async connect(o: ClusterOptions): Promise<Cluster> {

@@ -109,6 +109,13 @@ export class RemoteChannels {
     return this.byChannel.size;
   }
 
+  /** Viewers connected here to channels of other instances. */
+  get viewers(): number {
+    let total = 0;
+    for (const remote of this.byChannel.values()) total += remote.viewers.size;
+    return total;
+  }
+
   private catchUp(remote: RemoteChannel, record: ChannelRecord): void {
     const state = JSON.stringify(record.state);
     if (state !== remote.told.state) this.deliver(remote.channelId, { event: 'channelState', args: [record.state] });

@@ -3,6 +3,7 @@ import { Server } from 'socket.io';
 import {
   CHANNEL_NAMESPACE_PATTERN,
   MAX_MESSAGE_BYTES,
+  type Audience,
   type DirectoryEntry,
   type LobbyClientToServer,
   type LobbyServerToClient,
@@ -31,6 +32,8 @@ export interface SignallingOptions {
 export interface Signalling {
   io: Server;
   audiences: Audiences;
+  /** Viewers connected to this instance (of its own channels or, in a cluster, of others'). */
+  localViewers(): Audience;
   /** Stops cluster duties (after the channels ended, before io.close). */
   stop(): Promise<void>;
 }
@@ -60,7 +63,7 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
     ? new RemoteChannels({
         intervalMs,
         report: (channelId, viewers) => link?.report(channelId, viewers),
-        lookup: (channelId) => cluster.directory.get(channelId),
+        lookup: (channelId) => cluster.locate(channelId),
         logger,
       })
     : null;
@@ -105,13 +108,18 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
     registry,
     audiences,
     remoteChannels,
-    lookup: cluster ? (channelId) => cluster.directory.get(channelId) : null,
+    lookup: cluster ? (channelId) => cluster.locate(channelId) : null,
     onRequestError: options.onRequestError,
     logger,
   });
   return {
     io: io as unknown as Server,
     audiences,
+    localViewers: () => {
+      const own = audiences.totals();
+      // Viewers of other instances' channels watch over HLS here (real time moves to the owner).
+      return { viewers: own.viewers + (remoteChannels?.viewers ?? 0), realtime: own.realtime };
+    },
     stop: async () => {
       await link?.stop();
     },
