@@ -26,6 +26,7 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
     [{ PUBLIC_URL: 'ftp://live.example' }, /PUBLIC_URL/],
     [{ CLUSTER_CHANNEL_TTL_MS: '100' }, /CLUSTER_CHANNEL_TTL_MS/],
+    [{ REDIS_URL: 'redis://10.0.0.5:6379', HOST: '0.0.0.0' }, /PUBLIC_URL is required with REDIS_URL/],
   ])('refuses %o with a message naming the problem', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -64,6 +64,10 @@ const schema = z
   .refine((c) => c.RTC_MIN_PORT <= c.RTC_MAX_PORT, 'RTC_MIN_PORT must be <= RTC_MAX_PORT')
   .refine((c) => c.HLS_RTP_MAX_PORT - c.HLS_RTP_MIN_PORT >= 3, 'HLS_RTP port range needs at least 4 ports')
   .refine(
+    (c) => !c.REDIS_URL || c.PUBLIC_URL || !['0.0.0.0', '::', '[::]'].includes(c.HOST),
+    'PUBLIC_URL is required with REDIS_URL when HOST is a wildcard address: other instances send viewers to this URL',
+  )
+  .refine(
     (c) => c.HLS_RTP_MAX_PORT < c.RTC_MIN_PORT || c.HLS_RTP_MIN_PORT > c.RTC_MAX_PORT,
     'the HLS_RTP and RTC port ranges must not overlap (FFmpeg and mediasoup would fight over ports)',
   );
