@@ -36,8 +36,9 @@ test('go live, watch over HLS with a live viewer count, then stop', async ({ app
   await expect(first.getByTestId('status')).toHaveText('Stream ended');
   expect(app.registry.get(channelId)).toBeUndefined();
   await expect.poll(() => isAlive(ffmpegPid)).toBe(false);
-  expect(existsSync(path.join(app.config.HLS_DIR, channelId))).toBe(false);
-  expect(app.ports.allocated).toBe(0);
+  // Files and ports go once FFmpeg has exited (it must never wait on a closed input).
+  await expect.poll(() => existsSync(path.join(app.config.HLS_DIR, channelId))).toBe(false);
+  await expect.poll(() => app.ports.allocated).toBe(0);
   expect((await Promise.all(app.pool.workers.map((w) => w.dump()))).flatMap((d) => d.routerIds)).toEqual([]);
 });
 
