@@ -75,6 +75,20 @@ describe('several instances sharing one Redis', () => {
       await eventually(() => all.every((v) => v.seen.state?.hls && v.seen.audience?.viewers === 3), 'three viewers counted everywhere');
       for (const v of all) expect(v.seen.state?.origin).toBe(a.url);
       await eventually(async () => (await directoryOf(b.url))?.find((c) => c.channelId === id)?.viewers === 3, 'B’s directory to show 3 viewers');
+      // Malformed messages from another instance (another version, a bug) are ignored, not fatal.
+      type RawLobby = { serverSideEmit(event: string, ...args: unknown[]): void };
+      (a.io.of('/') as unknown as RawLobby).serverSideEmit('channelEvent', id, { event: 'viewerCount', args: 5 });
+      (a.io.of('/') as unknown as RawLobby).serverSideEmit('channelEvent', id, { event: 'streamEnded', args: [] });
+      (a.io.of('/') as unknown as RawLobby).serverSideEmit('channelEvent', null, null);
+      (b.io.of('/') as unknown as RawLobby).serverSideEmit('audience', { channelId: id, instanceId: 'rogue', viewers: -5 });
+      (b.io.of('/') as unknown as RawLobby).serverSideEmit('audience', 'nonsense');
+      await new Promise((r) => setTimeout(r, 300));
+      for (const v of all) {
+        expect(v.socket.connected).toBe(true);
+        expect(v.seen.ended).toBeNull();
+        expect(v.seen.audience?.viewers).toBe(3);
+      }
+
       // Each instance's metrics count the viewers connected to it.
       expect(await (await fetch(`${b.url}/metrics`)).text()).toMatch(/^livecast_viewers\{mode="hls"\} 2$/m);
       expect(await (await fetch(`${a.url}/metrics`)).text()).toMatch(/^livecast_viewers\{mode="hls"\} 1$/m);

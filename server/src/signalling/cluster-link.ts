@@ -1,10 +1,21 @@
 import type { Namespace } from 'socket.io';
+import { z } from 'zod';
 import type { ChannelBroadcast, LobbyClientToServer, LobbyServerToClient } from '../../../protocol/index.js';
 import type { Cluster, ClusterEvents } from '../cluster/cluster.js';
 import type { Logger } from '../logger.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
 import type { Audiences, RemoteAudience } from './audiences.js';
 import type { RemoteChannels } from './remote-channels.js';
+
+const audienceReport = z.object({ channelId: z.string(), instanceId: z.string(), viewers: z.number().int().min(0) });
+const channelEvent = z.object({
+  channelId: z.string(),
+  message: z.discriminatedUnion('event', [
+    z.object({ event: z.literal('channelState'), args: z.tuple([z.object({ channelId: z.string(), phase: z.string() }).loose()]) }),
+    z.object({ event: z.literal('viewerCount'), args: z.tuple([z.object({ viewers: z.number(), realtime: z.number() })]) }),
+    z.object({ event: z.literal('streamEnded'), args: z.tuple([z.object({ reason: z.string() })]) }),
+  ]),
+});
 
 export type ClusterLobby = Namespace<LobbyClientToServer, LobbyServerToClient, ClusterEvents>;
 
@@ -33,8 +44,18 @@ export class ClusterLink implements RemoteAudience {
   private redisFailing = false;
 
   constructor(private readonly o: ClusterLinkOptions) {
-    o.lobby.on('audience', (report) => this.onAudienceReport(report));
-    o.lobby.on('channelEvent', (channelId, message) => o.remoteChannels.deliver(channelId, message));
+    // Messages come from other instances, possibly of another version: checked before use, since
+    // a throw here would escape into the Redis adapter.
+    o.lobby.on('audience', (report) => {
+      const parsed = audienceReport.safeParse(report);
+      if (parsed.success) this.onAudienceReport(parsed.data);
+      else this.ignored('audience', report);
+    });
+    o.lobby.on('channelEvent', (channelId, message) => {
+      const parsed = channelEvent.safeParse({ channelId, message });
+      if (parsed.success) o.remoteChannels.deliver(parsed.data.channelId, parsed.data.message as ChannelBroadcast);
+      else this.ignored('channelEvent', message);
+    });
     o.lobby.on('directoryChanged', () => o.directoryChanged());
     this.timer = setInterval(() => void this.heartbeat(), o.cluster.heartbeatMs);
     this.timer.unref();
@@ -74,6 +95,10 @@ export class ClusterLink implements RemoteAudience {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await Promise.allSettled([...this.writes]);
+  }
+
+  private ignored(event: string, payload: unknown): void {
+    this.o.logger.warn({ event, payload: String(JSON.stringify(payload)).slice(0, 200) }, 'ignored a malformed message from another instance');
   }
 
   private onAudienceReport({ channelId, instanceId, viewers }: Parameters<ClusterEvents['audience']>[0]): void {
