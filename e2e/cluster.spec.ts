@@ -25,7 +25,7 @@ test.afterAll(async () => {
 
 const viewerCount = (page: Page) => page.getByTestId('viewer-count');
 
-test('viewers on instance B play A’s channel over HLS and WebRTC, every page counts them all, and A’s crash ends it for them', async ({ browser }) => {
+test('viewers on instance B play A’s channel over HLS and over WebRTC relayed by B, every page counts them all, and A’s crash ends it for them', async ({ browser }) => {
   const context = await browser.newContext();
   const broadcaster = await context.newPage();
   await broadcaster.goto(`${a.url}/go-live`);
@@ -48,6 +48,11 @@ test('viewers on instance B play A’s channel over HLS and WebRTC, every page c
   // One total everywhere: on both instances' pages and on the broadcaster's.
   for (const page of [hlsOnB, realtimeOnB, hlsOnA, broadcaster]) await expect(viewerCount(page)).toHaveAttribute('data-viewers', '3');
   await expect(broadcaster.getByTestId('viewers-by-mode')).toHaveAttribute('data-realtime', '1');
+  // The WebRTC viewer on B is served by B, from a relay of A's router (its tracks piped over UDP).
+  const realtimeOn = async (instance: Instance) =>
+    Number(/^livecast_viewers\{mode="realtime"\} (\d+)$/m.exec(await (await fetch(`${instance.url}/metrics`)).text())?.[1]);
+  expect(await realtimeOn(b)).toBe(1);
+  expect(await realtimeOn(a)).toBe(0);
   await hlsOnA.close();
   for (const page of [hlsOnB, realtimeOnB, broadcaster]) await expect(viewerCount(page)).toHaveAttribute('data-viewers', '2');
 

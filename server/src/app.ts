@@ -97,7 +97,18 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     createPerMinute: config.CHANNEL_CREATE_PER_MINUTE,
     onRequestError: (event) => metrics.requestErrors.inc({ event }),
     onChannelCreated: () => metrics.channelsCreated.inc(),
-    cluster: cluster ? { cluster, origin: () => origin } : undefined,
+    cluster: cluster
+      ? {
+          cluster,
+          origin: () => origin,
+          relays: {
+            pool,
+            settings: { listenIp: config.RTC_LISTEN_IP, announcedAddress: config.RTC_ANNOUNCED_ADDRESS, rtcMinPort: config.RTC_MIN_PORT, rtcMaxPort: config.RTC_MAX_PORT },
+            limit: config.REALTIME_VIEWERS_PER_CHANNEL,
+            logger,
+          },
+        }
+      : undefined,
   });
   const io = signalling.io;
   await new Promise<void>((resolve, reject) => {

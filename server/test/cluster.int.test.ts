@@ -15,6 +15,10 @@ import { startFedChannel, startTestApp } from './helpers/test-app.js';
 type TestApp = Awaited<ReturnType<typeof startTestApp>>;
 const TTL_MS = 1500;
 
+async function routersOf(app: TestApp): Promise<string[]> {
+  return (await Promise.all(app.pool.workers.map((w) => w.dump()))).flatMap((d) => d.routerIds);
+}
+
 /** A viewer socket that remembers the last of everything it was told. */
 function viewer(baseUrl: string, channelId: string) {
   const socket: Socket = connect(`${baseUrl}${channelNamespace(channelId)}`, { auth: { role: 'viewer' }, transports: ['websocket'], reconnection: false });
@@ -109,9 +113,24 @@ describe('several instances sharing one Redis', () => {
       expect((await media.arrayBuffer()).byteLength).toBeGreaterThan(1000);
       expect((await fetch(`${b.url}/hls/AAAAAAAAAAAAAAAAAAAAAA/index.m3u8`)).status).toBe(404);
 
-      // B cannot publish or give WebRTC for A's channel, and says where to go.
-      const rtc = (await onB1.socket.timeout(5000).emitWithAck('createConsumerTransport', {})) as { error?: string };
-      expect(rtc.error).toContain(a.url);
+      // Real time through B: B relays the channel's tracks from A's router into a router of its own.
+      const ask = async <T>(event: string, payload: unknown) => {
+        const result = (await onB1.socket.timeout(10_000).emitWithAck(event, payload)) as T & { error?: string };
+        expect(result.error).toBeUndefined();
+        return result;
+      };
+      const { rtpCapabilities } = await ask<{ rtpCapabilities: unknown }>('getRouterRtpCapabilities', {});
+      const transport = await ask<{ id: string; iceCandidates: unknown[] }>('createConsumerTransport', {});
+      expect(transport.iceCandidates.length).toBeGreaterThan(0);
+      const { consumers } = await ask<{ consumers: { kind: string }[] }>('consume', { rtpCapabilities });
+      expect(consumers.map((c) => c.kind).sort()).toEqual(['audio', 'video']);
+      expect(fed.channel.pipes.count).toBe(1);
+      expect(await routersOf(b)).toHaveLength(1);
+      // Counted as a real-time viewer of the channel, everywhere.
+      await eventually(() => all.every((v) => v.seen.audience?.realtime === 1), 'the relayed real-time viewer counted everywhere');
+      expect(fed.channel.realtime.count).toBe(0);
+      // Only the broadcaster, on A, publishes.
+      expect(((await onB1.socket.timeout(5000).emitWithAck('createProducerTransport', {})) as { error?: string }).error).toContain('only the channel’s broadcaster');
       const intruder = connect(`${b.url}${channelNamespace(id)}`, {
         auth: { role: 'broadcaster', publishToken: 'x'.repeat(32) },
         transports: ['websocket'],
@@ -127,6 +146,7 @@ describe('several instances sharing one Redis', () => {
       await fed.stop();
       await eventually(() => onB1.seen.ended && onA.seen.ended, 'the end of the stream to reach viewers on both instances');
       expect(onB1.seen.ended).toBe('test over');
+      await eventually(async () => (await routersOf(b)).length === 0, 'B to close its relay of the channel');
       await eventually(async () => (await directoryOf(b.url))?.every((c) => c.channelId !== id), 'the channel to leave B’s directory');
     } finally {
       await fed.stop();

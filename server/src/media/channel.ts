@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { sameSecret } from '../secrets.js';
 import { ChannelError } from './channel-error.js';
 import { HlsPipeline, type HlsPipelineOptions } from './hls/hls-pipeline.js';
+import { PipeOrigin } from './pipe.js';
 import { RealtimeViewers } from './realtime-viewers.js';
 import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from './webrtc-transport.js';
 
@@ -53,6 +54,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private lastKeyFrameAt = 0;
   private keyFrameTimer: NodeJS.Timeout | null = null;
   readonly realtime: RealtimeViewers;
+  /** Pipes carrying this channel's tracks to other instances' real-time viewers (cluster). */
+  readonly pipes: PipeOrigin;
 
   constructor(
     readonly id: string,
@@ -74,6 +77,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
         keyFrameWindow: () => this.keyFrameWindow(),
       },
     );
+    this.pipes = new PipeOrigin(router, settings);
     router.on('workerclose', () => void this.end('the media server restarted; please go live again'));
     this.idleTimer = setTimeout(() => void this.end('nobody went live on this channel in time'), settings.idleTimeoutMs);
   }

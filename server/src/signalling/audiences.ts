@@ -21,7 +21,7 @@ export function emitLocally(nsp: ChannelNamespace, message: ChannelBroadcast): v
 
 /** Viewers of this instance's channels that are connected through other instances. */
 export interface RemoteAudience {
-  viewers(channelId: string): number;
+  viewers(channelId: string): Audience;
   /** Delivers a channel event to that channel's viewers on other instances. */
   relay(channelId: string, message: ChannelBroadcast): void;
 }
@@ -63,8 +63,8 @@ class ChannelAudience {
   }
 
   update(): void {
-    const viewers = this.viewerSockets.size + (this.o.remote?.viewers(this.channel.id) ?? 0);
-    this.audience.set({ viewers, realtime: this.channel.realtime.count });
+    const remote = this.o.remote?.viewers(this.channel.id) ?? { viewers: 0, realtime: 0 };
+    this.audience.set({ viewers: this.viewerSockets.size + remote.viewers, realtime: this.channel.realtime.count + remote.realtime });
   }
 
   broadcast(message: ChannelBroadcast): void {

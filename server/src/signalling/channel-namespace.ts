@@ -4,6 +4,7 @@ import { channelAuth, channelRequestSchemas } from '../../../protocol/schemas.js
 import type { Channel } from '../media/channel.js';
 import { ChannelError } from '../media/channel-error.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
+import type { EdgeChannels } from '../media/edge-channel.js';
 import type { ChannelRecord } from '../cluster/channel-directory.js';
 import type { Logger } from '../logger.js';
 import { requestHandlers } from './ack.js';
@@ -23,6 +24,8 @@ export interface ChannelNamespaceOptions {
   /** Cluster only: viewers of channels other instances carry, and where to look those up. */
   remoteChannels: RemoteChannels | null;
   lookup: ((channelId: string) => Promise<ChannelRecord | null>) | null;
+  /** Cluster only: local relays for real-time viewers of other instances' channels. */
+  edges: EdgeChannels | null;
   onRequestError?: (event: string) => void;
   logger: Logger;
 }
@@ -146,17 +149,52 @@ export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): 
 }
 
 /**
- * A viewer of a channel another instance carries: counted here, told what the owner says, and
- * pointed at the owner for anything that needs the channel's media router.
+ * A viewer of a channel another instance carries: counted here and told what the owner says.
+ * Real-time viewing goes through a local relay of the channel (its tracks piped from the owner's
+ * router to one of ours), so the viewer's WebRTC transport is on this instance.
  */
 function serveRemoteViewer(socket: ChannelSocket, record: ChannelRecord, remoteChannels: RemoteChannels, o: ChannelNamespaceOptions): void {
-  const log = o.logger.child({ channelId: record.channelId, socketId: socket.id, remote: true });
+  const channelId = record.channelId;
+  const log = o.logger.child({ channelId, socketId: socket.id, remote: true });
   remoteChannels.join(socket.nsp, socket.id, record);
   log.info('joined through this instance');
-  socket.on('disconnect', () => remoteChannels.leave(record.channelId, socket.id));
+  socket.on('disconnect', () => {
+    void o.edges?.existing(channelId).then((edge) => edge?.realtime.close(socket.id));
+    remoteChannels.leave(channelId, socket.id);
+  });
   const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(channelRequestSchemas, socket, log, o.onRequestError);
-  const elsewhere = () => {
-    throw new ChannelError(`this channel's media is served by ${record.state.origin}; connect there for real-time viewing`);
+  const relay = async () => {
+    if (!o.edges) throw new ChannelError('real-time viewing of this channel is not available on this server');
+    return o.edges.get(channelId);
   };
-  for (const event of Object.keys(channelRequestSchemas) as (keyof typeof channelRequestSchemas)[]) on(event, elsewhere);
+  const publishing = () => {
+    throw new ChannelError('only the channel’s broadcaster can publish');
+  };
+  on('createProducerTransport', publishing);
+  on('connectProducerTransport', publishing);
+  on('produce', publishing);
+  on('stopBroadcast', publishing);
+
+  on('getRouterRtpCapabilities', async () => ({ rtpCapabilities: (await relay()).router.rtpCapabilities as RtpCapabilities }));
+  on('createConsumerTransport', async () => {
+    const edge = await relay();
+    if ((await edge.liveProducers()).length === 0) throw new ChannelError('the broadcast has not started yet');
+    return edge.realtime.createTransport(socket.id);
+  });
+  on('connectConsumerTransport', async ({ dtlsParameters }) => {
+    await (await relay()).realtime.connect(socket.id, dtlsParameters);
+    return { connected: true as const };
+  });
+  on('consume', async ({ rtpCapabilities }) => {
+    const edge = await relay();
+    return { consumers: await edge.realtime.consume(socket.id, rtpCapabilities as ViewerRtpCapabilities, await edge.liveProducers()) };
+  });
+  on('resumeConsumer', async ({ consumerId }) => {
+    await (await relay()).realtime.resume(socket.id, consumerId);
+    return { resumed: true as const };
+  });
+  on('stopConsuming', async () => {
+    (await o.edges?.existing(channelId))?.realtime.close(socket.id);
+    return { stopped: true as const };
+  });
 }

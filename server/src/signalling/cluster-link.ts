@@ -1,13 +1,22 @@
 import type { Namespace } from 'socket.io';
 import { z } from 'zod';
-import type { ChannelBroadcast, LobbyClientToServer, LobbyServerToClient } from '../../../protocol/index.js';
-import type { Cluster, ClusterEvents } from '../cluster/cluster.js';
+import type { Audience, ChannelBroadcast, LobbyClientToServer, LobbyServerToClient } from '../../../protocol/index.js';
+import type { Cluster, ClusterEvents, PipeAnswer } from '../cluster/cluster.js';
+import { ChannelError } from '../media/channel-error.js';
+import type { PipeEndpoint, PipeOffer } from '../media/pipe.js';
 import type { Logger } from '../logger.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
 import type { Audiences, RemoteAudience } from './audiences.js';
 import type { RemoteChannels } from './remote-channels.js';
 
-const audienceReport = z.object({ channelId: z.string(), instanceId: z.string(), viewers: z.number().int().min(0) });
+const count = z.number().int().min(0);
+const audienceReport = z.object({ channelId: z.string(), instanceId: z.string(), viewers: count, realtime: count });
+const pipeRequest = z.object({
+  channelId: z.string(),
+  instanceId: z.string(),
+  endpoint: z.object({ ip: z.string(), port: z.number().int().min(1).max(65535) }),
+});
+
 const channelEvent = z.object({
   channelId: z.string(),
   message: z.discriminatedUnion('event', [
@@ -37,7 +46,7 @@ export interface ClusterLinkOptions {
  */
 export class ClusterLink implements RemoteAudience {
   /** channelId → instanceId → viewers of this instance's channel held by that instance. */
-  private readonly remoteCounts = new Map<string, Map<string, { viewers: number; at: number }>>();
+  private readonly remoteCounts = new Map<string, Map<string, Audience & { at: number }>>();
   private readonly writes = new Set<Promise<void>>();
   private readonly timer: NodeJS.Timeout;
   private audiences: Audiences | null = null;
@@ -57,6 +66,22 @@ export class ClusterLink implements RemoteAudience {
       else this.ignored('channelEvent', message);
     });
     o.lobby.on('directoryChanged', () => o.directoryChanged());
+    o.lobby.on('pipeOpen', (request, answer) => {
+      const parsed = pipeRequest.safeParse(request);
+      if (typeof answer !== 'function') return this.ignored('pipeOpen', request);
+      if (!parsed.success) return answer({ error: 'malformed pipe request' });
+      const channel = o.registry.get(parsed.data.channelId);
+      if (!channel || channel.ended) return answer(null);
+      const { instanceId, endpoint } = parsed.data;
+      channel.pipes.offer(instanceId, endpoint, channel.liveProducers).then(answer, (error: unknown) => {
+        channel.logger.warn({ instanceId, err: String(error) }, 'could not pipe the channel to another instance');
+        answer({ error: `the channel’s server could not relay it: ${error instanceof Error ? error.message : String(error)}` });
+      });
+    });
+    o.lobby.on('pipeClose', (request) => {
+      const parsed = pipeRequest.pick({ channelId: true, instanceId: true }).safeParse(request);
+      if (parsed.success) o.registry.get(parsed.data.channelId)?.pipes.close(parsed.data.instanceId);
+    });
     this.timer = setInterval(() => void this.heartbeat(), o.cluster.heartbeatMs);
     this.timer.unref();
   }
@@ -65,11 +90,32 @@ export class ClusterLink implements RemoteAudience {
     this.audiences = audiences;
   }
 
-  viewers(channelId: string): number {
-    const counts = this.remoteCounts.get(channelId);
-    let total = 0;
-    for (const { viewers } of counts?.values() ?? []) total += viewers;
+  viewers(channelId: string): Audience {
+    const total = { viewers: 0, realtime: 0 };
+    for (const c of this.remoteCounts.get(channelId)?.values() ?? []) {
+      total.viewers += c.viewers;
+      total.realtime += c.realtime;
+    }
     return total;
+  }
+
+  /** Asks the instance that carries a channel to pipe its tracks to this one. */
+  async requestPipe(channelId: string, endpoint: PipeEndpoint): Promise<PipeOffer> {
+    let answers: PipeAnswer[];
+    try {
+      // The Redis adapter gives up on instances that do not answer within its requestsTimeout.
+      answers = await this.o.lobby.serverSideEmitWithAck('pipeOpen', { channelId, instanceId: this.o.cluster.instanceId, endpoint });
+    } catch (error) {
+      throw new ChannelError(`the channel’s server did not answer in time (${error instanceof Error ? error.message : String(error)})`);
+    }
+    const failure = answers.find((a): a is { error: string } => a !== null && 'error' in a);
+    const offer = answers.find((a): a is PipeOffer => a !== null && 'producers' in a);
+    if (offer) return offer;
+    throw new ChannelError(failure?.error ?? 'no server carries this channel any more');
+  }
+
+  closePipe(channelId: string): void {
+    this.o.lobby.serverSideEmit('pipeClose', { channelId, instanceId: this.o.cluster.instanceId });
   }
 
   relay(channelId: string, message: ChannelBroadcast): void {
@@ -77,8 +123,8 @@ export class ClusterLink implements RemoteAudience {
   }
 
   /** Sent by this instance as a non-owner (see RemoteChannels). */
-  report(channelId: string, viewers: number): void {
-    this.o.lobby.serverSideEmit('audience', { channelId, instanceId: this.o.cluster.instanceId, viewers });
+  report(channelId: string, audience: Audience): void {
+    this.o.lobby.serverSideEmit('audience', { channelId, instanceId: this.o.cluster.instanceId, ...audience });
   }
 
   /** One of this instance's channels changed or ended: rewrite its record, tell the others. */
@@ -101,11 +147,11 @@ export class ClusterLink implements RemoteAudience {
     this.o.logger.warn({ event, payload: String(JSON.stringify(payload)).slice(0, 200) }, 'ignored a malformed message from another instance');
   }
 
-  private onAudienceReport({ channelId, instanceId, viewers }: Parameters<ClusterEvents['audience']>[0]): void {
+  private onAudienceReport({ channelId, instanceId, viewers, realtime }: Parameters<ClusterEvents['audience']>[0]): void {
     if (!this.o.registry.get(channelId)) return;
     let counts = this.remoteCounts.get(channelId);
     if (!counts) this.remoteCounts.set(channelId, (counts = new Map()));
-    if (viewers > 0) counts.set(instanceId, { viewers, at: Date.now() });
+    if (viewers > 0) counts.set(instanceId, { viewers, realtime, at: Date.now() });
     else counts.delete(instanceId);
     this.audiences?.refresh(channelId);
   }

@@ -34,7 +34,7 @@ describe('RemoteChannels', () => {
     vi.useFakeTimers();
     reports = [];
     lookup = vi.fn<(id: string) => Promise<ChannelRecord | null>>();
-    remote = new RemoteChannels({ intervalMs: 250, report: (id, n) => reports.push([id, n]), lookup, logger: createLogger('silent') });
+    remote = new RemoteChannels({ intervalMs: 250, report: (id, a) => reports.push([id, a.viewers]), lookup, logger: createLogger('silent') });
     ns = fakeNamespace();
     ns.add('s1');
     ns.add('s2');

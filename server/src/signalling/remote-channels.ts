@@ -1,4 +1,4 @@
-import type { ChannelBroadcast } from '../../../protocol/index.js';
+import type { Audience, ChannelBroadcast } from '../../../protocol/index.js';
 import type { ChannelRecord } from '../cluster/channel-directory.js';
 import type { Logger } from '../logger.js';
 import { emitLocally, type ChannelNamespace } from './audiences.js';
@@ -7,25 +7,31 @@ import { CoalescedValue } from './coalesced-value.js';
 export interface RemoteChannelsOptions {
   intervalMs: number;
   /** Tells the owning instance how many viewers of its channel this instance holds. */
-  report: (channelId: string, viewers: number) => void;
+  report: (channelId: string, audience: Audience) => void;
+  /** How many of them watch in real time here (through a relay of the channel). */
+  realtimeOf?: (channelId: string) => number;
+  /** The last viewer here left, or the channel ended: what was kept for it can go. */
+  released?: (channelId: string) => void;
   /** The channel's directory record; null when it is gone, throws when Redis cannot say. */
   lookup: (channelId: string) => Promise<ChannelRecord | null>;
   logger: Logger;
 }
 
+const sameAudience = (a: Audience, b: Audience) => a.viewers === b.viewers && a.realtime === b.realtime;
+
 class RemoteChannel {
   readonly viewers = new Set<string>();
-  readonly count: CoalescedValue<number>;
+  readonly count: CoalescedValue<Audience>;
   /** What our viewers were last told (JSON), to notice events lost while Redis was away. */
   told = { state: '', audience: '' };
 
   constructor(
     readonly channelId: string,
     public nsp: ChannelNamespace,
-    report: (viewers: number) => void,
+    report: (audience: Audience) => void,
     intervalMs: number,
   ) {
-    this.count = new CoalescedValue<number>(0, intervalMs, report);
+    this.count = new CoalescedValue<Audience>({ viewers: 0, realtime: 0 }, intervalMs, report, sameAudience);
   }
 }
 
@@ -49,7 +55,7 @@ export class RemoteChannels {
     }
     remote.nsp = nsp;
     remote.viewers.add(socketId);
-    remote.count.set(remote.viewers.size);
+    this.recount(remote);
     const socket = nsp.sockets.get(socketId);
     socket?.emit('channelState', record.state);
     socket?.emit('viewerCount', record.audience);
@@ -59,10 +65,21 @@ export class RemoteChannels {
   leave(channelId: string, socketId: string): void {
     const remote = this.byChannel.get(channelId);
     if (!remote?.viewers.delete(socketId)) return;
-    if (remote.viewers.size > 0) return remote.count.set(remote.viewers.size);
+    if (remote.viewers.size > 0) return this.recount(remote);
     remote.count.dispose();
     this.byChannel.delete(channelId);
-    this.o.report(channelId, 0);
+    this.o.report(channelId, { viewers: 0, realtime: 0 });
+    this.o.released?.(channelId);
+  }
+
+  /** The number of real-time viewers here changed. */
+  refresh(channelId: string): void {
+    const remote = this.byChannel.get(channelId);
+    if (remote) this.recount(remote);
+  }
+
+  private recount(remote: RemoteChannel): void {
+    remote.count.set({ viewers: remote.viewers.size, realtime: this.o.realtimeOf?.(remote.channelId) ?? 0 });
   }
 
   /** An event of a channel from its owner. */
@@ -77,7 +94,7 @@ export class RemoteChannels {
 
   /** Re-reports every count (reports travel over pub/sub, which does not retry). */
   reportAll(): void {
-    for (const remote of this.byChannel.values()) this.o.report(remote.channelId, remote.viewers.size);
+    for (const remote of this.byChannel.values()) this.o.report(remote.channelId, remote.count.value);
   }
 
   /**
@@ -126,6 +143,7 @@ export class RemoteChannels {
   private drop(remote: RemoteChannel): void {
     remote.count.dispose();
     this.byChannel.delete(remote.channelId);
+    this.o.released?.(remote.channelId);
     const nsp = remote.nsp;
     setTimeout(() => nsp.local.disconnectSockets(), 1000).unref();
   }

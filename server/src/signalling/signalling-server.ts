@@ -11,6 +11,7 @@ import {
 import type { Cluster, ClusterEvents } from '../cluster/cluster.js';
 import type { Logger } from '../logger.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
+import { EdgeChannels, type EdgeChannelsOptions } from '../media/edge-channel.js';
 import { Audiences } from './audiences.js';
 import { serveChannels } from './channel-namespace.js';
 import { ClusterLink } from './cluster-link.js';
@@ -25,8 +26,8 @@ export interface SignallingOptions {
   /** Told about every request answered with an error (metrics). */
   onRequestError?: (event: string) => void;
   onChannelCreated?: () => void;
-  /** Several instances: shared directory and events through Redis. */
-  cluster?: { cluster: Cluster; origin: () => string };
+  /** Several instances: shared directory and events through Redis, relays for real-time viewers. */
+  cluster?: { cluster: Cluster; origin: () => string; relays: Omit<EdgeChannelsOptions, 'requestPipe' | 'closePipe' | 'onRealtimeChange'> };
 }
 
 export interface Signalling {
@@ -59,14 +60,26 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
   let directory: { directoryChanged(): void } | null = null;
   const directoryChanged = () => directory?.directoryChanged();
   let link: ClusterLink | null = null;
-  const remoteChannels = cluster
-    ? new RemoteChannels({
-        intervalMs,
-        report: (channelId, viewers) => link?.report(channelId, viewers),
-        lookup: (channelId) => cluster.locate(channelId),
-        logger,
+  let remoteChannels: RemoteChannels | null = null;
+  const relays = options.cluster?.relays;
+  const edges = relays
+    ? new EdgeChannels({
+        ...relays,
+        requestPipe: (channelId, here) => (link ? link.requestPipe(channelId, here) : Promise.reject(new Error('not in a cluster'))),
+        closePipe: (channelId) => link?.closePipe(channelId),
+        onRealtimeChange: (channelId) => remoteChannels?.refresh(channelId),
       })
     : null;
+  if (cluster) {
+    remoteChannels = new RemoteChannels({
+      intervalMs,
+      report: (channelId, audience) => link?.report(channelId, audience),
+      realtimeOf: (channelId) => edges?.realtimeCount(channelId) ?? 0,
+      released: (channelId) => edges?.close(channelId),
+      lookup: (channelId) => cluster.locate(channelId),
+      logger,
+    });
+  }
   if (cluster && remoteChannels) {
     link = new ClusterLink({ cluster, lobby: lobbyNsp, registry, remoteChannels, directoryChanged, logger });
   }
@@ -109,6 +122,7 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
     audiences,
     remoteChannels,
     lookup: cluster ? (channelId) => cluster.locate(channelId) : null,
+    edges,
     onRequestError: options.onRequestError,
     logger,
   });
@@ -117,10 +131,13 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
     audiences,
     localViewers: () => {
       const own = audiences.totals();
-      // Viewers of other instances' channels watch over HLS here (real time moves to the owner).
-      return { viewers: own.viewers + (remoteChannels?.viewers ?? 0), realtime: own.realtime };
+      return {
+        viewers: own.viewers + (remoteChannels?.viewers ?? 0),
+        realtime: own.realtime + (edges?.realtimeTotal ?? 0),
+      };
     },
     stop: async () => {
+      edges?.closeAll();
       await link?.stop();
     },
   };

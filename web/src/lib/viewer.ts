@@ -17,9 +17,9 @@ export interface ViewerEvents {
  * plays it in real time over WebRTC or over HLS. Without an explicit choice it takes real time
  * while the channel has free real-time slots, and falls back to HLS when WebRTC fails.
  *
- * With several server instances, the page's own server relays the channel's presence; HLS is
- * fetched from the instance carrying the channel (its `origin`), and real-time viewing moves the
- * viewer's connection there, since WebRTC needs that instance's media router.
+ * With several server instances, the page's own server serves the viewer whichever instance
+ * carries the channel (presence through Redis, real time through a relay of the channel's
+ * tracks); HLS is fetched from the carrying instance (the channel's `origin`).
  */
 export class Viewer {
   private socket: ChannelSocket | null = null;
@@ -42,18 +42,10 @@ export class Viewer {
     this.mode = preferred;
   }
 
-  private socketOrigin: string | null = null;
-
   start(): void {
     if (!CHANNEL_ID_PATTERN.test(this.channelId)) return this.set('not-found');
-    this.connect(null);
-  }
-
-  private connect(origin: string | null): void {
-    this.socket?.disconnect();
-    const socket = connectChannel(this.channelId, { role: 'viewer' }, origin);
+    const socket = connectChannel(this.channelId, { role: 'viewer' });
     this.socket = socket;
-    this.socketOrigin = origin;
     socket.on('connect_error', (error) => {
       if (error.message === 'channel not found') {
         socket.disconnect();
@@ -76,15 +68,6 @@ export class Viewer {
       this.events.onAudience(audience);
     });
     socket.on('streamEnded', ({ reason }) => this.end(reason));
-    socket.on('disconnect', (reason) => {
-      // Lost the instance carrying the channel: go back to the page's own server, which knows
-      // whether the channel lives on, and watch over HLS from there.
-      if (socket !== this.socket || !origin || reason === 'io client disconnect') return;
-      this.realtimeFailed = true;
-      this.stopPlayer();
-      this.channel = null;
-      this.connect(null);
-    });
   }
 
   /** Switches between real time and HLS at the viewer's request. */
@@ -122,11 +105,6 @@ export class Viewer {
 
     if (mode === 'realtime') {
       if (!c.realtime) return this.set('waiting');
-      if (c.origin && c.origin !== this.socketOrigin && c.origin !== location.origin) {
-        // The channel's state from its own instance will bring us back here.
-        this.channel = null;
-        return this.connect(c.origin);
-      }
       this.starting = true;
       try {
         this.player = await playRealtime(socket, this.video, (message) => this.fallBack(message));

@@ -1,0 +1,170 @@
+import type { types } from 'mediasoup';
+import type { Logger } from '../logger.js';
+import { createPipe, endpointOf, type PipeEndpoint, type PipeOffer } from './pipe.js';
+import { RealtimeViewers } from './realtime-viewers.js';
+import type { WebRtcListenSettings } from './webrtc-transport.js';
+import type { WorkerPool } from './worker-pool.js';
+
+/** Asks the owning instance to pipe the channel's tracks to `here`. */
+export type RequestPipe = (here: PipeEndpoint) => Promise<PipeOffer>;
+
+/**
+ * A channel carried by another instance, relayed into a router of this one so that viewers who
+ * reached this instance can watch it in real time here: the owner's tracks arrive over a
+ * PipeTransport (same producer ids) and each viewer gets a WebRTC transport on the local router.
+ */
+export class EdgeChannel {
+  readonly realtime: RealtimeViewers;
+  private readonly producers = new Map<string, types.Producer>();
+  /** Offers are adopted one at a time (two viewers joining at once must not produce a track twice). */
+  private adopting: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly channelId: string,
+    readonly router: types.Router,
+    private readonly pipe: types.PipeTransport,
+    private readonly requestPipe: RequestPipe,
+    settings: WebRtcListenSettings,
+    limit: number,
+    logger: Logger,
+    onRealtimeChange: () => void,
+  ) {
+    this.realtime = new RealtimeViewers(router, settings, limit, logger, onRealtimeChange);
+  }
+
+  static async open(o: {
+    channelId: string;
+    pool: WorkerPool;
+    settings: WebRtcListenSettings;
+    limit: number;
+    logger: Logger;
+    requestPipe: RequestPipe;
+    onRealtimeChange: () => void;
+  }): Promise<EdgeChannel> {
+    const router = await o.pool.createRouter({ channelId: o.channelId, edge: true });
+    try {
+      const pipe = await createPipe(router, o.settings, { edgeOf: o.channelId });
+      const edge = new EdgeChannel(o.channelId, router, pipe, o.requestPipe, o.settings, o.limit, o.logger, o.onRealtimeChange);
+      const offer = await o.requestPipe(endpointOf(pipe));
+      await pipe.connect({ ip: offer.ip, port: offer.port });
+      await edge.adopt(offer);
+      o.logger.info({ channelId: o.channelId, tracks: edge.producers.size }, 'relaying a channel of another instance for real-time viewers');
+      return edge;
+    } catch (error) {
+      router.close();
+      throw error;
+    }
+  }
+
+  get closed(): boolean {
+    return this.router.closed;
+  }
+
+  /** The relayed tracks, after asking the owner for any that appeared since the last time. */
+  async liveProducers(): Promise<types.Producer[]> {
+    await this.adopt(await this.requestPipe(endpointOf(this.pipe)));
+    return [...this.producers.values()].filter((p) => !p.closed);
+  }
+
+  close(): void {
+    this.router.close();
+  }
+
+  private adopt(offer: PipeOffer): Promise<void> {
+    const adopted = this.adopting.then(() => this.adoptNow(offer));
+    this.adopting = adopted.catch(() => undefined);
+    return adopted;
+  }
+
+  private async adoptNow(offer: PipeOffer): Promise<void> {
+    for (const p of offer.producers) {
+      if (this.producers.has(p.id)) continue;
+      const producer = await this.pipe.produce({ id: p.id, kind: p.kind, rtpParameters: p.rtpParameters, paused: p.paused });
+      this.producers.set(p.id, producer);
+      producer.observer.once('close', () => this.producers.delete(p.id));
+    }
+  }
+}
+
+export interface EdgeChannelsOptions {
+  pool: WorkerPool;
+  settings: WebRtcListenSettings;
+  /** Real-time viewers per relay, as per channel on its owner. */
+  limit: number;
+  logger: Logger;
+  requestPipe: (channelId: string, here: PipeEndpoint) => Promise<PipeOffer>;
+  closePipe: (channelId: string) => void;
+  onRealtimeChange: (channelId: string) => void;
+}
+
+/** The relays this instance keeps, one per channel of another instance watched here in real time. */
+export class EdgeChannels {
+  private readonly edges = new Map<string, Promise<EdgeChannel>>();
+  private readonly opened = new Map<string, EdgeChannel>();
+
+  constructor(private readonly o: EdgeChannelsOptions) {}
+
+  /** The relay of a channel, opened on first use. */
+  get(channelId: string): Promise<EdgeChannel> {
+    let edge = this.edges.get(channelId);
+    if (!edge) {
+      edge = EdgeChannel.open({
+        channelId,
+        pool: this.o.pool,
+        settings: this.o.settings,
+        limit: this.o.limit,
+        logger: this.o.logger,
+        requestPipe: (here) => this.o.requestPipe(channelId, here),
+        onRealtimeChange: () => this.o.onRealtimeChange(channelId),
+      });
+      const opening = edge;
+      this.edges.set(channelId, opening);
+      opening.then(
+        (e) => {
+          if (this.edges.get(channelId) === opening) this.opened.set(channelId, e);
+        },
+        // A failed opening is forgotten, so that the next viewer tries again.
+        () => this.edges.get(channelId) === opening && this.edges.delete(channelId),
+      );
+    }
+    return edge;
+  }
+
+  /** The relay if it is open (no opening on the way). */
+  async existing(channelId: string): Promise<EdgeChannel | undefined> {
+    return this.edges.get(channelId)?.catch(() => undefined);
+  }
+
+  /** Real-time viewers of a channel watching through this instance's relay. */
+  realtimeCount(channelId: string): number {
+    return this.opened.get(channelId)?.realtime.count ?? 0;
+  }
+
+  close(channelId: string): void {
+    const edge = this.edges.get(channelId);
+    if (!edge) return;
+    this.edges.delete(channelId);
+    this.opened.delete(channelId);
+    void edge.then(
+      (e) => {
+        e.close();
+        this.o.closePipe(channelId);
+      },
+      () => undefined,
+    );
+  }
+
+  get size(): number {
+    return this.edges.size;
+  }
+
+  get realtimeTotal(): number {
+    let total = 0;
+    for (const edge of this.opened.values()) total += edge.realtime.count;
+    return total;
+  }
+
+  closeAll(): void {
+    for (const channelId of [...this.edges.keys()]) this.close(channelId);
+  }
+}

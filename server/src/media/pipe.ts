@@ -1,0 +1,98 @@
+import type { types } from 'mediasoup';
+import type { WebRtcListenSettings } from './webrtc-transport.js';
+
+/**
+ * Router-to-router RTP between instances (mediasoup PipeTransports over UDP): how a channel's
+ * tracks reach another instance that serves real-time viewers of it.
+ */
+export interface PipeEndpoint {
+  ip: string;
+  port: number;
+}
+
+/** One of the owner's tracks as the other side must produce it (same id as the original). */
+export interface PipedProducer {
+  id: string;
+  kind: 'audio' | 'video';
+  rtpParameters: types.RtpParameters;
+  paused: boolean;
+}
+
+export interface PipeOffer extends PipeEndpoint {
+  producers: PipedProducer[];
+}
+
+export function createPipe(router: types.Router, settings: WebRtcListenSettings, appData: Record<string, unknown>): Promise<types.PipeTransport> {
+  const { listenIp, announcedAddress, rtcMinPort, rtcMaxPort } = settings;
+  return router.createPipeTransport({
+    listenInfo: { protocol: 'udp', ip: listenIp, announcedAddress, portRange: { min: rtcMinPort, max: rtcMaxPort } },
+    appData,
+  });
+}
+
+/** Where the other instance must send to reach this pipe. */
+export function endpointOf(pipe: types.PipeTransport): PipeEndpoint {
+  return { ip: pipe.tuple.localAddress, port: pipe.tuple.localPort };
+}
+
+/**
+ * The owner's side: one pipe per instance that asked, consuming every track once. Asking again
+ * (a new real-time viewer there) adds the tracks that appeared since.
+ */
+export class PipeOrigin {
+  private readonly pipes = new Map<string, { transport: types.PipeTransport; remote: string; consumers: Map<string, types.Consumer> }>();
+  /** Offers are made one at a time, so that concurrent requests never build two pipes. */
+  private offering: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly router: types.Router,
+    private readonly settings: WebRtcListenSettings,
+  ) {}
+
+  get count(): number {
+    return this.pipes.size;
+  }
+
+  offer(instanceId: string, remote: PipeEndpoint, producers: types.Producer[]): Promise<PipeOffer> {
+    const offered = this.offering.then(() => this.offerNow(instanceId, remote, producers));
+    this.offering = offered.catch(() => undefined);
+    return offered;
+  }
+
+  private async offerNow(instanceId: string, remote: PipeEndpoint, producers: types.Producer[]): Promise<PipeOffer> {
+    const key = `${remote.ip}:${remote.port}`;
+    let pipe = this.pipes.get(instanceId);
+    if (pipe && pipe.remote !== key) {
+      // The other instance re-created its side (its edge closed and opened again).
+      pipe.transport.close();
+      pipe = undefined;
+    }
+    if (!pipe) {
+      const transport = await createPipe(this.router, this.settings, { pipeTo: instanceId });
+      await transport.connect(remote);
+      pipe = { transport, remote: key, consumers: new Map() };
+      const created = pipe;
+      this.pipes.set(instanceId, created);
+      transport.observer.once('close', () => this.pipes.get(instanceId) === created && this.pipes.delete(instanceId));
+    }
+    for (const producer of producers) {
+      if (producer.closed || pipe.consumers.has(producer.id)) continue;
+      const consumer = await pipe.transport.consume({ producerId: producer.id });
+      pipe.consumers.set(producer.id, consumer);
+      consumer.observer.once('close', () => pipe.consumers.delete(producer.id));
+    }
+    return {
+      ...endpointOf(pipe.transport),
+      producers: [...pipe.consumers.values()].map((c) => ({
+        id: c.producerId,
+        kind: c.kind,
+        rtpParameters: c.rtpParameters,
+        paused: c.producerPaused,
+      })),
+    };
+  }
+
+  close(instanceId: string): void {
+    this.pipes.get(instanceId)?.transport.close();
+  }
+}
