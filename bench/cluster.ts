@@ -4,20 +4,26 @@
  * A alone (the single-instance baseline, same process, same run):
  *   - presence: a viewer joins through B (or A) until a viewer on A is told the new total;
  *   - HLS: a playlist request to B (a 307 to A, followed) or straight to A;
- *   - directory: a channel going live on A until a lobby on B (or A) lists it.
+ *   - directory: a channel going live on A until a lobby on B (or A) lists it;
+ *   - WebRTC: glass-to-glass and first frame for a real-time viewer on B (the channel's tracks
+ *     piped from A's router into B's) against one on A, in headless Chromium (go-live test source).
  *
- *   npm run bench:cluster      BENCH_JOINS=50
+ *   npm run bench:cluster      BENCH_JOINS=50, BENCH_CLUSTER_SECONDS=30 per WebRTC run
  */
 import { io as connect, type Socket } from 'socket.io-client';
 import { channelNamespace, hlsPlaylistPath, type Audience, type DirectoryEntry } from '../protocol/index.js';
 import { startRedis } from '../server/test/helpers/redis.js';
 import { startFedChannel } from '../server/test/helpers/test-app.js';
+import { chromium } from '@playwright/test';
+import { chromiumLaunchOptions } from '../e2e/chromium.js';
+import { goLive, measure } from './glass-to-glass.js';
 import { median, percentile, printTable, startBenchServer } from './lib.js';
 
 const JOINS = Number(process.env.BENCH_JOINS ?? 50);
 /** Presence updates go out at most once per this interval (the server's default). */
 const PRESENCE_INTERVAL_MS = 250;
 const FETCHES = 500;
+const RTC_SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? 30);
 
 function open(url: string, auth?: object): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -52,8 +58,8 @@ const summary = (what: string, through: string, ms: number[], baseline?: number[
 export async function runCluster(): Promise<void> {
   const redis = await startRedis();
   const env = { REDIS_URL: redis.url, MEDIASOUP_WORKERS: '1' };
-  const a = await startBenchServer(env);
-  const b = await startBenchServer(env);
+  const a = await startBenchServer(env, { web: true });
+  const b = await startBenchServer(env, { web: true });
   const fed = await startFedChannel(a.app);
   const id = fed.channel.id;
   const sockets: Socket[] = [];
@@ -118,6 +124,32 @@ export async function runCluster(): Promise<void> {
       await next.stop();
     }
 
+    await fed.stop();
+    // WebRTC from a browser broadcaster on A, watched on A and through B's relay.
+    const browser = await chromium.launch(chromiumLaunchOptions);
+    const rtc: Record<string, string | number>[] = [];
+    try {
+      const live = await goLive(browser, a.app.url);
+      const direct = await measure(browser, `${a.app.url}/watch/${live}`, 'mode=realtime', RTC_SECONDS);
+      const relayed = await measure(browser, `${b.app.url}/watch/${live}`, 'mode=realtime', RTC_SECONDS);
+      for (const [through, r] of [['A alone', direct], ['B (relay of A)', relayed]] as const) {
+        if (r.mode !== 'realtime') throw new Error(`the viewer through ${through} fell back to ${r.mode}`);
+        rtc.push({
+          through,
+          readings: r.samples.length,
+          'p50 ms': median(r.samples),
+          'p95 ms': percentile(r.samples, 95),
+          stalls: r.stalls,
+          'first frame p50 ms': Math.round(median(r.firstFrames)),
+          'first frame max ms': Math.round(Math.max(...r.firstFrames)),
+          'p50 vs A alone': `${(median(r.samples) / median(direct.samples)).toFixed(2)}×`,
+        });
+      }
+    } finally {
+      await browser.close();
+    }
+
+    printTable(`Scale-out: WebRTC glass-to-glass, broadcaster on A (${RTC_SECONDS} s per run)`, rtc);
     printTable('Scale-out: two instances through Redis (A carries the channel, B relays)', [
       summary('viewer join → total seen on A', 'A alone', joinA),
       summary('viewer join → total seen on A', 'B → Redis → A', joinB, joinA),

@@ -25,7 +25,7 @@ const MODES = [
   { name: 'WebRTC', query: 'mode=realtime', targetMs: 250 },
 ] as const;
 
-async function goLive(browser: Browser, baseUrl: string): Promise<string> {
+export async function goLive(browser: Browser, baseUrl: string): Promise<string> {
   const page = await (await browser.newContext({ baseURL: baseUrl })).newPage();
   await page.goto('/go-live?source=test');
   await page.getByTestId('go-live').click();
@@ -44,14 +44,14 @@ async function firstFrame(browser: Browser, url: string): Promise<number> {
   return ms;
 }
 
-async function measure(browser: Browser, watchUrl: string, query: string) {
+export async function measure(browser: Browser, watchUrl: string, query: string, seconds = SECONDS) {
   const context = await browser.newContext();
   const viewer = await context.newPage();
   await viewer.goto(`${watchUrl}?${query}&clock`);
   // Skip the start: players begin a little off their target and then settle.
   await viewer.waitForTimeout(5_000);
   const start = await metricsOf(viewer);
-  await viewer.waitForTimeout(SECONDS * 1000);
+  await viewer.waitForTimeout(seconds * 1000);
   const end = await metricsOf(viewer);
   await context.close();
   const samples = end.samples.slice(start.samples.length).map((s) => s.ms);

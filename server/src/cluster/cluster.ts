@@ -13,6 +13,12 @@ export interface ClusterEvents {
   audience: (report: { channelId: string; instanceId: string; viewers: number; realtime: number }) => void;
   /** A non-owning instance asks the owner to pipe a channel's tracks to it (real-time viewers there). */
   pipeOpen: (request: PipeRequest, answer: (offer: PipeAnswer) => void) => void;
+  /**
+   * A viewer there needs a key frame. Asked of the owner rather than sent as RTCP through the
+   * pipe, so that the owner times it like its own requests (the broadcaster's encoder ignores
+   * requests that come too soon after the previous one, and mediasoup then waits a second).
+   */
+  keyFrame: (request: { channelId: string; instanceId: string }) => void;
   /** That instance no longer needs the pipe. */
   pipeClose: (request: { channelId: string; instanceId: string }) => void;
   /** The owner hands a channel event to the viewers connected through other instances. */

@@ -77,7 +77,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
         keyFrameWindow: () => this.keyFrameWindow(),
       },
     );
-    this.pipes = new PipeOrigin(router, settings);
+    this.pipes = new PipeOrigin(router, settings, () => this.keyFrameWindow());
     router.on('workerclose', () => void this.end('the media server restarted; please go live again'));
     this.idleTimer = setTimeout(() => void this.end('nobody went live on this channel in time'), settings.idleTimeoutMs);
   }

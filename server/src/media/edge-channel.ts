@@ -9,6 +9,20 @@ import type { WorkerPool } from './worker-pool.js';
 export type RequestPipe = (here: PipeEndpoint) => Promise<PipeOffer>;
 
 /**
+ * The piped track without PLI/FIR feedback: this instance's mediasoup then never sends key-frame
+ * requests up the pipe by itself; they go to the owner as messages instead (see requestKeyFrame).
+ */
+function withoutKeyFrameFeedback(rtpParameters: types.RtpParameters): types.RtpParameters {
+  return {
+    ...rtpParameters,
+    codecs: rtpParameters.codecs.map((codec) => ({
+      ...codec,
+      rtcpFeedback: codec.rtcpFeedback?.filter((fb) => !(fb.type === 'nack' && fb.parameter === 'pli') && fb.type !== 'ccm'),
+    })),
+  };
+}
+
+/**
  * A channel carried by another instance, relayed into a router of this one so that viewers who
  * reached this instance can watch it in real time here: the owner's tracks arrive over a
  * PipeTransport (same producer ids) and each viewer gets a WebRTC transport on the local router.
@@ -28,8 +42,13 @@ export class EdgeChannel {
     limit: number,
     logger: Logger,
     onRealtimeChange: () => void,
+    requestKeyFrame: () => void,
   ) {
-    this.realtime = new RealtimeViewers(router, settings, limit, logger, onRealtimeChange);
+    this.realtime = new RealtimeViewers(router, settings, limit, logger, onRealtimeChange, {
+      requestKeyFrame,
+      // Asked before a viewer's consumer is resumed; the owner sends it when the encoder honours it.
+      keyFrameWindow: async () => requestKeyFrame(),
+    });
   }
 
   static async open(o: {
@@ -39,12 +58,13 @@ export class EdgeChannel {
     limit: number;
     logger: Logger;
     requestPipe: RequestPipe;
+    requestKeyFrame: () => void;
     onRealtimeChange: () => void;
   }): Promise<EdgeChannel> {
     const router = await o.pool.createRouter({ channelId: o.channelId, edge: true });
     try {
       const pipe = await createPipe(router, o.settings, { edgeOf: o.channelId });
-      const edge = new EdgeChannel(o.channelId, router, pipe, o.requestPipe, o.settings, o.limit, o.logger, o.onRealtimeChange);
+      const edge = new EdgeChannel(o.channelId, router, pipe, o.requestPipe, o.settings, o.limit, o.logger, o.onRealtimeChange, o.requestKeyFrame);
       const offer = await o.requestPipe(endpointOf(pipe));
       await pipe.connect({ ip: offer.ip, port: offer.port });
       await edge.adopt(offer);
@@ -79,7 +99,8 @@ export class EdgeChannel {
   private async adoptNow(offer: PipeOffer): Promise<void> {
     for (const p of offer.producers) {
       if (this.producers.has(p.id)) continue;
-      const producer = await this.pipe.produce({ id: p.id, kind: p.kind, rtpParameters: p.rtpParameters, paused: p.paused });
+      const rtpParameters = p.kind === 'video' ? withoutKeyFrameFeedback(p.rtpParameters) : p.rtpParameters;
+      const producer = await this.pipe.produce({ id: p.id, kind: p.kind, rtpParameters, paused: p.paused });
       this.producers.set(p.id, producer);
       producer.observer.once('close', () => this.producers.delete(p.id));
     }
@@ -93,6 +114,7 @@ export interface EdgeChannelsOptions {
   limit: number;
   logger: Logger;
   requestPipe: (channelId: string, here: PipeEndpoint) => Promise<PipeOffer>;
+  requestKeyFrame: (channelId: string) => void;
   closePipe: (channelId: string) => void;
   onRealtimeChange: (channelId: string) => void;
 }
@@ -115,6 +137,7 @@ export class EdgeChannels {
         limit: this.o.limit,
         logger: this.o.logger,
         requestPipe: (here) => this.o.requestPipe(channelId, here),
+        requestKeyFrame: () => this.o.requestKeyFrame(channelId),
         onRealtimeChange: () => this.o.onRealtimeChange(channelId),
       });
       const opening = edge;

@@ -47,6 +47,8 @@ export class PipeOrigin {
   constructor(
     private readonly router: types.Router,
     private readonly settings: WebRtcListenSettings,
+    /** Resolves when the broadcaster's encoder would honour a key-frame request (see Channel). */
+    private readonly keyFrameWindow: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   get count(): number {
@@ -67,19 +69,29 @@ export class PipeOrigin {
       pipe.transport.close();
       pipe = undefined;
     }
+    let connect: (() => Promise<void>) | null = null;
     if (!pipe) {
       const transport = await createPipe(this.router, this.settings, { pipeTo: instanceId });
-      await transport.connect(remote);
       pipe = { transport, remote: key, consumers: new Map() };
       const created = pipe;
       this.pipes.set(instanceId, created);
       transport.observer.once('close', () => this.pipes.get(instanceId) === created && this.pipes.delete(instanceId));
+      connect = () => transport.connect(remote);
     }
     for (const producer of producers) {
       if (producer.closed || pipe.consumers.has(producer.id)) continue;
       const consumer = await pipe.transport.consume({ producerId: producer.id });
       pipe.consumers.set(producer.id, consumer);
       consumer.observer.once('close', () => pipe.consumers.delete(producer.id));
+    }
+    if (connect) {
+      // A video pipe consumer forwards nothing until a key frame and asks for one as soon as its
+      // transport connects; connecting when the broadcaster's encoder will honour that request
+      // saves up to a second (an ignored request makes mediasoup wait that long to ask again).
+      const transport = pipe.transport;
+      void this.keyFrameWindow()
+        .then(() => (transport.closed ? undefined : connect()))
+        .catch(() => transport.close());
     }
     return {
       ...endpointOf(pipe.transport),
@@ -90,6 +102,11 @@ export class PipeOrigin {
         paused: c.producerPaused,
       })),
     };
+  }
+
+  /** The consumer carrying the video to that instance (key-frame requests go through it). */
+  videoConsumer(instanceId: string): types.Consumer | undefined {
+    return [...(this.pipes.get(instanceId)?.consumers.values() ?? [])].find((c) => c.kind === 'video' && !c.closed);
   }
 
   close(instanceId: string): void {

@@ -78,6 +78,13 @@ export class ClusterLink implements RemoteAudience {
         answer({ error: `the channel’s server could not relay it: ${error instanceof Error ? error.message : String(error)}` });
       });
     });
+    o.lobby.on('keyFrame', (request) => {
+      const parsed = pipeRequest.pick({ channelId: true, instanceId: true }).safeParse(request);
+      if (!parsed.success) return;
+      const channel = o.registry.get(parsed.data.channelId);
+      const via = channel?.pipes.videoConsumer(parsed.data.instanceId);
+      if (channel && via) channel.requestKeyFrame(via);
+    });
     o.lobby.on('pipeClose', (request) => {
       const parsed = pipeRequest.pick({ channelId: true, instanceId: true }).safeParse(request);
       if (parsed.success) o.registry.get(parsed.data.channelId)?.pipes.close(parsed.data.instanceId);
@@ -112,6 +119,10 @@ export class ClusterLink implements RemoteAudience {
     const offer = answers.find((a): a is PipeOffer => a !== null && 'producers' in a);
     if (offer) return offer;
     throw new ChannelError(failure?.error ?? 'no server carries this channel any more');
+  }
+
+  requestKeyFrame(channelId: string): void {
+    this.o.lobby.serverSideEmit('keyFrame', { channelId, instanceId: this.o.cluster.instanceId });
   }
 
   closePipe(channelId: string): void {

@@ -27,7 +27,7 @@ export interface SignallingOptions {
   onRequestError?: (event: string) => void;
   onChannelCreated?: () => void;
   /** Several instances: shared directory and events through Redis, relays for real-time viewers. */
-  cluster?: { cluster: Cluster; origin: () => string; relays: Omit<EdgeChannelsOptions, 'requestPipe' | 'closePipe' | 'onRealtimeChange'> };
+  cluster?: { cluster: Cluster; origin: () => string; relays: Omit<EdgeChannelsOptions, 'requestPipe' | 'requestKeyFrame' | 'closePipe' | 'onRealtimeChange'> };
 }
 
 export interface Signalling {
@@ -66,6 +66,7 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
     ? new EdgeChannels({
         ...relays,
         requestPipe: (channelId, here) => (link ? link.requestPipe(channelId, here) : Promise.reject(new Error('not in a cluster'))),
+        requestKeyFrame: (channelId) => link?.requestKeyFrame(channelId),
         closePipe: (channelId) => link?.closePipe(channelId),
         onRealtimeChange: (channelId) => remoteChannels?.refresh(channelId),
       })
