@@ -91,8 +91,9 @@ export interface ChannelState {
   /** Beyond this many real-time viewers, new viewers get HLS (one router is never overloaded). */
   realtimeLimit: number;
   /**
-   * Base URL of the server instance that carries the channel's media (its HLS files and WebRTC
-   * transports) when several instances share the load; null when the page's own server does.
+   * Base URL of the server instance that carries the channel (its HLS files, its broadcaster)
+   * when several instances share the load; null when the page's own server does. Real-time
+   * viewing works through any instance (it relays the channel).
    */
   origin: string | null;
 }
