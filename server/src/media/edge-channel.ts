@@ -128,6 +128,12 @@ export class EdgeChannels {
 
   /** The relay of a channel, opened on first use. */
   get(channelId: string): Promise<EdgeChannel> {
+    if (this.opened.get(channelId)?.closed) {
+      // Its router went with a mediasoup worker that died: open a new relay.
+      this.edges.delete(channelId);
+      this.opened.delete(channelId);
+      this.o.closePipe(channelId);
+    }
     let edge = this.edges.get(channelId);
     if (!edge) {
       edge = EdgeChannel.open({

@@ -201,6 +201,8 @@ export class ClusterLink implements RemoteAudience {
     const stale = Date.now() - this.o.cluster.directory.ttlMs;
     for (const [channelId, counts] of this.remoteCounts) {
       let changed = false;
+      // (Its pipe stays until the channel ends: a Redis outage also silences reports, and the
+      // relay on the other side may still be feeding viewers.)
       for (const [instanceId, { at }] of counts) if (at < stale && counts.delete(instanceId)) changed = true;
       if (changed) this.audiences?.refresh(channelId);
     }
