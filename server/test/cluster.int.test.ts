@@ -181,12 +181,38 @@ describe('several instances sharing one Redis', () => {
     }
   });
 
+  it('closes the owner’s pipe to a relay whose instance died, within the expiry', async () => {
+    const fed = await startFedChannel(a);
+    const relay = await startInstance({ REDIS_URL: redis.url, CLUSTER_CHANNEL_TTL_MS: String(TTL_MS), MEDIASOUP_WORKERS: '1', WEB_BUILD_DIR: '/nonexistent' });
+    try {
+      const onRelay = viewer(relay.url, fed.channel.id);
+      sockets.push(onRelay.socket);
+      await eventually(() => onRelay.seen.state?.hls, 'the viewer on the relay instance to see the channel');
+      const created = (await onRelay.socket.timeout(10_000).emitWithAck('createConsumerTransport', {})) as { id?: string; error?: string };
+      expect(created.error).toBeUndefined();
+      expect(fed.channel.pipes.count).toBe(1);
+
+      relay.crash();
+      const crashedAt = Date.now();
+      await eventually(() => fed.channel.pipes.count === 0, 'A to close the pipe to the dead instance', TTL_MS * 3);
+      console.log(`pipe to a killed relay closed after ${Date.now() - crashedAt} ms (TTL ${TTL_MS} ms)`);
+      expect(fed.channel.ended).toBe(false);
+    } finally {
+      await relay.stop();
+      await fed.stop();
+    }
+  });
+
   it('rides out a Redis outage longer than the expiry: nothing crashes, viewers stay, the cluster heals', async () => {
     const fed = await startFedChannel(a);
     const id = fed.channel.id;
     try {
       const onB = watch(b, id);
       await eventually(() => onB.seen.state?.hls && onB.seen.audience?.viewers === 1, 'B’s viewer to see the live channel');
+      // A real-time relay on B, whose pipe must survive the outage (no Redis says nothing of B).
+      const relayed = (await onB.socket.timeout(10_000).emitWithAck('createConsumerTransport', {})) as { error?: string };
+      expect(relayed.error).toBeUndefined();
+      expect(fed.channel.pipes.count).toBe(1);
       const port = Number(new URL(redis.url).port);
       await redis.stop();
       await new Promise((r) => setTimeout(r, TTL_MS * 2));
@@ -204,6 +230,8 @@ describe('several instances sharing one Redis', () => {
       await eventually(async () => (await directoryOf(b.url))?.some((c) => c.channelId === id), 'A’s channel back in B’s directory', 10_000);
       const onB2 = watch(b, id);
       await eventually(() => [onB, onB2].every((v) => v.seen.audience?.viewers === 2), 'both viewers on B counted again', 10_000);
+      await new Promise((r) => setTimeout(r, TTL_MS * 1.5)); // past the settling period after the outage
+      expect(fed.channel.pipes.count).toBe(1);
       await fed.stop();
       await eventually(() => onB.seen.ended && onB2.seen.ended, 'the end to reach B’s viewers after the outage');
     } finally {

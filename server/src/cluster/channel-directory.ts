@@ -50,7 +50,20 @@ export class ChannelDirectory {
     private readonly redis: Redis,
     readonly ttlMs: number,
     private readonly prefix = 'livecast:channel:',
+    private readonly instancePrefix = 'livecast:instance:',
   ) {}
+
+  /** Marks an instance alive for one expiry period (its heartbeat renews it). */
+  async markAlive(instanceId: string): Promise<void> {
+    await this.redis.set(this.instancePrefix + instanceId, '1', 'PX', this.ttlMs);
+  }
+
+  /** Which of these instances have renewed their mark within the expiry period. */
+  async alive(instanceIds: string[]): Promise<Set<string>> {
+    if (instanceIds.length === 0) return new Set();
+    const marks = await this.redis.mget(instanceIds.map((id) => this.instancePrefix + id));
+    return new Set(instanceIds.filter((_, i) => marks[i] !== null));
+  }
 
   async put(record: ChannelRecord): Promise<void> {
     await this.redis.set(this.prefix + record.channelId, JSON.stringify(record), 'PX', this.ttlMs);

@@ -68,10 +68,13 @@ export class Cluster {
    */
   async locate(channelId: string): Promise<ChannelRecord | null> {
     const record = await this.directory.get(channelId);
-    if (!record && Date.now() - this.reconnectedAt < this.directory.ttlMs) {
-      throw new Error('the channel directory is catching up after a Redis outage');
-    }
+    if (!record && !this.settled) throw new Error('the channel directory is catching up after a Redis outage');
     return record;
+  }
+
+  /** Redis has been reachable for a whole expiry period: what is missing from it is really gone. */
+  get settled(): boolean {
+    return Date.now() - this.reconnectedAt >= this.directory.ttlMs;
   }
 
   static async connect(o: ClusterOptions): Promise<Cluster> {

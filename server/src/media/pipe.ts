@@ -104,6 +104,11 @@ export class PipeOrigin {
     };
   }
 
+  /** The instances this channel is piped to. */
+  instances(): string[] {
+    return [...this.pipes.keys()];
+  }
+
   /** The consumer carrying the video to that instance (key-frame requests go through it). */
   videoConsumer(instanceId: string): types.Consumer | undefined {
     return [...(this.pipes.get(instanceId)?.consumers.values() ?? [])].find((c) => c.kind === 'video' && !c.closed);

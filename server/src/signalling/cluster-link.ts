@@ -89,6 +89,7 @@ export class ClusterLink implements RemoteAudience {
       const parsed = pipeRequest.pick({ channelId: true, instanceId: true }).safeParse(request);
       if (parsed.success) o.registry.get(parsed.data.channelId)?.pipes.close(parsed.data.instanceId);
     });
+    this.track(o.cluster.directory.markAlive(o.cluster.instanceId));
     this.timer = setInterval(() => void this.heartbeat(), o.cluster.heartbeatMs);
     this.timer.unref();
   }
@@ -195,8 +196,30 @@ export class ClusterLink implements RemoteAudience {
     this.redisFailing = Boolean(error);
   }
 
+  /** Pipes to relays whose instance stopped renewing its mark (it died) are closed. */
+  private async closePipesOfDeadInstances(): Promise<void> {
+    const channels = this.o.registry.list().filter((c) => c.pipes.count > 0);
+    // Right after a Redis outage marks may have expired while their instances live on.
+    if (channels.length === 0 || !this.o.cluster.settled) return;
+    let alive: Set<string>;
+    try {
+      alive = await this.o.cluster.directory.alive([...new Set(channels.flatMap((c) => c.pipes.instances()))]);
+    } catch {
+      return; // Redis cannot say; try again next time.
+    }
+    for (const channel of channels) {
+      for (const instanceId of channel.pipes.instances()) {
+        if (alive.has(instanceId)) continue;
+        channel.logger.info({ instanceId }, 'closing the pipe to an instance that is gone');
+        channel.pipes.close(instanceId);
+      }
+    }
+  }
+
   private async heartbeat(): Promise<void> {
+    this.track(this.o.cluster.directory.markAlive(this.o.cluster.instanceId));
     for (const channel of this.o.registry.list()) this.track(this.writeRecord(channel.id));
+    await this.closePipesOfDeadInstances();
     // Counts from an instance that stopped reporting (it died) no longer count.
     const stale = Date.now() - this.o.cluster.directory.ttlMs;
     for (const [channelId, counts] of this.remoteCounts) {
