@@ -1,5 +1,6 @@
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.js';
+import { oneAtATime } from './one-at-a-time.js';
 import { createPipe, endpointOf, type PipeEndpoint, type PipeOffer } from './pipe.js';
 import { RealtimeViewers } from './realtime-viewers.js';
 import type { WebRtcListenSettings } from './webrtc-transport.js';
@@ -31,7 +32,7 @@ export class EdgeChannel {
   readonly realtime: RealtimeViewers;
   private readonly producers = new Map<string, types.Producer>();
   /** Offers are adopted one at a time (two viewers joining at once must not produce a track twice). */
-  private adopting: Promise<void> = Promise.resolve();
+  private readonly adopt = oneAtATime((offer: PipeOffer) => this.adoptNow(offer));
 
   private constructor(
     readonly channelId: string,
@@ -88,12 +89,6 @@ export class EdgeChannel {
 
   close(): void {
     this.router.close();
-  }
-
-  private adopt(offer: PipeOffer): Promise<void> {
-    const adopted = this.adopting.then(() => this.adoptNow(offer));
-    this.adopting = adopted.catch(() => undefined);
-    return adopted;
   }
 
   private async adoptNow(offer: PipeOffer): Promise<void> {

@@ -1,4 +1,5 @@
 import type { types } from 'mediasoup';
+import { oneAtATime } from './one-at-a-time.js';
 import type { WebRtcListenSettings } from './webrtc-transport.js';
 
 /**
@@ -41,8 +42,6 @@ export function endpointOf(pipe: types.PipeTransport): PipeEndpoint {
  */
 export class PipeOrigin {
   private readonly pipes = new Map<string, { transport: types.PipeTransport; remote: string; consumers: Map<string, types.Consumer> }>();
-  /** Offers are made one at a time, so that concurrent requests never build two pipes. */
-  private offering: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly router: types.Router,
@@ -55,11 +54,10 @@ export class PipeOrigin {
     return this.pipes.size;
   }
 
-  offer(instanceId: string, remote: PipeEndpoint, producers: types.Producer[]): Promise<PipeOffer> {
-    const offered = this.offering.then(() => this.offerNow(instanceId, remote, producers));
-    this.offering = offered.catch(() => undefined);
-    return offered;
-  }
+  /** Offers are made one at a time, so that concurrent requests never build two pipes. */
+  readonly offer = oneAtATime((instanceId: string, remote: PipeEndpoint, producers: types.Producer[]) =>
+    this.offerNow(instanceId, remote, producers),
+  );
 
   private async offerNow(instanceId: string, remote: PipeEndpoint, producers: types.Producer[]): Promise<PipeOffer> {
     const key = `${remote.ip}:${remote.port}`;

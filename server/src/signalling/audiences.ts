@@ -11,7 +11,7 @@ export interface ChannelSocketData {
 }
 export type ChannelNamespace = Namespace<ChannelClientToServer, ChannelServerToClient, Record<string, never>, ChannelSocketData>;
 
-const sameAudience = (a: Audience, b: Audience) => a.viewers === b.viewers && a.realtime === b.realtime;
+export const sameAudience = (a: Audience, b: Audience): boolean => a.viewers === b.viewers && a.realtime === b.realtime;
 
 /** Sends an event to the namespace's sockets on this instance only. */
 export function emitLocally(nsp: ChannelNamespace, message: ChannelBroadcast): void {

@@ -33,7 +33,7 @@ export interface ChannelNamespaceOptions {
 /**
  * Channel namespaces `/channel/<channelId>`: the broadcaster (proven by its publish token, one
  * per channel) publishes; viewers watch over HLS or in real time over WebRTC. In a cluster,
- * viewers may join through any instance; publishing and real-time media stay on the channel's own.
+ * viewers may join through any instance; publishing stays on the channel's own.
  */
 export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): void {
   const nsp = channels as unknown as ChannelNamespace;
@@ -41,25 +41,27 @@ export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): 
 
   nsp.use(async (socket, next) => {
     const id = channelIdOf(socket);
-    const auth = channelAuth.safeParse(socket.handshake.auth);
-    const channel = id ? registry.get(id) : undefined;
-    if (!channel || channel.ended) {
-      let record: ChannelRecord | null = null;
+    const found = id ? registry.get(id) : undefined;
+    const channel = found && !found.ended ? found : undefined;
+    let record: ChannelRecord | null = null;
+    if (!channel && id && o.lookup) {
       try {
-        record = id && o.lookup ? await o.lookup(id) : null;
+        record = await o.lookup(id);
       } catch {
         return next(new Error('the channel directory is unavailable right now; retrying'));
       }
-      if (!record || record.state.phase === 'ended') return next(new Error('channel not found'));
-      if (!auth.success) return next(new Error('invalid connection parameters: expected role viewer or broadcaster'));
+    }
+    if (!channel && (!record || record.state.phase === 'ended')) return next(new Error('channel not found'));
+    const auth = channelAuth.safeParse(socket.handshake.auth);
+    if (!auth.success) return next(new Error('invalid connection parameters: expected role viewer or broadcaster'));
+    if (!channel) {
       if (auth.data.role === 'broadcaster') {
-        return next(new Error(`this channel is carried by another server (${record.state.origin}); publish there`));
+        return next(new Error(`this channel is carried by another server (${record!.state.origin}); publish there`));
       }
       socket.data.role = 'viewer';
-      socket.data.remote = record;
+      socket.data.remote = record!;
       return next();
     }
-    if (!auth.success) return next(new Error('invalid connection parameters: expected role viewer or broadcaster'));
     if (auth.data.role === 'broadcaster') {
       try {
         const replaced = channel.claimBroadcaster(socket.id, auth.data.publishToken, auth.data.session);

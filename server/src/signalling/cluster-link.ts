@@ -17,6 +17,7 @@ const pipeRequest = z.object({
   endpoint: z.object({ ip: z.string(), port: z.number().int().min(1).max(65535) }),
 });
 
+const instanceOfChannel = pipeRequest.pick({ channelId: true, instanceId: true });
 const channelEvent = z.object({
   channelId: z.string(),
   message: z.discriminatedUnion('event', [
@@ -79,14 +80,14 @@ export class ClusterLink implements RemoteAudience {
       });
     });
     o.lobby.on('keyFrame', (request) => {
-      const parsed = pipeRequest.pick({ channelId: true, instanceId: true }).safeParse(request);
+      const parsed = instanceOfChannel.safeParse(request);
       if (!parsed.success) return;
       const channel = o.registry.get(parsed.data.channelId);
       const via = channel?.pipes.videoConsumer(parsed.data.instanceId);
       if (channel && via) channel.requestKeyFrame(via);
     });
     o.lobby.on('pipeClose', (request) => {
-      const parsed = pipeRequest.pick({ channelId: true, instanceId: true }).safeParse(request);
+      const parsed = instanceOfChannel.safeParse(request);
       if (parsed.success) o.registry.get(parsed.data.channelId)?.pipes.close(parsed.data.instanceId);
     });
     this.track(o.cluster.directory.markAlive(o.cluster.instanceId));

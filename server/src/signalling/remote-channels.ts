@@ -1,7 +1,7 @@
 import type { Audience, ChannelBroadcast } from '../../../protocol/index.js';
 import type { ChannelRecord } from '../cluster/channel-directory.js';
 import type { Logger } from '../logger.js';
-import { emitLocally, type ChannelNamespace } from './audiences.js';
+import { emitLocally, sameAudience, type ChannelNamespace } from './audiences.js';
 import { CoalescedValue } from './coalesced-value.js';
 
 export interface RemoteChannelsOptions {
@@ -16,8 +16,6 @@ export interface RemoteChannelsOptions {
   lookup: (channelId: string) => Promise<ChannelRecord | null>;
   logger: Logger;
 }
-
-const sameAudience = (a: Audience, b: Audience) => a.viewers === b.viewers && a.realtime === b.realtime;
 
 class RemoteChannel {
   readonly viewers = new Set<string>();

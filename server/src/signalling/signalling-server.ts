@@ -32,7 +32,6 @@ export interface SignallingOptions {
 
 export interface Signalling {
   io: Server;
-  audiences: Audiences;
   /** Viewers connected to this instance (of its own channels or, in a cluster, of others'). */
   localViewers(): Audience;
   /** Stops cluster duties (after the channels ended, before io.close). */
@@ -80,8 +79,6 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
       lookup: (channelId) => cluster.locate(channelId),
       logger,
     });
-  }
-  if (cluster && remoteChannels) {
     link = new ClusterLink({ cluster, lobby: lobbyNsp, registry, remoteChannels, directoryChanged, logger });
   }
   const audiences = new Audiences({
@@ -129,7 +126,6 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
   });
   return {
     io: io as unknown as Server,
-    audiences,
     localViewers: () => {
       const own = audiences.totals();
       return {
