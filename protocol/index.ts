@@ -85,7 +85,8 @@ export interface ChannelState {
   channelId: string;
   phase: ChannelPhase;
   /** Set once FFmpeg has written the first playlist; the watch page starts playing then. */
-  hls: { playlist: string; segmentSeconds: number } | null;
+  /** `paused`: why the server cannot produce HLS right now (it resumes by itself); absent while it runs. */
+  hls: { playlist: string; segmentSeconds: number; paused?: string } | null;
   /** Real-time (WebRTC) viewing is possible: the broadcaster's tracks are there. */
   realtime: boolean;
   /** Beyond this many real-time viewers, new viewers get HLS (one router is never overloaded). */

@@ -17,12 +17,19 @@ const dtlsParameters = z.object({
     .max(8),
 });
 
+/** RTP payload types are 7 bits (RFC 3550); SSRCs 32 bits. */
+const payloadType = z.number().int().min(0).max(127);
+const ssrc = z.number().int().min(0).max(0xffff_ffff);
+
 const rtpParameters = z.looseObject({
   mid: z.string().max(32).optional(),
-  codecs: z.array(z.looseObject({ mimeType: z.string().max(64), payloadType: z.number().int(), clockRate: z.number().int() })).min(1).max(32),
-  headerExtensions: z.array(z.looseObject({ uri: z.string().max(256), id: z.number().int() })).max(32).optional(),
-  encodings: z.array(z.looseObject({})).max(8).optional(),
-  rtcp: z.looseObject({}).optional(),
+  codecs: z
+    .array(z.looseObject({ mimeType: z.string().regex(/^(audio|video)\/[A-Za-z0-9.+-]{1,32}$/), payloadType, clockRate: z.number().int().min(1).max(192_000) }))
+    .min(1)
+    .max(32),
+  headerExtensions: z.array(z.looseObject({ uri: z.string().max(256), id: z.number().int().min(1).max(255) })).max(32).optional(),
+  encodings: z.array(z.looseObject({ ssrc: ssrc.optional(), rtx: z.looseObject({ ssrc }).optional() })).max(8).optional(),
+  rtcp: z.looseObject({ cname: z.string().max(256).optional() }).optional(),
 });
 
 export const mediaKind = z.enum(['audio', 'video']);

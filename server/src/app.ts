@@ -1,13 +1,17 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Server as SocketServer } from 'socket.io';
 import type { Config } from './config.js';
 import { Cluster } from './cluster/cluster.js';
+import { ClientAddresses } from './http/client-address.js';
 import { createHttpServer } from './http/http-server.js';
+import { ClientLimits } from './limits/client-limits.js';
+import { guardConnections } from './limits/connection-guard.js';
 import type { Logger } from './logger.js';
 import { ChannelRegistry } from './media/channel-registry.js';
+import { removeLeftovers, runDirPrefix } from './media/hls/leftovers.js';
 import { PortAllocator, udpPortProbe } from './media/hls/port-allocator.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { Metrics } from './metrics.js';
@@ -22,12 +26,14 @@ export interface App {
   ports: PortAllocator;
   io: SocketServer;
   metrics: Metrics;
+  limits: ClientLimits;
   close(): Promise<void>;
 }
 
 /** Composition root: media workers, channels, signalling and HTTP on one port. */
 export async function startApp(config: Config, logger: Logger): Promise<App> {
-  const runDir = path.join(os.tmpdir(), `livecast-${process.pid}-${config.PORT}`);
+  await removeLeftovers(config.HLS_DIR, os.tmpdir(), logger);
+  const runDir = await mkdtemp(path.join(os.tmpdir(), runDirPrefix()));
   await mkdir(config.HLS_DIR, { recursive: true });
   await mkdir(runDir, { recursive: true });
 
@@ -59,7 +65,9 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       idleTimeoutMs: config.CHANNEL_IDLE_TIMEOUT_MS,
       broadcasterGraceMs: config.BROADCASTER_GRACE_MS,
       realtimeLimit: config.REALTIME_VIEWERS_PER_CHANNEL,
+      sourceTimeoutMs: config.SOURCE_MEDIA_TIMEOUT_MS,
       onFfmpegRestart: () => metrics.ffmpegRestarts.inc(),
+      onFfmpegStall: () => metrics.ffmpegStalls.inc(),
       hls: {
         ports,
         hlsRoot: config.HLS_DIR,
@@ -68,6 +76,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         segmentSeconds: config.HLS_SEGMENT_SECONDS,
         listSize: config.HLS_LIST_SIZE,
         maxRestarts: config.FFMPEG_MAX_RESTARTS,
+        stallTimeoutMs: config.HLS_STALL_TIMEOUT_MS,
         videoMode: config.HLS_VIDEO_MODE,
       },
     },
@@ -92,7 +101,18 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       : undefined,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
   });
+  const addresses = new ClientAddresses(config.TRUSTED_PROXIES);
+  const limits = new ClientLimits(config, (limit) => metrics.limitRefusals.inc({ limit }));
+  guardConnections(httpServer, {
+    maxConnections: config.MAX_CONNECTIONS,
+    perAddress: config.MAX_CONNECTIONS_PER_ADDRESS,
+    addresses,
+    logger,
+    onRefused: (limit) => metrics.limitRefusals.inc({ limit }),
+  });
   signalling = attachSignalling(httpServer, registry, logger, {
+    addresses,
+    limits,
     publishKey: config.PUBLISH_KEY,
     createPerMinute: config.CHANNEL_CREATE_PER_MINUTE,
     onRequestError: (event) => metrics.requestErrors.inc({ event }),
@@ -129,6 +149,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     ports,
     io,
     metrics,
+    limits,
     close: () =>
       (closing ??= (async () => {
         await registry.endAll('the server is shutting down');
@@ -136,7 +157,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         await new Promise<void>((resolve) => io.close(() => resolve()));
         pool.close();
         await cluster?.close();
-        await rm(runDir, { recursive: true, force: true });
+        await rm(runDir, { recursive: true, force: true }).catch((error: unknown) => logger.error({ err: error, runDir }, 'could not remove the run directory'));
         logger.info('livecast stopped');
       })()),
   };

@@ -1,6 +1,34 @@
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseCidr, type Cidr } from './http/client-address.js';
+
+/**
+ * Node raises its open-file limit to the hard limit at start; leave a quarter of it (at least
+ * 1,000) for what channels need: FFmpeg pipes, segment files, mediasoup channels, logs.
+ */
+function defaultMaxConnections(): number {
+  let limit = 1024;
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = Number(line?.split(/\s+/)[3]);
+    if (Number.isFinite(soft) && soft > 0) limit = soft;
+  } catch {
+    // not Linux: assume the common default
+  }
+  return Math.max(64, Math.min(limit - 1000, Math.floor(limit * 0.75)));
+}
+
+function parseCidrList(value: string, ctx: z.RefinementCtx): Cidr[] {
+  const cidrs: Cidr[] = [];
+  for (const item of value.split(',').map((v) => v.trim()).filter(Boolean)) {
+    const cidr = parseCidr(item);
+    if (cidr) cidrs.push(cidr);
+    else ctx.addIssue({ code: 'custom', message: `TRUSTED_PROXIES: ${item} is not an IP address or CIDR` });
+  }
+  return cidrs;
+}
 
 /** Every setting comes from the environment with a safe default (loopback only, ports in range). */
 const portNumber = z.coerce.number().int().min(1).max(65535);
@@ -58,6 +86,30 @@ const schema = z
     PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
     /** A channel whose instance stops refreshing its directory record disappears after this time. */
     CLUSTER_CHANNEL_TTL_MS: z.coerce.number().int().min(1000).max(600_000).default(5000),
+    // ---- liveness and per-client limits (hardening)
+    /** A source that sends no media for this long after its first track (or since its last packet) ends its channel. */
+    SOURCE_MEDIA_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15_000),
+    /** FFmpeg listing no new segment for this long while media flows in is killed and restarted (at least 3 segments). */
+    HLS_STALL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(6000),
+    /** Channels one client address may hold at once (created and not ended). */
+    MAX_CHANNELS_PER_ADDRESS: z.coerce.number().int().min(1).default(3),
+    /** Open TCP connections to this server in all (kept below the file-descriptor limit). */
+    MAX_CONNECTIONS: z.coerce.number().int().min(16).default(defaultMaxConnections()),
+    /** Open TCP connections from one address (not counted for TRUSTED_PROXIES, whose clients are counted by address below). */
+    MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(200),
+    /** Socket.IO connections from one client address. */
+    MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).default(50),
+    /** Real-time (WebRTC) viewer sessions from one client address, over all channels. */
+    REALTIME_VIEWERS_PER_ADDRESS: z.coerce.number().int().min(1).default(10),
+    /** Real-time viewer sessions over one Socket.IO connection, over all channels. */
+    REALTIME_VIEWERS_PER_CONNECTION: z.coerce.number().int().min(1).default(4),
+    /** Requests one Socket.IO connection may have in progress at once (unanswered handshake steps). */
+    MAX_PENDING_REQUESTS: z.coerce.number().int().min(1).default(8),
+    /**
+     * Comma-separated addresses or CIDRs of reverse proxies / load balancers: only for requests
+     * from these is the client address taken from X-Forwarded-For.
+     */
+    TRUSTED_PROXIES: z.preprocess((v) => (v === undefined ? '' : v), z.string().transform(parseCidrList)),
     /** Where the built SvelteKit app lives (adapter-node output); absent → HLS and API only. */
     WEB_BUILD_DIR: z.string().default(path.resolve('web/build')),
   })

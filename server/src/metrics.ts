@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface MetricsSources {
-  channels(): { phase: string }[];
+  channels(): { phase: string; hls: { paused?: string } | null }[];
   audience(): { viewers: number; realtime: number };
   workerLoads(): { routers: number; consumers: number }[];
   hlsPortsInUse(): number;
@@ -16,6 +16,8 @@ export class Metrics {
   readonly ffmpegRestarts: Counter;
   readonly requestErrors: Counter<'event'>;
   readonly channelsCreated: Counter;
+  readonly ffmpegStalls: Counter;
+  readonly limitRefusals: Counter<'limit'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -66,6 +68,21 @@ export class Metrics {
       collect() {
         this.set(sources.hlsPortsInUse());
       },
+    });
+    new Gauge({
+      name: 'livecast_hls_paused_channels',
+      help: 'Live channels whose HLS output is paused because their folder cannot be written',
+      registers,
+      collect() {
+        this.set(sources.channels().filter((c) => c.hls?.paused).length);
+      },
+    });
+    this.ffmpegStalls = new Counter({ name: 'livecast_ffmpeg_stalls_total', help: 'Hung FFmpeg processes (no new segment while media flowed) killed', registers });
+    this.limitRefusals = new Counter({
+      name: 'livecast_limit_refusals_total',
+      help: 'Requests and connections refused by a per-client or server-wide limit, by limit',
+      labelNames: ['limit'],
+      registers,
     });
     this.ffmpegRestarts = new Counter({ name: 'livecast_ffmpeg_restarts_total', help: 'FFmpeg processes restarted after dying', registers });
     this.channelsCreated = new Counter({ name: 'livecast_channels_created_total', help: 'Channels created', registers });

@@ -21,7 +21,7 @@ const recordSchema = z.object({
     .object({
       channelId: z.string(),
       phase: z.enum(['waiting', 'live', 'ended']),
-      hls: z.object({ playlist: z.string(), segmentSeconds: z.number() }).nullable(),
+      hls: z.object({ playlist: z.string(), segmentSeconds: z.number(), paused: z.string().optional() }).nullable(),
       realtime: z.boolean(),
       realtimeLimit: z.number(),
       origin: z.string().nullable(),

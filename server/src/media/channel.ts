@@ -6,8 +6,10 @@ import type { Logger } from '../logger.js';
 import { sameSecret } from '../secrets.js';
 import { ChannelError } from './channel-error.js';
 import { HlsPipeline, type HlsPipelineOptions } from './hls/hls-pipeline.js';
+import { refuseUnsupportedParameters } from './codecs.js';
 import { PipeOrigin } from './pipe.js';
 import { RealtimeViewers } from './realtime-viewers.js';
+import { SourceWatch } from './source-watch.js';
 import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from './webrtc-transport.js';
 
 export { ChannelError };
@@ -19,10 +21,17 @@ export interface ChannelSettings extends WebRtcListenSettings {
   broadcasterGraceMs: number;
   /** Real-time (WebRTC) viewers per channel; more viewers are sent to HLS. */
   realtimeLimit: number;
+  /** A source that sends no media for this long (after its first track, or since its last packet) ends the channel. */
+  sourceTimeoutMs: number;
   /** Everything the HLS pipeline needs except what the channel itself provides. */
-  hls: Omit<HlsPipelineOptions, 'channelId' | 'router' | 'audioProducer' | 'videoProducer' | 'logger' | 'onPlaylistReady' | 'onFfmpegExit' | 'requestKeyFrame'>;
+  hls: Omit<
+    HlsPipelineOptions,
+    'channelId' | 'router' | 'audioProducer' | 'videoProducer' | 'logger' | 'onPlaylistReady' | 'onFfmpegExit' | 'requestKeyFrame' | 'mediaFlowing' | 'onPaused' | 'onStall'
+  >;
   /** Told about every FFmpeg restart (metrics). */
   onFfmpegRestart?: () => void;
+  /** Told when a hung FFmpeg was killed (metrics). */
+  onFfmpegStall?: () => void;
 }
 
 const SENDER_MIN_KEY_FRAME_INTERVAL_MS = 350;
@@ -43,7 +52,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private producerTransport: types.WebRtcTransport | null = null;
   private transportConnected = false;
   private readonly producers = new Map<'audio' | 'video', types.Producer>();
+  private readonly source: SourceWatch;
   private hls: HlsPipeline | null = null;
+  /** Why HLS is paused (viewers are told), or null. */
+  private hlsPaused: string | null = null;
   private hlsStarting: Promise<void> | null = null;
   private idleTimer: NodeJS.Timeout | null;
   private graceTimer: NodeJS.Timeout | null = null;
@@ -78,6 +90,14 @@ export class Channel extends EventEmitter<ChannelEvents> {
       },
     );
     this.pipes = new PipeOrigin(router, settings, () => this.keyFrameWindow());
+    this.source = new SourceWatch(() => this.liveProducers, {
+      timeoutMs: settings.sourceTimeoutMs,
+      onFirstMedia: () => {
+        this.clearIdleTimer();
+        this.logger.info('media is flowing from the broadcaster');
+      },
+      onSilent: (reason) => void this.end(reason),
+    });
     router.on('workerclose', () => void this.end('the media server restarted; please go live again'));
     this.idleTimer = setTimeout(() => void this.end('nobody went live on this channel in time'), settings.idleTimeoutMs);
   }
@@ -90,7 +110,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return {
       channelId: this.id,
       phase: this.phase,
-      hls: this.playlistReady ? { playlist: hlsPlaylistPath(this.id), segmentSeconds: this.settings.hls.segmentSeconds } : null,
+      hls: this.playlistReady
+        ? { playlist: hlsPlaylistPath(this.id), segmentSeconds: this.settings.hls.segmentSeconds, ...(this.hlsPaused ? { paused: this.hlsPaused } : {}) }
+        : null,
       realtime: this.producers.size > 0 && !this.ended,
       realtimeLimit: this.settings.realtimeLimit,
     };
@@ -183,6 +205,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.assertOpen();
     if (!this.producerTransport || !this.transportConnected) throw new ChannelError('connect the producer transport first');
     if (this.producers.has(kind)) throw new ChannelError(`this channel already has a ${kind} track`);
+    refuseUnsupportedParameters(kind, rtpParameters, this.router.rtpCapabilities);
     const producer = await this.producerTransport.produce({ kind, rtpParameters });
     this.addProducer(producer);
     return producer.id;
@@ -198,7 +221,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
       throw new ChannelError(this.ended ? 'this channel has ended' : `this channel already has a ${producer.kind} track`);
     }
     this.producers.set(producer.kind, producer);
-    this.clearIdleTimer();
+    // The idle timer keeps running until media really arrives; from now on the source must send.
+    this.source.start();
     if (producer.kind === 'video') {
       // One event per key frame (about one a second): lets viewer key-frame requests be timed.
       producer.on('trace', (trace) => {
@@ -211,21 +235,34 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.emit('state', this.state);
   }
 
-  /** Ends the channel once; listeners hear 'ended' before anything is torn down. */
+  /**
+   * Ends the channel once; listeners hear 'ended' before anything is torn down. Never rejects:
+   * callers fire and forget it from timers and events, and whatever fails in one channel's
+   * teardown is logged and must not reach the process.
+   */
   end(reason: string): Promise<void> {
     this.ending ??= (async () => {
       this.phase = 'ended';
       this.clearIdleTimer();
+      this.source.close();
       if (this.graceTimer) clearTimeout(this.graceTimer);
       if (this.keyFrameTimer) clearTimeout(this.keyFrameTimer);
       this.logger.info({ reason }, 'channel ending');
-      this.emit('ended', reason);
-      await this.hlsStarting?.catch(() => undefined);
-      await this.hls?.stop();
-      this.router.close();
+      try {
+        this.emit('ended', reason);
+        await this.hlsStarting?.catch(() => undefined);
+        await this.hls?.stop();
+      } finally {
+        this.router.close();
+      }
       this.logger.info('channel ended');
-    })();
+    })().catch((error: unknown) => this.logger.error({ err: error }, 'channel teardown failed'));
     return this.ending;
+  }
+
+  /** Media arrived from the source in the last seconds. */
+  get mediaFlowing(): boolean {
+    return this.source.flowing;
   }
 
   /**
@@ -261,6 +298,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
       videoProducer,
       logger: this.logger,
       requestKeyFrame: (consumer) => this.requestKeyFrame(consumer),
+      mediaFlowing: () => this.source.flowing,
+      onStall: () => this.settings.onFfmpegStall?.(),
+      onPaused: (reason) => {
+        if (this.ended) return;
+        this.hlsPaused = reason;
+        this.emit('state', this.state);
+      },
       onPlaylistReady: () => {
         if (this.ended) return;
         this.playlistReady = true;

@@ -1,4 +1,5 @@
 import type { types } from 'mediasoup';
+import { ChannelError } from './channel-error.js';
 
 /**
  * Codecs every channel router offers. H264 Constrained Baseline comes first because FFmpeg can
@@ -15,3 +16,23 @@ export const routerMediaCodecs: types.RtpCodecCapability[] = [
   },
   { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
 ];
+
+/**
+ * Refuses RTP parameters no real sender would offer: a codec of the other kind (audio carrying
+ * H264), or a codec this router does not carry. Shapes and ranges (payload types 0–127, 32-bit
+ * SSRCs) are checked by the protocol schema; mediasoup checks the rest in depth.
+ */
+export function refuseUnsupportedParameters(
+  kind: 'audio' | 'video',
+  rtpParameters: types.RtpParameters,
+  routerCapabilities: types.RtpCapabilities,
+): void {
+  const offered = new Set(
+    (routerCapabilities.codecs ?? []).filter((c) => c.kind === kind).map((c) => c.mimeType.toLowerCase()),
+  );
+  for (const codec of rtpParameters.codecs) {
+    const mimeType = codec.mimeType.toLowerCase();
+    if (!mimeType.startsWith(`${kind}/`)) throw new ChannelError(`${kind === 'audio' ? 'an' : 'a'} ${kind} track cannot carry ${codec.mimeType}`);
+    if (!offered.has(mimeType)) throw new ChannelError(`unsupported codec ${codec.mimeType}; this server takes ${[...offered].join(', ')}`);
+  }
+}

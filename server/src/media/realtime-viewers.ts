@@ -49,7 +49,8 @@ export class RealtimeViewers {
     return n;
   }
 
-  async createTransport(viewerId: string): Promise<TransportOptions> {
+  /** `onClosed` is called once the session's transport closes, however that happens. */
+  async createTransport(viewerId: string, onClosed?: () => void): Promise<TransportOptions> {
     if (this.sessions.has(viewerId)) throw new ChannelError('the consumer transport already exists');
     if (this.sessions.size >= this.limit) {
       throw new ChannelError(`real-time viewing is full (${this.limit} viewers); watch over HLS`);
@@ -60,6 +61,7 @@ export class RealtimeViewers {
       throw new ChannelError('the consumer transport already exists or real-time viewing is full');
     }
     this.sessions.set(viewerId, { transport, connected: false, consumers: new Map() });
+    if (onClosed) transport.observer.once('close', onClosed);
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') this.close(viewerId);
       // A key frame asked for at resume time may have arrived before the path was up and been

@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import type { AckResult } from '../../../protocol/index.js';
+import { keyOf, type Quota } from '../limits/quota.js';
 import type { Logger } from '../logger.js';
 
 type AnyAck = (result: unknown) => void;
@@ -19,6 +20,8 @@ export function requestHandlers<S extends Record<string, z.ZodType>, R extends {
   socket: Socket,
   logger: Logger,
   onError: (event: string) => void = () => undefined,
+  /** Requests in progress per Socket.IO connection (all its namespaces): a client cannot pile up work. */
+  pending?: Quota,
 ) {
   return <E extends keyof S & string>(event: E, handler: (payload: z.output<S[E]>) => Promise<R[E]> | R[E]): void => {
     const schema = schemas[event] as z.ZodType<z.output<S[E]>>;
@@ -42,13 +45,17 @@ export function requestHandlers<S extends Record<string, z.ZodType>, R extends {
         reply({ error: `invalid ${event} request${where}: ${issue?.message ?? 'malformed payload'}` });
         return;
       }
+      let release: () => void = () => undefined;
       try {
+        if (pending) release = pending.take(keyOf(socket.conn));
         reply(await handler(parsed.data));
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         logger.warn({ event, socketId: socket.id, err: message }, 'request failed');
         onError(event);
         reply({ error: message });
+      } finally {
+        release();
       }
     });
   };

@@ -6,6 +6,9 @@ import { ChannelError } from '../media/channel-error.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
 import type { EdgeChannels } from '../media/edge-channel.js';
 import type { ChannelRecord } from '../cluster/channel-directory.js';
+import type { ClientAddresses } from '../http/client-address.js';
+import type { ClientLimits } from '../limits/client-limits.js';
+import { keyOf } from '../limits/quota.js';
 import type { Logger } from '../logger.js';
 import { requestHandlers } from './ack.js';
 import type { Audiences, ChannelNamespace, ChannelSocketData } from './audiences.js';
@@ -27,7 +30,37 @@ export interface ChannelNamespaceOptions {
   /** Cluster only: local relays for real-time viewers of other instances' channels. */
   edges: EdgeChannels | null;
   onRequestError?: (event: string) => void;
+  addresses: ClientAddresses;
+  limits: ClientLimits;
   logger: Logger;
+}
+
+/**
+ * A real-time viewer session holds a WebRTC transport (ports, a share of the router): limited per
+ * client address and per connection, released when the transport closes.
+ */
+function takeRealtimeSlot(socket: ChannelSocket, o: ChannelNamespaceOptions): () => void {
+  const releaseAddress = o.limits.realtimePerAddress.take(o.addresses.of(socket.request));
+  try {
+    const releaseConnection = o.limits.realtimePerConnection.take(keyOf(socket.conn));
+    return () => {
+      releaseAddress();
+      releaseConnection();
+    };
+  } catch (error) {
+    releaseAddress();
+    throw error;
+  }
+}
+
+async function createRealtimeTransport(socket: ChannelSocket, realtime: Channel['realtime'], o: ChannelNamespaceOptions) {
+  const release = takeRealtimeSlot(socket, o);
+  try {
+    return await realtime.createTransport(socket.id, release);
+  } catch (error) {
+    release();
+    throw error;
+  }
 }
 
 /**
@@ -99,7 +132,13 @@ export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): 
       if (audience.viewerSockets.delete(socket.id)) audience.update();
     });
 
-    const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(channelRequestSchemas, socket, log, o.onRequestError);
+    const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(
+      channelRequestSchemas,
+      socket,
+      log,
+      o.onRequestError,
+      o.limits.pendingPerConnection,
+    );
     const publishOnly = <P, R>(fn: (payload: P) => Promise<R>) => (payload: P) => {
       if (!channel.isBroadcaster(socket.id)) throw new ChannelError('only the channel’s broadcaster can publish');
       return fn(payload);
@@ -130,7 +169,7 @@ export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): 
 
     on('createConsumerTransport', viewOnly(async () => {
       if (channel.liveProducers.length === 0) throw new ChannelError('the broadcast has not started yet');
-      return channel.realtime.createTransport(socket.id);
+      return createRealtimeTransport(socket, channel.realtime, o);
     }));
     on('connectConsumerTransport', viewOnly(async ({ dtlsParameters }) => {
       await channel.realtime.connect(socket.id, dtlsParameters);
@@ -164,7 +203,13 @@ function serveRemoteViewer(socket: ChannelSocket, record: ChannelRecord, remoteC
     void o.edges?.existing(channelId).then((edge) => edge?.realtime.close(socket.id));
     remoteChannels.leave(channelId, socket.id);
   });
-  const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(channelRequestSchemas, socket, log, o.onRequestError);
+  const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(
+    channelRequestSchemas,
+    socket,
+    log,
+    o.onRequestError,
+    o.limits.pendingPerConnection,
+  );
   const relay = async () => {
     if (!o.edges) throw new ChannelError('real-time viewing of this channel is not available on this server');
     return o.edges.get(channelId);
@@ -181,7 +226,7 @@ function serveRemoteViewer(socket: ChannelSocket, record: ChannelRecord, remoteC
   on('createConsumerTransport', async () => {
     const edge = await relay();
     if ((await edge.liveProducers()).length === 0) throw new ChannelError('the broadcast has not started yet');
-    return edge.realtime.createTransport(socket.id);
+    return createRealtimeTransport(socket, edge.realtime, o);
   });
   on('connectConsumerTransport', async ({ dtlsParameters }) => {
     await (await relay()).realtime.connect(socket.id, dtlsParameters);

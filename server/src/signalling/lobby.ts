@@ -3,6 +3,8 @@ import type { Namespace } from 'socket.io';
 import type { DirectoryEntry, LobbyClientToServer, LobbyResults, LobbyServerToClient } from '../../../protocol/index.js';
 import { lobbyRequestSchemas } from '../../../protocol/schemas.js';
 import type { ClusterEvents } from '../cluster/cluster.js';
+import type { ClientAddresses } from '../http/client-address.js';
+import type { ClientLimits } from '../limits/client-limits.js';
 import type { Logger } from '../logger.js';
 import { ChannelError } from '../media/channel-error.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
@@ -19,6 +21,8 @@ export interface LobbyOptions {
   directoryIntervalMs: number;
   onRequestError?: (event: string) => void;
   onChannelCreated?: () => void;
+  addresses: ClientAddresses;
+  limits: ClientLimits;
 }
 
 /**
@@ -75,20 +79,36 @@ export function serveLobby(
   };
 
   lobby.on('connection', (socket) => {
-    const on = requestHandlers<typeof lobbyRequestSchemas, LobbyResults>(lobbyRequestSchemas, socket, logger, options.onRequestError);
+    const { limits } = options;
+    const on = requestHandlers<typeof lobbyRequestSchemas, LobbyResults>(
+      lobbyRequestSchemas,
+      socket,
+      logger,
+      options.onRequestError,
+      limits.pendingPerConnection,
+    );
+    const address = options.addresses.of(socket.request);
     on('createChannel', async ({ publishKey }) => {
       if (options.publishKey !== undefined) {
         if (!publishKey) throw new ChannelError('this server requires a publish key to go live');
         if (!sameSecret(publishKey, options.publishKey)) throw new ChannelError('wrong publish key');
       }
+      // Held until the channel ends: a squatter's channels count against its own address only.
+      const release = limits.channelsPerAddress.take(address);
       try {
-        await creations.consume(socket.handshake.address);
-      } catch {
-        throw new ChannelError('too many channels created from your address; try again in a minute');
+        try {
+          await creations.consume(address);
+        } catch {
+          throw new ChannelError('too many channels created from your address; try again in a minute');
+        }
+        const { channel, publishToken } = await registry.create();
+        channel.once('ended', release);
+        options.onChannelCreated?.();
+        return { channelId: channel.id, publishToken, origin: origin() };
+      } catch (error) {
+        release();
+        throw error;
       }
-      const { channel, publishToken } = await registry.create();
-      options.onChannelCreated?.();
-      return { channelId: channel.id, publishToken, origin: origin() };
     });
     on('watchDirectory', async () => {
       await socket.join(DIRECTORY_ROOM);

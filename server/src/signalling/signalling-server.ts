@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import {
   CHANNEL_NAMESPACE_PATTERN,
@@ -9,6 +9,8 @@ import {
   type LobbyServerToClient,
 } from '../../../protocol/index.js';
 import type { Cluster, ClusterEvents } from '../cluster/cluster.js';
+import type { ClientAddresses } from '../http/client-address.js';
+import type { ClientLimits } from '../limits/client-limits.js';
 import type { Logger } from '../logger.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
 import { EdgeChannels, type EdgeChannelsOptions } from '../media/edge-channel.js';
@@ -26,6 +28,8 @@ export interface SignallingOptions {
   /** Told about every request answered with an error (metrics). */
   onRequestError?: (event: string) => void;
   onChannelCreated?: () => void;
+  addresses: ClientAddresses;
+  limits: ClientLimits;
   /** Several instances: shared directory and events through Redis, relays for real-time viewers. */
   cluster?: { cluster: Cluster; origin: () => string; relays: Omit<EdgeChannelsOptions, 'requestPipe' | 'requestKeyFrame' | 'closePipe' | 'onRealtimeChange'> };
 }
@@ -52,9 +56,27 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     cleanupEmptyChildNamespaces: true,
     serveClient: false,
+    // A connection that joins no namespace (refused, or idle on purpose) is dropped soon.
+    connectTimeout: 10_000,
     ...(cluster ? { adapter: cluster.adapter() } : {}),
   });
   const lobbyNsp = io.of('/');
+
+  // Socket.IO connections per client address: counted as they open, refused at their first
+  // namespace with a clear error (the client then sees it), closed by connectTimeout.
+  const { addresses, limits } = options;
+  io.engine.on('connection', (conn: { request: IncomingMessage; once(event: 'close', listener: () => void): void }) => {
+    conn.once('close', limits.socketsPerAddress.add(addresses.of(conn.request)));
+  });
+  const perAddress = (socket: { request: IncomingMessage }, next: (error?: Error) => void) => {
+    try {
+      limits.socketsPerAddress.checkAbove(addresses.of(socket.request));
+      next();
+    } catch (error) {
+      next(error instanceof Error ? error : new Error(String(error)));
+    }
+  };
+  lobbyNsp.use(perAddress);
 
   let directory: { directoryChanged(): void } | null = null;
   const directoryChanged = () => directory?.directoryChanged();
@@ -109,13 +131,19 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
       .map((c) => ({ channelId: c.id, viewers: audiences.viewersOf(c.id), liveSince: c.liveSince }));
   };
   directory = serveLobby(lobbyNsp, registry, liveChannels, origin, logger, {
+    addresses,
+    limits,
     publishKey: options.publishKey,
     createPerMinute: options.createPerMinute,
     directoryIntervalMs: intervalMs * 2,
     onRequestError: options.onRequestError,
     onChannelCreated: options.onChannelCreated,
   });
-  serveChannels(io.of(CHANNEL_NAMESPACE_PATTERN), {
+  const channelNamespaces = io.of(CHANNEL_NAMESPACE_PATTERN);
+  channelNamespaces.use(perAddress);
+  serveChannels(channelNamespaces, {
+    addresses,
+    limits,
     registry,
     audiences,
     remoteChannels,

@@ -62,6 +62,11 @@ export class FfmpegProcess {
     return this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined;
   }
 
+  /** Kills a hung FFmpeg (SIGKILL works on a stopped process too); reported as an unrequested exit. */
+  kill(): void {
+    if (this.running) this.child.kill('SIGKILL');
+  }
+
   /**
    * SIGINT lets FFmpeg finish the segment and playlist; with no RTP arriving it may ignore SIGINT,
    * so SIGKILL follows after a grace period.

@@ -1,0 +1,59 @@
+import type { Server } from 'node:http';
+import type { Logger } from '../logger.js';
+import { normalizeAddress, type ClientAddresses } from '../http/client-address.js';
+
+export interface ConnectionGuardOptions {
+  /** Open connections in all; kept below the file-descriptor limit so existing viewers keep being served. */
+  maxConnections: number;
+  /** Open connections per peer address (trusted proxies are exempt: their clients are counted by Socket.IO). */
+  perAddress: number;
+  addresses: ClientAddresses;
+  logger: Logger;
+  onRefused: (limit: string) => void;
+}
+
+const TOO_MANY_BODY = 'too many connections from your address\n';
+const TOO_MANY = `HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: ${TOO_MANY_BODY.length}\r\nConnection: close\r\n\r\n${TOO_MANY_BODY}`;
+
+/** One warning per interval at most: a flood must not become a log flood. */
+const LOG_EVERY_MS = 10_000;
+
+/**
+ * Caps TCP connections before any HTTP is parsed: one address cannot hold thousands of sockets,
+ * and when the server as a whole is saturated new connections are dropped (and logged) instead of
+ * running out of file descriptors, which would stall segment writes and health checks too.
+ */
+export function guardConnections(server: Server, o: ConnectionGuardOptions): { open(address: string): number } {
+  const open = new Map<string, number>();
+  let loggedAt = 0;
+  const warn = (what: string, details: object) => {
+    const now = Date.now();
+    if (now - loggedAt < LOG_EVERY_MS) return;
+    loggedAt = now;
+    o.logger.warn({ ...details, open: [...open.values()].reduce((a, b) => a + b, 0) }, what);
+  };
+
+  server.maxConnections = o.maxConnections;
+  server.on('drop', (info) => {
+    o.onRefused('connections');
+    warn('connection limit reached: new connections are dropped', { limit: o.maxConnections, from: info?.remoteAddress });
+  });
+  server.on('connection', (socket) => {
+    const address = normalizeAddress(socket.remoteAddress ?? '');
+    if (o.addresses.isTrustedProxy(address)) return;
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > o.perAddress) {
+      o.onRefused('connections_per_address');
+      warn('per-address connection limit reached: connections refused', { address, limit: o.perAddress });
+      socket.end(TOO_MANY, () => socket.destroy());
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
+  });
+  return { open: (address) => open.get(address) ?? 0 };
+}
