@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
 
@@ -43,5 +44,23 @@ describe('loadConfig', () => {
 
   it('treats an empty PUBLISH_KEY as unset', () => {
     expect(loadConfig({ PUBLISH_KEY: '' }).PUBLISH_KEY).toBeUndefined();
+  });
+
+  it('has per-client limits by default, and keeps connections below the open-file limit', () => {
+    const c = loadConfig({});
+    expect(c.TRUSTED_PROXIES).toEqual([]);
+    expect(c.MAX_CHANNELS_PER_ADDRESS).toBe(3);
+    expect(c.REALTIME_VIEWERS_PER_ADDRESS).toBeLessThan(c.REALTIME_VIEWERS_PER_CHANNEL);
+    const limits = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    expect(c.MAX_CONNECTIONS).toBeLessThanOrEqual(Number(limits![1]) - 1000);
+  });
+
+  it('reads TRUSTED_PROXIES as addresses and CIDRs, and names a bad entry', () => {
+    expect(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1,fd00::/8' }).TRUSTED_PROXIES).toEqual([
+      { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: '127.0.0.1', prefix: 32, family: 'ipv4' },
+      { address: 'fd00::', prefix: 8, family: 'ipv6' },
+    ]);
+    expect(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,lb.internal' })).toThrow('TRUSTED_PROXIES: lb.internal is not an IP address or CIDR');
   });
 });

@@ -1,4 +1,7 @@
-import type { types } from 'mediasoup';
+/** What the watch reads of a producer (mediasoup's Producer has it). */
+export interface PacketCounter {
+  getStats(): Promise<{ packetCount: number }[]>;
+}
 
 export interface SourceWatchOptions {
   /** A source that sends nothing for this long (from its first track, or since its last packet) is silent. */
@@ -22,7 +25,7 @@ export class SourceWatch {
   private readonly intervalMs: number;
 
   constructor(
-    private readonly producers: () => types.Producer[],
+    private readonly producers: () => PacketCounter[],
     private readonly o: SourceWatchOptions,
   ) {
     this.intervalMs = o.intervalMs ?? 1000;

@@ -10,6 +10,8 @@ export interface ViewerEvents {
   onState(state: ViewerState, detail?: string): void;
   onAudience(audience: Audience): void;
   onMode(mode: ViewingMode, note?: string): void;
+  /** Why the server's HLS output is paused (it resumes by itself), or null while it runs. */
+  onHlsPaused(reason: string | null): void;
 }
 
 /**
@@ -60,6 +62,7 @@ export class Viewer {
     socket.on('channelState', (s) => {
       if (socket !== this.socket) return;
       this.channel = s;
+      this.events.onHlsPaused(s.hls?.paused ?? null);
       if (s.phase === 'ended') return this.end('the stream has ended');
       void this.update();
     });
