@@ -26,7 +26,7 @@ function open(url: string, auth?: object): Promise<Socket> {
 
 async function ask<T>(socket: Socket, event: string, payload: unknown): Promise<T> {
   const result = (await socket.timeout(30_000).emitWithAck(event, payload)) as T & { error?: string };
-  if (result && typeof result === 'object' && 'error' in result) throw new Error(`${event}: ${result.error}`);
+  if (result && typeof result === 'object' && 'error' in result) throw new Error(`${event}: ${JSON.stringify(result.error)}`);
   return result;
 }
 

@@ -71,7 +71,7 @@ test('a second broadcaster is refused, a viewer cannot publish, and the live str
     ['produce', { kind: 'video', rtpParameters: { codecs: [{ mimeType: 'video/H264', payloadType: 96, clockRate: 90000 }] } }],
     ['stopBroadcast', {}],
   ] as const) {
-    expect(await viewer.socket.timeout(5000).emitWithAck(event, payload)).toEqual({ error: 'only the channel’s broadcaster can publish' });
+    expect(await viewer.socket.timeout(5000).emitWithAck(event, payload)).toEqual({ error: { code: 'unauthorized', message: 'only the channel’s broadcaster can publish' } });
   }
   viewer.socket.disconnect();
   [withToken, wrongToken].forEach((r) => r.socket.disconnect());

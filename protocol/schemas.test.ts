@@ -28,3 +28,12 @@ describe('channel ids and namespaces', () => {
     }
   });
 });
+
+describe('channel id generator', () => {
+  it('makes ids the pattern accepts, all different', async () => {
+    const { newChannelId } = await import('./ids.js');
+    const ids = new Set(Array.from({ length: 1000 }, () => newChannelId()));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) expect(CHANNEL_ID_PATTERN.test(id)).toBe(true);
+  });
+});

@@ -1,8 +1,68 @@
 /**
- * Runtime validation of client→server payloads (zod), used by the server. Kept apart from
- * index.ts so that the web bundle, which only needs the types, does not ship zod.
+ * Every message of the Socket.IO protocol, declared once with zod: client requests (validated by
+ * the server), their results, server events and the channel state. Types are derived from these
+ * in ./index.ts with type-only imports, so the web bundle, which only needs the types, does not
+ * ship zod.
  */
 import { z } from 'zod';
+import type { types as ms } from 'mediasoup-client';
+
+// ---------------------------------------------------------------- errors
+
+/** Every error a client can get, by what it should do about it. */
+export const errorCode = z.enum([
+  /** The channel (or consumer…) does not exist or has ended. */
+  'not-found',
+  /** The request does not fit the current state (already exists, not yet started, carried elsewhere). */
+  'conflict',
+  /** A secret is missing or wrong (publish key, publish token), or the role does not allow it. */
+  'unauthorized',
+  /** A limit is reached (server, channel or per-client); try later or elsewhere. */
+  'full',
+  /** The request itself is malformed. */
+  'bad-request',
+  /** Something broke on the server; the details are in its log, not in the message. */
+  'internal',
+]);
+export const ackError = z.object({ code: errorCode, message: z.string() });
+export const errorResult = z.object({ error: ackError });
+
+// ---------------------------------------------------------------- shared values
+
+const count = z.number().int().min(0);
+
+/** Audience of a channel: every viewer once, and how many of them watch in real time. */
+export const audience = z.object({ viewers: count, realtime: count });
+
+export const channelPhase = z.enum(['waiting', 'live', 'ended']);
+
+/** What the channel is doing, as shown to the broadcaster and viewers. */
+export const channelState = z.object({
+  channelId: z.string(),
+  phase: channelPhase,
+  /**
+   * Set once FFmpeg has written the first playlist; the watch page starts playing then.
+   * `paused`: why the server cannot produce HLS right now (it resumes by itself); absent while it runs.
+   */
+  hls: z.object({ playlist: z.string(), segmentSeconds: z.number(), paused: z.string().optional() }).nullable(),
+  /** Real-time (WebRTC) viewing is possible: the broadcaster's tracks are there. */
+  realtime: z.boolean(),
+  /** Beyond this many real-time viewers, new viewers get HLS (one router is never overloaded). */
+  realtimeLimit: count,
+  /**
+   * Base URL of the server instance that carries the channel (its HLS files, its broadcaster)
+   * when several instances share the load; null when the page's own server does. Real-time
+   * viewing works through any instance (it relays the channel).
+   */
+  origin: z.string().nullable(),
+});
+
+export const directoryEntry = z.object({
+  channelId: z.string(),
+  viewers: count,
+  /** When the stream went live (ms since epoch). */
+  liveSince: z.number(),
+});
 
 // mediasoup validates RTP and DTLS parameters in depth; these schemas check the envelope so that a
 // wrong shape gets a readable error here instead of an exception deep inside a handler.
@@ -43,7 +103,6 @@ export const channelAuth = z.discriminatedUnion('role', [
     session: z.string().min(8).max(64).optional(),
   }),
 ]);
-export type ChannelAuth = z.infer<typeof channelAuth>;
 
 const rtpCapabilities = z.looseObject({
   codecs: z.array(z.looseObject({ mimeType: z.string().max(64), kind: mediaKind, clockRate: z.number().int() })).max(64).optional(),
@@ -51,6 +110,8 @@ const rtpCapabilities = z.looseObject({
 });
 
 const consumerId = z.string().min(1).max(64);
+
+// ---------------------------------------------------------------- requests (client → server)
 
 export const lobbyRequestSchemas = {
   /** `publishKey` is needed only when the server is configured with one (PUBLISH_KEY). */
@@ -73,3 +134,62 @@ export const channelRequestSchemas = {
   /** Leaves real-time viewing (e.g. to fall back to HLS); the viewer stays counted. */
   stopConsuming: empty,
 } as const;
+
+// ---------------------------------------------------------------- results (server → client acks)
+
+// mediasoup's own types for what mediasoup produces (the server never validates its own results).
+const transportOptions = z.object({
+  id: z.string(),
+  iceParameters: z.custom<ms.IceParameters>(),
+  iceCandidates: z.array(z.custom<ms.IceCandidate>()),
+  dtlsParameters: z.custom<ms.DtlsParameters>(),
+});
+
+const consumerInfo = z.object({
+  id: z.string(),
+  producerId: z.string(),
+  kind: mediaKind,
+  rtpParameters: z.custom<ms.RtpParameters>(),
+});
+
+export const lobbyResultSchemas = {
+  /** `origin`: the instance that carries the channel (null: this one); the broadcaster connects there. */
+  createChannel: z.object({ channelId: z.string(), publishToken: z.string(), origin: z.string().nullable() }),
+  watchDirectory: z.object({ channels: z.array(directoryEntry) }),
+} as const;
+
+export const channelResultSchemas = {
+  getRouterRtpCapabilities: z.object({ rtpCapabilities: z.custom<ms.RtpCapabilities>() }),
+  createProducerTransport: transportOptions,
+  connectProducerTransport: z.object({ connected: z.literal(true) }),
+  produce: z.object({ producerId: z.string() }),
+  stopBroadcast: z.object({ stopped: z.literal(true) }),
+  createConsumerTransport: transportOptions,
+  connectConsumerTransport: z.object({ connected: z.literal(true) }),
+  consume: z.object({ consumers: z.array(consumerInfo) }),
+  resumeConsumer: z.object({ resumed: z.literal(true) }),
+  stopConsuming: z.object({ stopped: z.literal(true) }),
+} as const;
+
+// ---------------------------------------------------------------- server events (server → client)
+
+export const lobbyEventSchemas = {
+  /** The live channels, pushed (coalesced) whenever one starts, ends or its audience changes. */
+  directory: z.object({ channels: z.array(directoryEntry) }),
+} as const;
+
+export const channelEventSchemas = {
+  channelState: channelState,
+  viewerCount: audience,
+  streamEnded: z.object({ reason: z.string() }),
+} as const;
+
+/** One channel event as a value (what instances relay to each other's viewers). */
+export const channelBroadcast = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('channelState'), args: z.tuple([channelEventSchemas.channelState]) }),
+  z.object({ event: z.literal('viewerCount'), args: z.tuple([channelEventSchemas.viewerCount]) }),
+  z.object({ event: z.literal('streamEnded'), args: z.tuple([channelEventSchemas.streamEnded]) }),
+]);
+
+/** A Socket.IO connect error's `data`: the code, for clients to branch on (the message is for people). */
+export const connectErrorData = z.object({ code: errorCode });

@@ -2,7 +2,6 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Server as SocketServer } from 'socket.io';
 import type { Config } from './config.js';
 import { Cluster } from './cluster/cluster.js';
 import { ClientAddresses } from './http/client-address.js';
@@ -16,6 +15,7 @@ import { PortAllocator, udpPortProbe } from './media/hls/port-allocator.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { Metrics } from './metrics.js';
 import { attachSignalling, type Signalling } from './signalling/signalling-server.js';
+import type { SignallingServer } from './signalling/socket-types.js';
 
 export interface App {
   /** http://host:port the server listens on. */
@@ -24,7 +24,7 @@ export interface App {
   pool: WorkerPool;
   registry: ChannelRegistry;
   ports: PortAllocator;
-  io: SocketServer;
+  io: SignallingServer;
   metrics: Metrics;
   limits: ClientLimits;
   close(): Promise<void>;

@@ -36,7 +36,7 @@ function viewer(baseUrl: string, channelId: string) {
 async function directoryOf(baseUrl: string): Promise<DirectoryEntry[] | null> {
   const lobby = connect(baseUrl, { transports: ['websocket'], reconnection: false });
   try {
-    const result = (await lobby.timeout(5000).emitWithAck('watchDirectory', {})) as { channels: DirectoryEntry[] } | { error: string };
+    const result = (await lobby.timeout(5000).emitWithAck('watchDirectory', {})) as { channels: DirectoryEntry[] } | { error: { message: string } };
     return 'channels' in result ? result.channels : null;
   } finally {
     lobby.disconnect();
@@ -80,12 +80,15 @@ describe('several instances sharing one Redis', () => {
       for (const v of all) expect(v.seen.state?.origin).toBe(a.url);
       await eventually(async () => (await directoryOf(b.url))?.find((c) => c.channelId === id)?.viewers === 3, 'B’s directory to show 3 viewers');
       // Malformed messages from another instance (another version, a bug) are ignored, not fatal.
-      type RawLobby = { serverSideEmit(event: string, ...args: unknown[]): void };
-      (a.io.of('/') as unknown as RawLobby).serverSideEmit('channelEvent', id, { event: 'viewerCount', args: 5 });
-      (a.io.of('/') as unknown as RawLobby).serverSideEmit('channelEvent', id, { event: 'streamEnded', args: [] });
-      (a.io.of('/') as unknown as RawLobby).serverSideEmit('channelEvent', null, null);
-      (b.io.of('/') as unknown as RawLobby).serverSideEmit('audience', { channelId: id, instanceId: 'rogue', viewers: -5 });
-      (b.io.of('/') as unknown as RawLobby).serverSideEmit('audience', 'nonsense');
+      // @ts-expect-error -- a malformed message on purpose: an old two-argument form
+      a.io.of('/').serverSideEmit('channelEvent', id, { event: 'viewerCount', args: 5 });
+      // @ts-expect-error -- a malformed message on purpose: wrong args
+      a.io.of('/').serverSideEmit('channelEvent', { channelId: id, message: { event: 'streamEnded', args: [] } });
+      // @ts-expect-error -- a malformed message on purpose: nothing
+      a.io.of('/').serverSideEmit('channelEvent', null);
+      b.io.of('/').serverSideEmit('audience', { channelId: id, instanceId: 'rogue', viewers: -5, realtime: 0 });
+      // @ts-expect-error -- a malformed message on purpose: not an object
+      b.io.of('/').serverSideEmit('audience', 'nonsense');
       await new Promise((r) => setTimeout(r, 300));
       for (const v of all) {
         expect(v.socket.connected).toBe(true);
@@ -130,7 +133,7 @@ describe('several instances sharing one Redis', () => {
       await eventually(() => all.every((v) => v.seen.audience?.realtime === 1), 'the relayed real-time viewer counted everywhere');
       expect(fed.channel.realtime.count).toBe(0);
       // Only the broadcaster, on A, publishes.
-      expect(((await onB1.socket.timeout(5000).emitWithAck('createProducerTransport', {})) as { error?: string }).error).toContain('only the channel’s broadcaster');
+      expect(((await onB1.socket.timeout(5000).emitWithAck('createProducerTransport', {})) as { error?: { code: string; message: string } }).error).toEqual({ code: 'unauthorized', message: 'only the channel’s broadcaster can publish' });
       const intruder = connect(`${b.url}${channelNamespace(id)}`, {
         auth: { role: 'broadcaster', publishToken: 'x'.repeat(32) },
         transports: ['websocket'],

@@ -83,7 +83,7 @@ function send(socket: Socket, event: string, payload: unknown, withPayload: bool
     const timer = setTimeout(() => resolve({ outcome: 'dropped', event, payload }), 3000);
     const ack = (result: unknown) => {
       clearTimeout(timer);
-      const isError = typeof result === 'object' && result !== null && typeof (result as { error?: unknown }).error === 'string';
+      const isError = typeof result === 'object' && result !== null && typeof (result as { error?: { message?: unknown } }).error?.message === 'string';
       resolve({ outcome: isError ? 'error-ack' : 'result', event, payload: withPayload ? payload : undefined, result });
     };
     if (withPayload) socket.emit(event, payload, ack);
@@ -147,17 +147,17 @@ it('answers 1,200 malformed messages (and oversized and out-of-order ones) with 
   const early = await open(channelNamespace(fresh.id), { role: 'broadcaster', publishToken: freshToken });
   const dtls = { dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'AA:BB' }] } };
   const produce = { kind: 'video', rtpParameters: { codecs: [{ mimeType: 'video/H264', payloadType: 102, clockRate: 90000 }] } };
-  expect((await send(early, 'produce', produce, true)).result).toEqual({ error: 'connect the producer transport first' });
-  expect((await send(early, 'connectProducerTransport', dtls, true)).result).toEqual({ error: 'create the producer transport first' });
+  expect((await send(early, 'produce', produce, true)).result).toEqual({ error: { code: 'conflict', message: 'connect the producer transport first' } });
+  expect((await send(early, 'connectProducerTransport', dtls, true)).result).toEqual({ error: { code: 'conflict', message: 'create the producer transport first' } });
   expect((await send(early, 'createProducerTransport', {}, true)).outcome).toBe('result');
-  expect((await send(early, 'createProducerTransport', {}, true)).result).toEqual({ error: 'the producer transport already exists' });
-  expect((await send(early, 'produce', produce, true)).result).toEqual({ error: 'connect the producer transport first' });
-  expect((await send(early, 'createConsumerTransport', {}, true)).result).toEqual({ error: 'the broadcaster cannot watch its own channel in real time' });
+  expect((await send(early, 'createProducerTransport', {}, true)).result).toEqual({ error: { code: 'conflict', message: 'the producer transport already exists' } });
+  expect((await send(early, 'produce', produce, true)).result).toEqual({ error: { code: 'conflict', message: 'connect the producer transport first' } });
+  expect((await send(early, 'createConsumerTransport', {}, true)).result).toEqual({ error: { code: 'conflict', message: 'the broadcaster cannot watch its own channel in real time' } });
   const freshViewer = await open(channelNamespace(broadcast.channel.id), { role: 'viewer' });
-  expect((await send(freshViewer, 'resumeConsumer', { consumerId: 'nope' }, true)).result).toEqual({ error: 'create the consumer transport first' });
-  expect((await send(freshViewer, 'consume', { rtpCapabilities: { codecs: [] } }, true)).result).toEqual({ error: 'create the consumer transport first' });
+  expect((await send(freshViewer, 'resumeConsumer', { consumerId: 'nope' }, true)).result).toEqual({ error: { code: 'conflict', message: 'create the consumer transport first' } });
+  expect((await send(freshViewer, 'consume', { rtpCapabilities: { codecs: [] } }, true)).result).toEqual({ error: { code: 'conflict', message: 'create the consumer transport first' } });
   expect((await send(freshViewer, 'createConsumerTransport', {}, true)).outcome).toBe('result');
-  expect((await send(freshViewer, 'resumeConsumer', { consumerId: 'nope' }, true)).result).toEqual({ error: 'unknown consumer' });
+  expect((await send(freshViewer, 'resumeConsumer', { consumerId: 'nope' }, true)).result).toEqual({ error: { code: 'not-found', message: 'unknown consumer' } });
   freshViewer.disconnect();
 
   // The server is up, the real broadcast kept going and still plays.
@@ -170,7 +170,7 @@ it('answers 1,200 malformed messages (and oversized and out-of-order ones) with 
   expect(errors).toMatch(/^livecast_request_errors_total\{event="produce"\} \d+$/m);
 
   // A viewer cannot stop someone's broadcast; the broadcaster can.
-  expect((await send(viewer, 'stopBroadcast', {}, true)).result).toEqual({ error: 'only the channel’s broadcaster can publish' });
+  expect((await send(viewer, 'stopBroadcast', {}, true)).result).toEqual({ error: { code: 'unauthorized', message: 'only the channel’s broadcaster can publish' } });
   expect((await send(publisher, 'stopBroadcast', {}, true)).result).toEqual({ stopped: true });
   expect(target.ended).toBe(true);
 

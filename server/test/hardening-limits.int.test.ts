@@ -24,7 +24,7 @@ const from = (address: string) => ({ headers: { 'x-forwarded-for': address } });
 
 async function createChannel(app: TestApp, headers?: { headers: Record<string, string> }) {
   const lobby = track(await openSocket(app.url, '/', headers));
-  return request<{ channelId?: string; publishToken?: string; error?: string }>(lobby, 'createChannel');
+  return request<{ channelId?: string; publishToken?: string; error?: { code: string; message: string } }>(lobby, 'createChannel');
 }
 
 /** A broadcaster that signals everything and sends nothing: a made-up fingerprint, no ICE. */
@@ -78,8 +78,9 @@ describe('a broadcaster that never sends media', () => {
       ['video', withCodec(fakeH264, { mimeType: 'video/AV1' }), /unsupported codec video\/AV1/],
     ];
     for (const [kind, rtpParameters, message] of refusals) {
-      const result = await request<{ error?: string }>(socket, 'produce', { kind, rtpParameters });
-      expect(result.error, `${kind} ${JSON.stringify(rtpParameters)}`).toMatch(message);
+      const result = await request<{ error?: { code: string; message: string } }>(socket, 'produce', { kind, rtpParameters });
+      expect(result.error?.code, `${kind} ${JSON.stringify(rtpParameters)}`).toBe('bad-request');
+      expect(result.error?.message).toMatch(message);
     }
     // The same connection can still produce what is right.
     expect(await request(socket, 'produce', { kind: 'audio', rtpParameters: fakeOpus })).toHaveProperty('producerId');
@@ -112,7 +113,7 @@ describe('per-client limits', () => {
     const first = await createChannel(app, from('198.51.100.1'));
     const second = await createChannel(app, from('198.51.100.1'));
     expect(first.channelId && second.channelId).toBeTruthy();
-    expect((await createChannel(app, from('198.51.100.1'))).error).toBe('your address already has 2 live channels; end one before going live again');
+    expect((await createChannel(app, from('198.51.100.1'))).error).toEqual({ code: 'full', message: 'your address already has 2 live channels; end one before going live again' });
     expect((await createChannel(app, from('198.51.100.2'))).channelId).toBeTruthy();
     await app.registry.get(first.channelId!)!.end('test');
     expect((await createChannel(app, from('198.51.100.1'))).channelId).toBeTruthy();
@@ -122,13 +123,13 @@ describe('per-client limits', () => {
   it('caps real-time viewer sessions per address and per connection', async () => {
     const viewer = async (address: string) =>
       track(await openSocket(app.url, channelNamespace(fed.channel.id), { auth: { role: 'viewer' }, ...from(address) }));
-    const watch = (socket: Socket) => request<{ id?: string; error?: string }>(socket, 'createConsumerTransport');
+    const watch = (socket: Socket) => request<{ id?: string; error?: { code: string; message: string } }>(socket, 'createConsumerTransport');
     const a1 = await viewer('203.0.113.7');
     const a2 = await viewer('203.0.113.7');
     const a3 = await viewer('203.0.113.7');
     expect((await watch(a1)).id).toBeTruthy();
     expect((await watch(a2)).id).toBeTruthy();
-    expect((await watch(a3)).error).toBe('your address already watches 2 streams in real time; watch over HLS');
+    expect((await watch(a3)).error).toEqual({ code: 'full', message: 'your address already watches 2 streams in real time; watch over HLS' });
     expect((await watch(await viewer('203.0.113.8'))).id).toBeTruthy();
     // A session given back (the viewer falls back to HLS) frees the slot.
     await request(a1, 'stopConsuming');
@@ -142,7 +143,7 @@ describe('per-client limits', () => {
       const second = track(lobby.io.socket(channelNamespace(other.channel.id), { auth: { role: 'viewer' } }).connect());
       await eventually(() => first.connected && second.connected, 'both namespaces to connect');
       expect((await watch(first)).id).toBeTruthy();
-      expect((await watch(second)).error).toBe('this connection already watches 1 streams in real time; watch over HLS');
+      expect((await watch(second)).error).toEqual({ code: 'full', message: 'this connection already watches 1 streams in real time; watch over HLS' });
     } finally {
       await other.stop();
     }
@@ -158,8 +159,8 @@ describe('per-client limits', () => {
 
   it('caps requests in progress per connection', async () => {
     const lobby = track(await openSocket(app.url, '/', from('192.0.2.60')));
-    const results = await Promise.all(Array.from({ length: 6 }, () => request<{ error?: string; channelId?: string }>(lobby, 'createChannel')));
-    const busy = results.filter((r) => r.error === 'too many requests in progress on this connection (limit 2); wait for the answers');
+    const results = await Promise.all(Array.from({ length: 6 }, () => request<{ error?: { code: string; message: string }; channelId?: string }>(lobby, 'createChannel')));
+    const busy = results.filter((r) => r.error?.message === 'too many requests in progress on this connection (limit 2); wait for the answers' && r.error.code === 'full');
     expect(busy.length).toBeGreaterThan(0);
     expect(results.filter((r) => r.channelId).length).toBeLessThanOrEqual(2);
     await Promise.all(results.map((r) => r.channelId && app.registry.get(r.channelId)?.end('test')));
@@ -173,11 +174,11 @@ describe('client addresses behind proxies', () => {
     try {
       // Not trusted: every made-up header lands in the peer's own bucket.
       expect((await createChannel(untrusting, from('198.51.100.10'))).channelId).toBeTruthy();
-      expect((await createChannel(untrusting, from('198.51.100.11'))).error).toMatch(/already has 1 live channels/);
+      expect((await createChannel(untrusting, from('198.51.100.11'))).error?.message).toMatch(/already has 1 live channels/);
       // Trusted: the client is the rightmost address no trusted proxy vouches for.
       expect((await createChannel(trusting, from('198.51.100.10'))).channelId).toBeTruthy();
       expect((await createChannel(trusting, from('198.51.100.11'))).channelId).toBeTruthy();
-      expect((await createChannel(trusting, from('6.6.6.6, 198.51.100.10, 10.1.2.3'))).error).toMatch(/already has 1 live channels/);
+      expect((await createChannel(trusting, from('6.6.6.6, 198.51.100.10, 10.1.2.3'))).error?.message).toMatch(/already has 1 live channels/);
     } finally {
       for (const s of opened.splice(0)) s.close();
       await untrusting.stop();

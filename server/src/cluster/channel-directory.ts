@@ -1,41 +1,27 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { Audience, ChannelState } from '../../../protocol/index.js';
+import { audience, channelState } from '../../../protocol/schemas.js';
 
-/** What an instance publishes about each channel it carries. */
-export interface ChannelRecord {
-  channelId: string;
-  /** The owning instance (random per process). */
-  instanceId: string;
-  state: ChannelState;
-  audience: Audience;
-  /** When the stream went live (ms since epoch), 0 before. */
-  liveSince: number;
-}
-
-// Records come from other instances, possibly of another version: check what is used.
+/**
+ * What an instance publishes about each channel it carries. Records come from other instances,
+ * possibly of another version: checked on read.
+ */
 const recordSchema = z.object({
   channelId: z.string(),
+  /** The owning instance (random per process). */
   instanceId: z.string(),
-  state: z
-    .object({
-      channelId: z.string(),
-      phase: z.enum(['waiting', 'live', 'ended']),
-      hls: z.object({ playlist: z.string(), segmentSeconds: z.number(), paused: z.string().optional() }).nullable(),
-      realtime: z.boolean(),
-      realtimeLimit: z.number(),
-      origin: z.string().nullable(),
-    })
-    .loose(),
-  audience: z.object({ viewers: z.number(), realtime: z.number() }),
+  state: channelState.loose(),
+  audience,
+  /** When the stream went live (ms since epoch), 0 before. */
   liveSince: z.number(),
 });
+export type ChannelRecord = z.infer<typeof recordSchema>;
 
 export function parseRecord(json: string | null): ChannelRecord | null {
   if (json === null) return null;
   try {
     const parsed = recordSchema.safeParse(JSON.parse(json));
-    return parsed.success ? (parsed.data as ChannelRecord) : null;
+    return parsed.success ? parsed.data : null;
   } catch {
     return null;
   }

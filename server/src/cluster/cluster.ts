@@ -1,39 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
-import type { ChannelBroadcast } from '../../../protocol/index.js';
 import type { Logger } from '../logger.js';
-import type { PipeEndpoint, PipeOffer } from '../media/pipe.js';
 import { ChannelDirectory, type ChannelRecord } from './channel-directory.js';
 import { connectRedis } from './redis.js';
 
-/** Messages between instances, sent with Socket.IO's serverSideEmit through the Redis adapter. */
-export interface ClusterEvents {
-  /** A non-owning instance tells the owner how many viewers of a channel it holds. */
-  audience: (report: { channelId: string; instanceId: string; viewers: number; realtime: number }) => void;
-  /** A non-owning instance asks the owner to pipe a channel's tracks to it (real-time viewers there). */
-  pipeOpen: (request: PipeRequest, answer: (offer: PipeAnswer) => void) => void;
-  /**
-   * A viewer there needs a key frame. Asked of the owner rather than sent as RTCP through the
-   * pipe, so that the owner times it like its own requests (the broadcaster's encoder ignores
-   * requests that come too soon after the previous one, and mediasoup then waits a second).
-   */
-  keyFrame: (request: { channelId: string; instanceId: string }) => void;
-  /** That instance no longer needs the pipe. */
-  pipeClose: (request: { channelId: string; instanceId: string }) => void;
-  /** The owner hands a channel event to the viewers connected through other instances. */
-  channelEvent: (channelId: string, message: ChannelBroadcast) => void;
-  /** A directory record was written or removed. */
-  directoryChanged: () => void;
-}
-
-export interface PipeRequest {
-  channelId: string;
-  instanceId: string;
-  endpoint: PipeEndpoint;
-}
-/** The owner answers with an offer; the others (and an owner that cannot) with null or an error. */
-export type PipeAnswer = PipeOffer | { error: string } | null;
+export type { ClusterEvents, PipeAnswer } from './messages.js';
 
 export interface ClusterOptions {
   redisUrl: string;

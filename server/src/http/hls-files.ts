@@ -3,19 +3,11 @@ import { open, realpath } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 
-/**
- * The only paths /hls serves: a live channel's playlist and its segments, by exact name. Matching
- * the raw URL (before any decoding) leaves no room for `..`, encoded dots or other files.
- */
-const HLS_PATH = /^\/hls\/([A-Za-z0-9_-]{22})\/(index\.m3u8|seg_\d{1,10}\.ts)(?:\?.*)?$/;
+// The only paths /hls serves (a live channel's playlist and its segments, by exact name) are
+// defined with every other name built from a channel id.
+import { parseHlsPath, type HlsFileRequest as HlsRequest } from '../../../protocol/ids.js';
 
-export type HlsRequest = { channelId: string; file: string; isPlaylist: boolean };
-
-export function parseHlsPath(rawUrl: string): HlsRequest | null {
-  const match = HLS_PATH.exec(rawUrl);
-  if (!match) return null;
-  return { channelId: match[1]!, file: match[2]!, isPlaylist: match[2] === 'index.m3u8' };
-}
+export { parseHlsPath, type HlsRequest };
 
 /**
  * Serves segments: from memory for the live window, otherwise from disk. A file is opened before anything is sent, so FFmpeg deleting it a

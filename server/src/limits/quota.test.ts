@@ -8,7 +8,7 @@ describe('Quota', () => {
     const q = new Quota('things', 2, (n) => `at most ${n} things`, (name) => refused.push(name));
     q.take('a');
     q.take('a');
-    expect(() => q.take('a')).toThrow(new ChannelError('at most 2 things'));
+    expect(() => q.take('a')).toThrow(new ChannelError('full', 'at most 2 things'));
     expect(refused).toEqual(['things']);
     expect(() => q.take('b')).not.toThrow();
     expect(q.count('a')).toBe(2);

@@ -27,7 +27,7 @@ export class Quota {
   check(key: string): void {
     if (this.count(key) >= this.limit) {
       this.onRefused(this.name);
-      throw new ChannelError(this.refusal(this.limit));
+      throw new ChannelError('full', this.refusal(this.limit));
     }
   }
 
@@ -35,7 +35,7 @@ export class Quota {
   checkAbove(key: string): void {
     if (this.count(key) > this.limit) {
       this.onRefused(this.name);
-      throw new ChannelError(this.refusal(this.limit));
+      throw new ChannelError('full', this.refusal(this.limit));
     }
   }
 

@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { newChannelId, randomBase64Url } from '../../../protocol/ids.js';
 import type { Logger } from '../logger.js';
 import { Channel, type ChannelSettings } from './channel.js';
 import { ChannelError } from './channel-error.js';
 import type { WorkerPool } from './worker-pool.js';
 
-/** 128 random bits, base64url: unguessable and safe in URLs, paths and namespace names. */
-export const newChannelId = (): string => randomBytes(16).toString('base64url');
-const newPublishToken = (): string => randomBytes(24).toString('base64url');
+/** 192 random bits: the broadcaster's secret. */
+const newPublishToken = (): string => randomBase64Url(24);
 
 /** All live channels of this server, each on a router of the least-loaded worker. */
 export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
@@ -37,9 +36,9 @@ export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
   }
 
   async create(): Promise<{ channel: Channel; publishToken: string }> {
-    if (this.closing) throw new ChannelError('the server is shutting down');
+    if (this.closing) throw new ChannelError('full', 'the server is shutting down');
     if (this.channels.size + this.pendingCreates >= this.maxChannels) {
-      throw new ChannelError(`this server is at its limit of ${this.maxChannels} channels; try again later`);
+      throw new ChannelError('full', `this server is at its limit of ${this.maxChannels} channels; try again later`);
     }
     this.pendingCreates++;
     try {

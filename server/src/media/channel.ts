@@ -143,11 +143,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * yet; returns that connection's id so the caller can close it. Anyone else is refused.
    */
   claimBroadcaster(socketId: string, token: string, session?: string): string | null {
-    if (this.ended) throw new ChannelError('this channel has ended');
-    if (!sameSecret(token, this.publishToken)) throw new ChannelError('invalid publish token for this channel');
+    if (this.ended) throw new ChannelError('not-found', 'this channel has ended');
+    if (!sameSecret(token, this.publishToken)) throw new ChannelError('unauthorized', 'invalid publish token for this channel');
     let replaced: string | null = null;
     if (this.broadcaster !== null && this.broadcaster.socketId !== socketId) {
-      if (!session || this.broadcaster.session !== session) throw new ChannelError('this channel already has a broadcaster');
+      if (!session || this.broadcaster.session !== session) throw new ChannelError('conflict', 'this channel already has a broadcaster');
       replaced = this.broadcaster.socketId;
     }
     if (this.graceTimer) {
@@ -179,7 +179,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   async createProducerTransport(): Promise<TransportOptions> {
     this.assertOpen();
-    if (this.producerTransport) throw new ChannelError('the producer transport already exists');
+    if (this.producerTransport) throw new ChannelError('conflict', 'the producer transport already exists');
     const transport = await createWebRtcTransport(this.router, this.settings, { role: 'producer' });
     this.producerTransport = transport;
     transport.on('dtlsstatechange', (state) => {
@@ -195,16 +195,16 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   async connectProducerTransport(dtlsParameters: types.DtlsParameters): Promise<void> {
     this.assertOpen();
-    if (!this.producerTransport) throw new ChannelError('create the producer transport first');
-    if (this.transportConnected) throw new ChannelError('the producer transport is already connected');
+    if (!this.producerTransport) throw new ChannelError('conflict', 'create the producer transport first');
+    if (this.transportConnected) throw new ChannelError('conflict', 'the producer transport is already connected');
     await this.producerTransport.connect({ dtlsParameters });
     this.transportConnected = true;
   }
 
   async produce(kind: 'audio' | 'video', rtpParameters: types.RtpParameters): Promise<string> {
     this.assertOpen();
-    if (!this.producerTransport || !this.transportConnected) throw new ChannelError('connect the producer transport first');
-    if (this.producers.has(kind)) throw new ChannelError(`this channel already has a ${kind} track`);
+    if (!this.producerTransport || !this.transportConnected) throw new ChannelError('conflict', 'connect the producer transport first');
+    if (this.producers.has(kind)) throw new ChannelError('conflict', `this channel already has a ${kind} track`);
     refuseUnsupportedParameters(kind, rtpParameters, this.router.rtpCapabilities);
     const producer = await this.producerTransport.produce({ kind, rtpParameters });
     this.addProducer(producer);
@@ -218,7 +218,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   addProducer(producer: types.Producer): void {
     if (this.ended || this.producers.has(producer.kind)) {
       producer.close();
-      throw new ChannelError(this.ended ? 'this channel has ended' : `this channel already has a ${producer.kind} track`);
+      throw new ChannelError('not-found', this.ended ? 'this channel has ended' : `this channel already has a ${producer.kind} track`);
     }
     this.producers.set(producer.kind, producer);
     // The idle timer keeps running until media really arrives; from now on the source must send.
@@ -329,7 +329,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   private assertOpen(): void {
-    if (this.ended) throw new ChannelError('this channel has ended');
+    if (this.ended) throw new ChannelError('not-found', 'this channel has ended');
   }
 
   private clearIdleTimer(): void {

@@ -32,7 +32,7 @@ export function refuseUnsupportedParameters(
   );
   for (const codec of rtpParameters.codecs) {
     const mimeType = codec.mimeType.toLowerCase();
-    if (!mimeType.startsWith(`${kind}/`)) throw new ChannelError(`${kind === 'audio' ? 'an' : 'a'} ${kind} track cannot carry ${codec.mimeType}`);
-    if (!offered.has(mimeType)) throw new ChannelError(`unsupported codec ${codec.mimeType}; this server takes ${[...offered].join(', ')}`);
+    if (!mimeType.startsWith(`${kind}/`)) throw new ChannelError('bad-request', `${kind === 'audio' ? 'an' : 'a'} ${kind} track cannot carry ${codec.mimeType}`);
+    if (!offered.has(mimeType)) throw new ChannelError('bad-request', `unsupported codec ${codec.mimeType}; this server takes ${[...offered].join(', ')}`);
   }
 }

@@ -2,27 +2,14 @@ import type { types } from 'mediasoup';
 import { oneAtATime } from './one-at-a-time.js';
 import type { WebRtcListenSettings } from './webrtc-transport.js';
 
+import type { PipeEndpoint, PipeOffer } from '../cluster/messages.js';
+
+export type { PipeEndpoint, PipeOffer };
+
 /**
  * Router-to-router RTP between instances (mediasoup PipeTransports over UDP): how a channel's
  * tracks reach another instance that serves real-time viewers of it.
  */
-export interface PipeEndpoint {
-  ip: string;
-  port: number;
-}
-
-/** One of the owner's tracks as the other side must produce it (same id as the original). */
-export interface PipedProducer {
-  id: string;
-  kind: 'audio' | 'video';
-  rtpParameters: types.RtpParameters;
-  paused: boolean;
-}
-
-export interface PipeOffer extends PipeEndpoint {
-  producers: PipedProducer[];
-}
-
 export function createPipe(router: types.Router, settings: WebRtcListenSettings, appData: Record<string, unknown>): Promise<types.PipeTransport> {
   const { listenIp, announcedAddress, rtcMinPort, rtcMaxPort } = settings;
   return router.createPipeTransport({

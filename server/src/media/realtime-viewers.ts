@@ -51,14 +51,14 @@ export class RealtimeViewers {
 
   /** `onClosed` is called once the session's transport closes, however that happens. */
   async createTransport(viewerId: string, onClosed?: () => void): Promise<TransportOptions> {
-    if (this.sessions.has(viewerId)) throw new ChannelError('the consumer transport already exists');
+    if (this.sessions.has(viewerId)) throw new ChannelError('conflict', 'the consumer transport already exists');
     if (this.sessions.size >= this.limit) {
-      throw new ChannelError(`real-time viewing is full (${this.limit} viewers); watch over HLS`);
+      throw new ChannelError('full', `real-time viewing is full (${this.limit} viewers); watch over HLS`);
     }
     const transport = await createWebRtcTransport(this.router, this.settings, { role: 'consumer', viewerId });
     if (this.sessions.has(viewerId) || this.sessions.size >= this.limit) {
       transport.close(); // a concurrent request won the race
-      throw new ChannelError('the consumer transport already exists or real-time viewing is full');
+      throw new ChannelError('full', 'the consumer transport already exists or real-time viewing is full');
     }
     this.sessions.set(viewerId, { transport, connected: false, consumers: new Map() });
     if (onClosed) transport.observer.once('close', onClosed);
@@ -75,19 +75,19 @@ export class RealtimeViewers {
 
   async connect(viewerId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
     const session = this.session(viewerId);
-    if (session.connected) throw new ChannelError('the consumer transport is already connected');
+    if (session.connected) throw new ChannelError('conflict', 'the consumer transport is already connected');
     await session.transport.connect({ dtlsParameters });
     session.connected = true;
   }
 
   async consume(viewerId: string, rtpCapabilities: types.RtpCapabilities, producers: types.Producer[]): Promise<ConsumerInfo[]> {
     const session = this.session(viewerId);
-    if (session.consumers.size > 0) throw new ChannelError('already consuming this channel');
-    if (producers.length === 0) throw new ChannelError('the broadcast has not started yet');
+    if (session.consumers.size > 0) throw new ChannelError('conflict', 'already consuming this channel');
+    if (producers.length === 0) throw new ChannelError('conflict', 'the broadcast has not started yet');
     const infos: ConsumerInfo[] = [];
     for (const producer of producers) {
       if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
-        throw new ChannelError(`this browser cannot decode the channel’s ${producer.kind} (${producer.rtpParameters.codecs[0]?.mimeType})`);
+        throw new ChannelError('conflict', `this browser cannot decode the channel’s ${producer.kind} (${producer.rtpParameters.codecs[0]?.mimeType})`);
       }
       const consumer = await session.transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
       session.consumers.set(consumer.id, consumer);
@@ -99,7 +99,7 @@ export class RealtimeViewers {
 
   async resume(viewerId: string, consumerId: string): Promise<void> {
     const consumer = this.session(viewerId).consumers.get(consumerId);
-    if (!consumer) throw new ChannelError('unknown consumer');
+    if (!consumer) throw new ChannelError('not-found', 'unknown consumer');
     // Resuming a video consumer makes mediasoup ask for a key frame itself; let that request
     // land when the broadcaster will honour it, so the first picture comes at once.
     if (consumer.kind === 'video') await this.keyFrames.keyFrameWindow();
@@ -125,7 +125,7 @@ export class RealtimeViewers {
 
   private session(viewerId: string): Session {
     const session = this.sessions.get(viewerId);
-    if (!session) throw new ChannelError('create the consumer transport first');
+    if (!session) throw new ChannelError('conflict', 'create the consumer transport first');
     return session;
   }
 }

@@ -1,17 +1,27 @@
 import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
-import type { Socket } from 'socket.io';
 import { describe, expect, it } from 'vitest';
 import type { ChannelResults } from '../../../protocol/index.js';
 import { channelRequestSchemas } from '../../../protocol/schemas.js';
-import { requestHandlers } from './ack.js';
+import { requestHandlers, type RequestSocket } from './ack.js';
+import { ChannelError } from '../media/channel-error.js';
 
 const logger = pino({ level: 'silent' });
 
-/** A stand-in socket: handlers are registered with on() and invoked with emit(event, ...args). */
+/** A stand-in socket: what a client sends is delivered with emitter.emit(event, ...args). */
 function fakeSocket() {
   const emitter = new EventEmitter();
-  const socket = Object.assign(emitter, { id: 'socket-1' }) as unknown as Socket & EventEmitter;
+  const socket: RequestSocket = {
+    id: 'socket-1',
+    conn: {},
+    onAny: (listener) => {
+      const emit = emitter.emit.bind(emitter);
+      emitter.emit = (event, ...args) => {
+        listener(event, ...args);
+        return emit(event, ...args);
+      };
+    },
+  };
   const on = requestHandlers<typeof channelRequestSchemas, ChannelResults>(channelRequestSchemas, socket, logger);
   const call = (event: string, ...args: unknown[]) =>
     new Promise<unknown>((resolve) => {
@@ -49,16 +59,19 @@ describe('requestHandlers', () => {
       called = true;
       return { connected: true };
     });
-    const result = (await call('connectProducerTransport', payload)) as { error: string };
-    expect(result.error).toMatch(message);
+    const result = (await call('connectProducerTransport', payload)) as { error: { code: string; message: string } };
+    expect(result.error.code).toBe('bad-request');
+    expect(result.error.message).toMatch(message);
     expect(called).toBe(false);
   });
 
   it('checks produce payloads: kind must be audio or video, rtpParameters need codecs', async () => {
     const { on, call } = fakeSocket();
     on('produce', () => ({ producerId: 'p' }));
-    expect(await call('produce', { kind: 'data', rtpParameters: { codecs: [] } })).toMatchObject({ error: expect.stringMatching(/at kind/) });
-    expect(await call('produce', { kind: 'video', rtpParameters: { codecs: [] } })).toMatchObject({ error: expect.stringMatching(/at rtpParameters\.codecs/) });
+    expect(await call('produce', { kind: 'data', rtpParameters: { codecs: [] } })).toMatchObject({ error: { code: 'bad-request', message: expect.stringMatching(/at kind/) } });
+    expect(await call('produce', { kind: 'video', rtpParameters: { codecs: [] } })).toMatchObject({
+      error: { code: 'bad-request', message: expect.stringMatching(/at rtpParameters\.codecs/) },
+    });
     expect(
       await call('produce', { kind: 'video', rtpParameters: { codecs: [{ mimeType: 'video/H264', payloadType: 102, clockRate: 90000 }] } }),
     ).toEqual({ producerId: 'p' });
@@ -71,14 +84,33 @@ describe('requestHandlers', () => {
     expect(result).toEqual({ rtpCapabilities: { codecs: [] } });
   });
 
-  it('turns a thrown error or a rejection into { error }', async () => {
+  it('turns a refusal, thrown or rejected, into { error: { code, message } }', async () => {
     const { on, call } = fakeSocket();
     on('createProducerTransport', () => {
-      throw new Error('the producer transport already exists');
+      throw new ChannelError('conflict', 'the producer transport already exists');
     });
-    on('stopBroadcast', async () => Promise.reject(new Error('only the channel’s broadcaster can publish')));
-    expect(await call('createProducerTransport', {})).toEqual({ error: 'the producer transport already exists' });
-    expect(await call('stopBroadcast', {})).toEqual({ error: 'only the channel’s broadcaster can publish' });
+    on('stopBroadcast', async () => Promise.reject(new ChannelError('unauthorized', 'only the channel’s broadcaster can publish')));
+    expect(await call('createProducerTransport', {})).toEqual({ error: { code: 'conflict', message: 'the producer transport already exists' } });
+    expect(await call('stopBroadcast', {})).toEqual({ error: { code: 'unauthorized', message: 'only the channel’s broadcaster can publish' } });
+  });
+
+  it('reports any other failure as internal, without its text (it stays in the log)', async () => {
+    const { on, call } = fakeSocket();
+    on('createProducerTransport', () => {
+      throw new Error('Channel request handler with ID 7f3a not found [method:transport.connect] at /opt/redis:6379');
+    });
+    const result = (await call('createProducerTransport', {})) as { error: { code: string; message: string } };
+    expect(result.error.code).toBe('internal');
+    expect(result.error.message).not.toMatch(/7f3a|redis|transport\.connect/);
+  });
+
+  it('drops events nobody handles (no ack: an unknown event is not a request)', async () => {
+    const { on, emitter } = fakeSocket();
+    on('stopBroadcast', () => ({ stopped: true }));
+    let answered = false;
+    emitter.emit('noSuchEvent', {}, () => (answered = true));
+    await new Promise((r) => setImmediate(r));
+    expect(answered).toBe(false);
   });
 
   it('tolerates a missing ack callback and an ack that throws', async () => {

@@ -1,22 +1,18 @@
-import type { Namespace } from 'socket.io';
-import type { Audience, ChannelBroadcast, ChannelClientToServer, ChannelServerToClient, ChannelState } from '../../../protocol/index.js';
-import type { ChannelRecord } from '../cluster/channel-directory.js';
+import type { Audience, ChannelBroadcast, ChannelState } from '../../../protocol/index.js';
+import type { SignallingNamespace } from './socket-types.js';
 import type { Channel } from '../media/channel.js';
 import { CoalescedValue } from './coalesced-value.js';
 
-export interface ChannelSocketData {
-  role: 'viewer' | 'broadcaster';
-  /** Set when another instance carries the channel (cluster). */
-  remote?: ChannelRecord;
-}
-export type ChannelNamespace = Namespace<ChannelClientToServer, ChannelServerToClient, Record<string, never>, ChannelSocketData>;
+export type ChannelNamespace = SignallingNamespace;
 
 export const sameAudience = (a: Audience, b: Audience): boolean => a.viewers === b.viewers && a.realtime === b.realtime;
 
 /** Sends an event to the namespace's sockets on this instance only. */
 export function emitLocally(nsp: ChannelNamespace, message: ChannelBroadcast): void {
-  // `message` pairs an event with its own arguments (ChannelBroadcast); only the call is untyped.
-  (nsp.local.emit as (event: string, ...args: unknown[]) => boolean)(message.event, ...message.args);
+  // Each branch pairs an event with its own payload; spelled out so that the compiler checks each.
+  if (message.event === 'channelState') nsp.local.emit('channelState', ...message.args);
+  else if (message.event === 'viewerCount') nsp.local.emit('viewerCount', ...message.args);
+  else nsp.local.emit('streamEnded', ...message.args);
 }
 
 /** Viewers of this instance's channels that are connected through other instances. */

@@ -11,10 +11,11 @@ import type { ClientLimits } from '../limits/client-limits.js';
 import { keyOf } from '../limits/quota.js';
 import type { Logger } from '../logger.js';
 import { requestHandlers } from './ack.js';
-import type { Audiences, ChannelNamespace, ChannelSocketData } from './audiences.js';
+import type { Audiences } from './audiences.js';
+import type { SignallingNamespace, SignallingSocket } from './socket-types.js';
 import type { RemoteChannels } from './remote-channels.js';
 
-type ChannelSocket = Socket<ChannelClientToServer, ChannelServerToClient, Record<string, never>, ChannelSocketData>;
+type ChannelSocket = SignallingSocket;
 type RtpCapabilities = ChannelResults['getRouterRtpCapabilities']['rtpCapabilities'];
 /** A viewer's capabilities as mediasoup (server) types them; the router checks them in depth. */
 type ViewerRtpCapabilities = Parameters<Channel['realtime']['consume']>[1];
@@ -68,8 +69,7 @@ async function createRealtimeTransport(socket: ChannelSocket, realtime: Channel[
  * per channel) publishes; viewers watch over HLS or in real time over WebRTC. In a cluster,
  * viewers may join through any instance; publishing stays on the channel's own.
  */
-export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): void {
-  const nsp = channels as unknown as ChannelNamespace;
+export function serveChannels(nsp: SignallingNamespace, o: ChannelNamespaceOptions): void {
   const { registry, audiences } = o;
 
   nsp.use(async (socket, next) => {
@@ -81,15 +81,15 @@ export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): 
       try {
         record = await o.lookup(id);
       } catch {
-        return next(new Error('the channel directory is unavailable right now; retrying'));
+        return next(new ChannelError('internal', 'the channel directory is unavailable right now; retrying'));
       }
     }
-    if (!channel && (!record || record.state.phase === 'ended')) return next(new Error('channel not found'));
+    if (!channel && (!record || record.state.phase === 'ended')) return next(new ChannelError('not-found', 'channel not found'));
     const auth = channelAuth.safeParse(socket.handshake.auth);
-    if (!auth.success) return next(new Error('invalid connection parameters: expected role viewer or broadcaster'));
+    if (!auth.success) return next(new ChannelError('bad-request', 'invalid connection parameters: expected role viewer or broadcaster'));
     if (!channel) {
       if (auth.data.role === 'broadcaster') {
-        return next(new Error(`this channel is carried by another server (${record!.state.origin}); publish there`));
+        return next(new ChannelError('conflict', `this channel is carried by another server (${record!.state.origin}); publish there`));
       }
       socket.data.role = 'viewer';
       socket.data.remote = record!;
@@ -140,11 +140,11 @@ export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): 
       o.limits.pendingPerConnection,
     );
     const publishOnly = <P, R>(fn: (payload: P) => Promise<R>) => (payload: P) => {
-      if (!channel.isBroadcaster(socket.id)) throw new ChannelError('only the channel’s broadcaster can publish');
+      if (!channel.isBroadcaster(socket.id)) throw new ChannelError('unauthorized', 'only the channel’s broadcaster can publish');
       return fn(payload);
     };
     const viewOnly = <P, R>(fn: (payload: P) => Promise<R>) => (payload: P) => {
-      if (isBroadcaster) throw new ChannelError('the broadcaster cannot watch its own channel in real time');
+      if (isBroadcaster) throw new ChannelError('conflict', 'the broadcaster cannot watch its own channel in real time');
       return fn(payload);
     };
 
@@ -168,7 +168,7 @@ export function serveChannels(channels: Namespace, o: ChannelNamespaceOptions): 
     }));
 
     on('createConsumerTransport', viewOnly(async () => {
-      if (channel.liveProducers.length === 0) throw new ChannelError('the broadcast has not started yet');
+      if (channel.liveProducers.length === 0) throw new ChannelError('conflict', 'the broadcast has not started yet');
       return createRealtimeTransport(socket, channel.realtime, o);
     }));
     on('connectConsumerTransport', viewOnly(async ({ dtlsParameters }) => {
@@ -211,11 +211,11 @@ function serveRemoteViewer(socket: ChannelSocket, record: ChannelRecord, remoteC
     o.limits.pendingPerConnection,
   );
   const relay = async () => {
-    if (!o.edges) throw new ChannelError('real-time viewing of this channel is not available on this server');
+    if (!o.edges) throw new ChannelError('conflict', 'real-time viewing of this channel is not available on this server');
     return o.edges.get(channelId);
   };
   const publishing = () => {
-    throw new ChannelError('only the channel’s broadcaster can publish');
+    throw new ChannelError('unauthorized', 'only the channel’s broadcaster can publish');
   };
   on('createProducerTransport', publishing);
   on('connectProducerTransport', publishing);
@@ -225,7 +225,7 @@ function serveRemoteViewer(socket: ChannelSocket, record: ChannelRecord, remoteC
   on('getRouterRtpCapabilities', async () => ({ rtpCapabilities: (await relay()).router.rtpCapabilities as RtpCapabilities }));
   on('createConsumerTransport', async () => {
     const edge = await relay();
-    if ((await edge.liveProducers()).length === 0) throw new ChannelError('the broadcast has not started yet');
+    if ((await edge.liveProducers()).length === 0) throw new ChannelError('conflict', 'the broadcast has not started yet');
     return createRealtimeTransport(socket, edge.realtime, o);
   });
   on('connectConsumerTransport', async ({ dtlsParameters }) => {

@@ -1,7 +1,7 @@
-import type { Namespace } from 'socket.io';
-import { z } from 'zod';
+import type { SignallingNamespace } from './socket-types.js';
 import type { Audience, ChannelBroadcast, LobbyClientToServer, LobbyServerToClient } from '../../../protocol/index.js';
-import type { Cluster, ClusterEvents, PipeAnswer } from '../cluster/cluster.js';
+import type { Cluster } from '../cluster/cluster.js';
+import { clusterMessages, type ClusterEvents, type ClusterMessage, type PipeAnswer } from '../cluster/messages.js';
 import { ChannelError } from '../media/channel-error.js';
 import type { PipeEndpoint, PipeOffer } from '../media/pipe.js';
 import type { Logger } from '../logger.js';
@@ -9,25 +9,7 @@ import type { ChannelRegistry } from '../media/channel-registry.js';
 import type { Audiences, RemoteAudience } from './audiences.js';
 import type { RemoteChannels } from './remote-channels.js';
 
-const count = z.number().int().min(0);
-const audienceReport = z.object({ channelId: z.string(), instanceId: z.string(), viewers: count, realtime: count });
-const pipeRequest = z.object({
-  channelId: z.string(),
-  instanceId: z.string(),
-  endpoint: z.object({ ip: z.string(), port: z.number().int().min(1).max(65535) }),
-});
-
-const instanceOfChannel = pipeRequest.pick({ channelId: true, instanceId: true });
-const channelEvent = z.object({
-  channelId: z.string(),
-  message: z.discriminatedUnion('event', [
-    z.object({ event: z.literal('channelState'), args: z.tuple([z.object({ channelId: z.string(), phase: z.string() }).loose()]) }),
-    z.object({ event: z.literal('viewerCount'), args: z.tuple([z.object({ viewers: z.number(), realtime: z.number() })]) }),
-    z.object({ event: z.literal('streamEnded'), args: z.tuple([z.object({ reason: z.string() })]) }),
-  ]),
-});
-
-export type ClusterLobby = Namespace<LobbyClientToServer, LobbyServerToClient, ClusterEvents>;
+export type ClusterLobby = SignallingNamespace;
 
 export interface ClusterLinkOptions {
   cluster: Cluster;
@@ -57,18 +39,18 @@ export class ClusterLink implements RemoteAudience {
     // Messages come from other instances, possibly of another version: checked before use, since
     // a throw here would escape into the Redis adapter.
     o.lobby.on('audience', (report) => {
-      const parsed = audienceReport.safeParse(report);
+      const parsed = clusterMessages.audience.safeParse(report);
       if (parsed.success) this.onAudienceReport(parsed.data);
       else this.ignored('audience', report);
     });
-    o.lobby.on('channelEvent', (channelId, message) => {
-      const parsed = channelEvent.safeParse({ channelId, message });
-      if (parsed.success) o.remoteChannels.deliver(parsed.data.channelId, parsed.data.message as ChannelBroadcast);
-      else this.ignored('channelEvent', message);
+    o.lobby.on('channelEvent', (event) => {
+      const parsed = clusterMessages.channelEvent.safeParse(event);
+      if (parsed.success) o.remoteChannels.deliver(parsed.data.channelId, parsed.data.message);
+      else this.ignored('channelEvent', event);
     });
     o.lobby.on('directoryChanged', () => o.directoryChanged());
     o.lobby.on('pipeOpen', (request, answer) => {
-      const parsed = pipeRequest.safeParse(request);
+      const parsed = clusterMessages.pipeOpen.safeParse(request);
       if (typeof answer !== 'function') return this.ignored('pipeOpen', request);
       if (!parsed.success) return answer({ error: 'malformed pipe request' });
       const channel = o.registry.get(parsed.data.channelId);
@@ -80,14 +62,14 @@ export class ClusterLink implements RemoteAudience {
       });
     });
     o.lobby.on('keyFrame', (request) => {
-      const parsed = instanceOfChannel.safeParse(request);
+      const parsed = clusterMessages.keyFrame.safeParse(request);
       if (!parsed.success) return;
       const channel = o.registry.get(parsed.data.channelId);
       const via = channel?.pipes.videoConsumer(parsed.data.instanceId);
       if (channel && via) channel.requestKeyFrame(via);
     });
     o.lobby.on('pipeClose', (request) => {
-      const parsed = instanceOfChannel.safeParse(request);
+      const parsed = clusterMessages.pipeClose.safeParse(request);
       if (parsed.success) o.registry.get(parsed.data.channelId)?.pipes.close(parsed.data.instanceId);
     });
     this.track(o.cluster.directory.markAlive(o.cluster.instanceId));
@@ -115,12 +97,12 @@ export class ClusterLink implements RemoteAudience {
       // The Redis adapter gives up on instances that do not answer within its requestsTimeout.
       answers = await this.o.lobby.serverSideEmitWithAck('pipeOpen', { channelId, instanceId: this.o.cluster.instanceId, endpoint });
     } catch (error) {
-      throw new ChannelError(`the channel’s server did not answer in time (${error instanceof Error ? error.message : String(error)})`);
+      throw new ChannelError('internal', `the channel’s server did not answer in time (${error instanceof Error ? error.message : String(error)})`);
     }
     const failure = answers.find((a): a is { error: string } => a !== null && 'error' in a);
     const offer = answers.find((a): a is PipeOffer => a !== null && 'producers' in a);
     if (offer) return offer;
-    throw new ChannelError(failure?.error ?? 'no server carries this channel any more');
+    throw new ChannelError('not-found', failure?.error ?? 'no server carries this channel any more');
   }
 
   requestKeyFrame(channelId: string): void {
@@ -132,7 +114,7 @@ export class ClusterLink implements RemoteAudience {
   }
 
   relay(channelId: string, message: ChannelBroadcast): void {
-    this.o.lobby.serverSideEmit('channelEvent', channelId, message);
+    this.o.lobby.serverSideEmit('channelEvent', { channelId, message });
   }
 
   /** Sent by this instance as a non-owner (see RemoteChannels). */
@@ -160,7 +142,7 @@ export class ClusterLink implements RemoteAudience {
     this.o.logger.warn({ event, payload: String(JSON.stringify(payload)).slice(0, 200) }, 'ignored a malformed message from another instance');
   }
 
-  private onAudienceReport({ channelId, instanceId, viewers, realtime }: Parameters<ClusterEvents['audience']>[0]): void {
+  private onAudienceReport({ channelId, instanceId, viewers, realtime }: ClusterMessage<'audience'>): void {
     if (!this.o.registry.get(channelId)) return;
     let counts = this.remoteCounts.get(channelId);
     if (!counts) this.remoteCounts.set(channelId, (counts = new Map()));

@@ -1,5 +1,5 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import type { Namespace } from 'socket.io';
+import type { SignallingNamespace } from './socket-types.js';
 import type { DirectoryEntry, LobbyClientToServer, LobbyResults, LobbyServerToClient } from '../../../protocol/index.js';
 import { lobbyRequestSchemas } from '../../../protocol/schemas.js';
 import type { ClusterEvents } from '../cluster/cluster.js';
@@ -30,7 +30,7 @@ export interface LobbyOptions {
  * are full snapshots (a few hundred bytes per channel), coalesced to at most one per interval.
  */
 export function serveLobby(
-  lobby: Namespace<LobbyClientToServer, LobbyServerToClient, ClusterEvents>,
+  lobby: SignallingNamespace,
   registry: ChannelRegistry,
   /** The live channels (of every instance, in a cluster). */
   liveChannels: () => Promise<DirectoryEntry[]>,
@@ -90,8 +90,8 @@ export function serveLobby(
     const address = options.addresses.of(socket.request);
     on('createChannel', async ({ publishKey }) => {
       if (options.publishKey !== undefined) {
-        if (!publishKey) throw new ChannelError('this server requires a publish key to go live');
-        if (!sameSecret(publishKey, options.publishKey)) throw new ChannelError('wrong publish key');
+        if (!publishKey) throw new ChannelError('unauthorized', 'this server requires a publish key to go live');
+        if (!sameSecret(publishKey, options.publishKey)) throw new ChannelError('unauthorized', 'wrong publish key');
       }
       // Held until the channel ends: a squatter's channels count against its own address only.
       const release = limits.channelsPerAddress.take(address);
@@ -99,7 +99,7 @@ export function serveLobby(
         try {
           await creations.consume(address);
         } catch {
-          throw new ChannelError('too many channels created from your address; try again in a minute');
+          throw new ChannelError('full', 'too many channels created from your address; try again in a minute');
         }
         const { channel, publishToken } = await registry.create();
         channel.once('ended', release);
@@ -116,7 +116,7 @@ export function serveLobby(
         return { channels: await snapshot() };
       } catch {
         // Joined all the same: the next push brings the list once the directory answers again.
-        throw new ChannelError('the channel directory is unavailable right now; it will update when it is back');
+        throw new ChannelError('internal', 'the channel directory is unavailable right now; it will update when it is back');
       }
     });
   });

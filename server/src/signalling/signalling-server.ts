@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import type { ChannelRegistry } from '../media/channel-registry.js';
 import { EdgeChannels, type EdgeChannelsOptions } from '../media/edge-channel.js';
 import { Audiences } from './audiences.js';
+import type { SignallingServer } from './socket-types.js';
 import { serveChannels } from './channel-namespace.js';
 import { ClusterLink } from './cluster-link.js';
 import { serveLobby } from './lobby.js';
@@ -35,7 +36,7 @@ export interface SignallingOptions {
 }
 
 export interface Signalling {
-  io: Server;
+  io: SignallingServer;
   /** Viewers connected to this instance (of its own channels or, in a cluster, of others'). */
   localViewers(): Audience;
   /** Stops cluster duties (after the channels ended, before io.close). */
@@ -52,7 +53,7 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
   const intervalMs = options.presenceIntervalMs ?? 250;
   const cluster = options.cluster?.cluster;
   const origin = () => options.cluster?.origin() ?? null;
-  const io = new Server<LobbyClientToServer, LobbyServerToClient, ClusterEvents>(httpServer, {
+  const io: SignallingServer = new Server(httpServer, {
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     cleanupEmptyChildNamespaces: true,
     serveClient: false,
@@ -153,7 +154,7 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
     logger,
   });
   return {
-    io: io as unknown as Server,
+    io,
     localViewers: () => {
       const own = audiences.totals();
       return {

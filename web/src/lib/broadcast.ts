@@ -1,11 +1,12 @@
 import { Device, type types } from 'mediasoup-client';
-import type { Audience, ChannelState } from '$protocol';
-import { connectChannel, connectLobby, connected, request, type ChannelSocket } from './signalling';
+import { connectErrorCode, type Audience, type ChannelState, type ErrorCode } from '$protocol';
+import { connectChannel, connectLobby, connected, request, RequestError, type ChannelSocket } from './signalling';
 
 export type BroadcastState = 'connecting' | 'starting' | 'live' | 'reconnecting' | 'ended' | 'error';
 
 export interface BroadcastEvents {
-  onState(state: BroadcastState, detail?: string): void;
+  /** `code`: why the server refused (state 'error'), e.g. 'unauthorized' when a publish key is needed. */
+  onState(state: BroadcastState, detail?: string, code?: ErrorCode | 'timeout'): void;
   onAudience(audience: Audience): void;
   onChannel(channel: { channelId: string; publishToken: string }): void;
 }
@@ -71,7 +72,7 @@ export class Broadcast {
       await transport.produce({ track: audio, stopTracks: false });
       if (this.state === 'connecting') this.set('starting');
     } catch (error) {
-      this.fail(error instanceof Error ? error.message : String(error));
+      this.fail(error instanceof Error ? error.message : String(error), error instanceof RequestError ? error.code : undefined);
     }
   }
 
@@ -110,20 +111,20 @@ export class Broadcast {
     socket.on('connect_error', (error) => {
       // Network errors: Socket.IO keeps retrying. A refusal by the server (the channel ended
       // while we were away) is final.
-      const networkError = (error as Error & { type?: string }).type === 'TransportError';
-      if (this.state === 'reconnecting' && !networkError) {
+      const refusal = connectErrorCode(error);
+      if (this.state === 'reconnecting' && refusal) {
         this.stopped = true;
         this.teardown();
-        this.set('ended', error.message === 'channel not found' ? 'the channel ended while the connection was lost' : error.message);
+        this.set('ended', refusal === 'not-found' ? 'the channel ended while the connection was lost' : error.message);
       }
     });
   }
 
-  private fail(message: string): void {
+  private fail(message: string, code?: ErrorCode | 'timeout'): void {
     if (this.state === 'ended' || this.state === 'error') return;
     this.stopped = true;
     this.teardown();
-    this.set('error', message);
+    this.set('error', message, code);
   }
 
   private teardown(): void {
@@ -133,8 +134,8 @@ export class Broadcast {
     this.socket = null;
   }
 
-  private set(state: BroadcastState, detail?: string): void {
+  private set(state: BroadcastState, detail?: string, code?: ErrorCode | 'timeout'): void {
     this.state = state;
-    this.events.onState(state, detail);
+    this.events.onState(state, detail, code);
   }
 }

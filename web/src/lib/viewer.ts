@@ -1,4 +1,4 @@
-import { atOrigin, CHANNEL_ID_PATTERN, type Audience, type ChannelState } from '$protocol';
+import { atOrigin, CHANNEL_ID_PATTERN, connectErrorCode, type Audience, type ChannelState } from '$protocol';
 import { playHls, type Player } from './hls-player';
 import { playRealtime } from './realtime-player';
 import { connectChannel, type ChannelSocket } from './signalling';
@@ -49,7 +49,7 @@ export class Viewer {
     const socket = connectChannel(this.channelId, { role: 'viewer' });
     this.socket = socket;
     socket.on('connect_error', (error) => {
-      if (error.message === 'channel not found') {
+      if (connectErrorCode(error) === 'not-found') {
         socket.disconnect();
         if (this.state === 'connecting') this.set('not-found');
         else this.end('the stream has ended');

@@ -1,0 +1,57 @@
+/**
+ * Channel ids and every name built from one: the Socket.IO namespace, the HLS URLs and the file
+ * names FFmpeg writes. One module, so that the pattern that validates an id, the generator that
+ * makes one and every path that embeds one cannot drift apart. Browser-safe (Web Crypto).
+ */
+
+const ID_CHARS = '[A-Za-z0-9_-]{22}';
+
+/** Unguessable, URL-safe: 128 random bits as base64url (22 chars). */
+export const CHANNEL_ID_PATTERN = new RegExp(`^${ID_CHARS}$`);
+
+export function newChannelId(): string {
+  return randomBase64Url(16);
+}
+
+/** Secrets (publish tokens): `bytes` random bytes as base64url. */
+export function randomBase64Url(bytes: number): string {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  let binary = '';
+  for (const byte of raw) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+// ---------------------------------------------------------------- Socket.IO
+
+export const CHANNEL_NAMESPACE_PATTERN = new RegExp(`^/channel/(${ID_CHARS})$`);
+export const channelNamespace = (channelId: string): string => `/channel/${channelId}`;
+export const channelIdOfNamespace = (name: string): string | undefined => CHANNEL_NAMESPACE_PATTERN.exec(name)?.[1];
+
+// ---------------------------------------------------------------- HLS
+
+export const HLS_PLAYLIST_FILE = 'index.m3u8';
+/** FFmpeg's segment name template (`-hls_segment_filename`). */
+export const HLS_SEGMENT_TEMPLATE = 'seg_%05d.ts';
+/** A segment file name as listed in the playlist. */
+export const HLS_SEGMENT_FILE = /^seg_\d{1,10}\.ts$/;
+/** Segment lines of a playlist. */
+export const HLS_SEGMENT_LINES = /^(seg_\d{1,10}\.ts)$/gm;
+export const hlsSegmentFile = (n: number): string => `seg_${String(n).padStart(5, '0')}.ts`;
+
+export const hlsPlaylistPath = (channelId: string): string => `/hls/${channelId}/${HLS_PLAYLIST_FILE}`;
+
+/** The URL path of a channel's HLS file: `/hls/<id>/index.m3u8` or `/hls/<id>/seg_N.ts`, query allowed. */
+const HLS_PATH = new RegExp(`^/hls/(${ID_CHARS})/(index\\.m3u8|seg_\\d{1,10}\\.ts)(?:\\?.*)?$`);
+
+export interface HlsFileRequest {
+  channelId: string;
+  file: string;
+  isPlaylist: boolean;
+}
+
+/** Matched on the raw URL: no `..`, no percent-encoding, nothing but the two file kinds. */
+export function parseHlsPath(url: string): HlsFileRequest | null {
+  const match = HLS_PATH.exec(url);
+  if (!match) return null;
+  return { channelId: match[1]!, file: match[2]!, isPlaylist: match[2] === HLS_PLAYLIST_FILE };
+}
