@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import { channelNamespace } from '../../protocol/index.js';
-import { createRtpIngest } from '../src/media/rtp-ingest.js';
+import { createRtpIngest } from './helpers/rtp-ingest.js';
 import { eventually, isAlive, waitForExit } from './helpers/processes.js';
 import { startFedChannel, startTestApp } from './helpers/test-app.js';
 

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { writeOwnerMark } from '../src/media/hls/leftovers.js';
+import { writeOwnerMark } from '../src/readers/hls/leftovers.js';
 import { eventually, isAlive, waitForExit } from './helpers/processes.js';
 import { startFedChannel, startTestApp } from './helpers/test-app.js';
 

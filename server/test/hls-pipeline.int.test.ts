@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { boundUdpPorts } from '../src/media/hls/udp-listeners.js';
-import { createRtpIngest } from '../src/media/rtp-ingest.js';
+import { boundUdpPorts } from '../src/readers/hls/udp-listeners.js';
+import { createRtpIngest } from './helpers/rtp-ingest.js';
 import { eventually, isAlive, waitForExit } from './helpers/processes.js';
 import { startRtpSource, stopProcess, testClip } from './helpers/rtp-source.js';
 

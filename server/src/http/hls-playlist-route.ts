@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LivePlaylist } from '../media/hls/live-playlist.js';
+import type { LivePlaylist } from '../readers/hls/live-playlist.js';
 
 export type PlaylistLookup = (channelId: string) => LivePlaylist | null | undefined;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChannelError } from '../media/channel-error.js';
+import { ChannelError } from '../channel/channel-error.js';
 import { keyOf, Quota } from './quota.js';
 
 describe('Quota', () => {

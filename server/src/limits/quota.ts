@@ -1,4 +1,4 @@
-import { ChannelError } from '../media/channel-error.js';
+import { ChannelError } from '../channel/channel-error.js';
 
 /**
  * At most `limit` things held at once per key (a client address, a connection). `take` either

@@ -1,5 +1,5 @@
 import type { types } from 'mediasoup';
-import { ChannelError } from './channel-error.js';
+import { ChannelError } from '../channel/channel-error.js';
 
 /**
  * Codecs every channel router offers. H264 Constrained Baseline comes first because FFmpeg can

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChannelResults } from '../../../protocol/index.js';
 import { channelRequestSchemas } from '../../../protocol/schemas.js';
 import { requestHandlers, type RequestSocket } from './ack.js';
-import { ChannelError } from '../media/channel-error.js';
+import { ChannelError } from '../channel/channel-error.js';
 
 const logger = pino({ level: 'silent' });
 

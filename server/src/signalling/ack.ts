@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { AckError, AckResult } from '../../../protocol/index.js';
 import { keyOf, type Quota } from '../limits/quota.js';
 import type { Logger } from '../logger.js';
-import { ChannelError } from '../media/channel-error.js';
+import { ChannelError } from '../channel/channel-error.js';
 
 type AnyAck = (result: unknown) => void;
 const noAck: AnyAck = () => undefined;

@@ -1,6 +1,6 @@
 import type { Audience, ChannelBroadcast, ChannelState } from '../../../protocol/index.js';
 import type { SignallingNamespace } from './socket-types.js';
-import type { Channel } from '../media/channel.js';
+import type { Channel } from '../channel/channel.js';
 import { CoalescedValue } from './coalesced-value.js';
 
 export type ChannelNamespace = SignallingNamespace;

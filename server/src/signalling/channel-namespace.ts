@@ -1,10 +1,10 @@
 import type { Namespace, Socket } from 'socket.io';
 import { CHANNEL_NAMESPACE_PATTERN, type ChannelClientToServer, type ChannelResults, type ChannelServerToClient } from '../../../protocol/index.js';
 import { channelAuth, channelRequestSchemas } from '../../../protocol/schemas.js';
-import type { Channel } from '../media/channel.js';
-import { ChannelError } from '../media/channel-error.js';
-import type { ChannelRegistry } from '../media/channel-registry.js';
-import type { EdgeChannels } from '../media/edge-channel.js';
+import type { Channel } from '../channel/channel.js';
+import { ChannelError } from '../channel/channel-error.js';
+import type { ChannelRegistry } from '../channel/channel-registry.js';
+import type { EdgeChannels } from '../cluster/relay.js';
 import type { ChannelRecord } from '../cluster/channel-directory.js';
 import type { ClientAddresses } from '../http/client-address.js';
 import type { ClientLimits } from '../limits/client-limits.js';
@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { requestHandlers } from './ack.js';
 import type { Audiences } from './audiences.js';
 import type { SignallingNamespace, SignallingSocket } from './socket-types.js';
-import type { RemoteChannels } from './remote-channels.js';
+import type { RemoteChannels } from '../cluster/remote-channels.js';
 
 type ChannelSocket = SignallingSocket;
 type RtpCapabilities = ChannelResults['getRouterRtpCapabilities']['rtpCapabilities'];

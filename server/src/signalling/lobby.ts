@@ -6,8 +6,8 @@ import type { ClusterEvents } from '../cluster/cluster.js';
 import type { ClientAddresses } from '../http/client-address.js';
 import type { ClientLimits } from '../limits/client-limits.js';
 import type { Logger } from '../logger.js';
-import { ChannelError } from '../media/channel-error.js';
-import type { ChannelRegistry } from '../media/channel-registry.js';
+import { ChannelError } from '../channel/channel-error.js';
+import type { ChannelRegistry } from '../channel/channel-registry.js';
 import { sameSecret } from '../secrets.js';
 import { requestHandlers } from './ack.js';
 

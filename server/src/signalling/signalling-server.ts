@@ -12,14 +12,14 @@ import type { Cluster, ClusterEvents } from '../cluster/cluster.js';
 import type { ClientAddresses } from '../http/client-address.js';
 import type { ClientLimits } from '../limits/client-limits.js';
 import type { Logger } from '../logger.js';
-import type { ChannelRegistry } from '../media/channel-registry.js';
-import { EdgeChannels, type EdgeChannelsOptions } from '../media/edge-channel.js';
+import type { ChannelRegistry } from '../channel/channel-registry.js';
+import { EdgeChannels, type EdgeChannelsOptions } from '../cluster/relay.js';
 import { Audiences } from './audiences.js';
 import type { SignallingServer } from './socket-types.js';
 import { serveChannels } from './channel-namespace.js';
-import { ClusterLink } from './cluster-link.js';
+import { ClusterLink } from '../cluster/cluster-link.js';
 import { serveLobby } from './lobby.js';
-import { RemoteChannels } from './remote-channels.js';
+import { RemoteChannels } from '../cluster/remote-channels.js';
 
 export interface SignallingOptions {
   /** Viewer-count and directory updates are coalesced to at most one per interval. */

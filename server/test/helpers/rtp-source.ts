@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RTP_INGEST, type RtpIngest } from '../../src/media/rtp-ingest.js';
+import { RTP_INGEST, type RtpIngest } from './rtp-ingest.js';
 
 /**
  * A pre-encoded test clip (H264 Constrained Baseline with a key frame every 0.5 s + Opus, in

@@ -5,15 +5,15 @@ import { hlsPlaylistPath } from '../../../protocol/index.js';
 import type { Logger } from '../logger.js';
 import { sameSecret } from '../secrets.js';
 import { ChannelError } from './channel-error.js';
-import { HlsPipeline, type HlsPipelineOptions } from './hls/hls-pipeline.js';
-import { refuseUnsupportedParameters } from './codecs.js';
-import { PipeOrigin } from './pipe.js';
-import { RealtimeViewers } from './realtime-viewers.js';
+import { HlsPipeline, type HlsPipelineOptions } from '../readers/hls/hls-pipeline.js';
+import { refuseUnsupportedParameters } from '../media/codecs.js';
+import { PipeOrigin } from '../cluster/pipe-origin.js';
+import { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
 import { SourceWatch } from './source-watch.js';
-import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from './webrtc-transport.js';
+import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from '../media/webrtc-transport.js';
 
 export { ChannelError };
-import type { LivePlaylist } from './hls/live-playlist.js';
+import type { LivePlaylist } from '../readers/hls/live-playlist.js';
 
 export interface ChannelSettings extends WebRtcListenSettings {
   idleTimeoutMs: number;

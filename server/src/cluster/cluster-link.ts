@@ -1,12 +1,12 @@
-import type { SignallingNamespace } from './socket-types.js';
+import type { SignallingNamespace } from '../signalling/socket-types.js';
 import type { Audience, ChannelBroadcast, LobbyClientToServer, LobbyServerToClient } from '../../../protocol/index.js';
-import type { Cluster } from '../cluster/cluster.js';
-import { clusterMessages, type ClusterEvents, type ClusterMessage, type PipeAnswer } from '../cluster/messages.js';
-import { ChannelError } from '../media/channel-error.js';
-import type { PipeEndpoint, PipeOffer } from '../media/pipe.js';
+import type { Cluster } from './cluster.js';
+import { clusterMessages, type ClusterEvents, type ClusterMessage, type PipeAnswer } from './messages.js';
+import { ChannelError } from '../channel/channel-error.js';
+import type { PipeEndpoint, PipeOffer } from './pipe-origin.js';
 import type { Logger } from '../logger.js';
-import type { ChannelRegistry } from '../media/channel-registry.js';
-import type { Audiences, RemoteAudience } from './audiences.js';
+import type { ChannelRegistry } from '../channel/channel-registry.js';
+import type { Audiences, RemoteAudience } from '../signalling/audiences.js';
 import type { RemoteChannels } from './remote-channels.js';
 
 export type ClusterLobby = SignallingNamespace;

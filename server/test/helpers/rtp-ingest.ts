@@ -1,5 +1,5 @@
 import type { types } from 'mediasoup';
-import type { Channel } from './channel.js';
+import type { Channel } from '../../src/channel/channel.js';
 
 /** Payload types and SSRCs an RTP sender must use; codecs as the router offers them. */
 export const RTP_INGEST = {

@@ -1,8 +1,8 @@
 import type { Audience, ChannelBroadcast } from '../../../protocol/index.js';
-import type { ChannelRecord } from '../cluster/channel-directory.js';
+import type { ChannelRecord } from './channel-directory.js';
 import type { Logger } from '../logger.js';
-import { emitLocally, sameAudience, type ChannelNamespace } from './audiences.js';
-import { CoalescedValue } from './coalesced-value.js';
+import { emitLocally, sameAudience, type ChannelNamespace } from '../signalling/audiences.js';
+import { CoalescedValue } from '../signalling/coalesced-value.js';
 
 export interface RemoteChannelsOptions {
   intervalMs: number;

@@ -1,8 +1,8 @@
 import type { types } from 'mediasoup';
-import { oneAtATime } from './one-at-a-time.js';
-import type { WebRtcListenSettings } from './webrtc-transport.js';
+import { oneAtATime } from '../media/one-at-a-time.js';
+import type { WebRtcListenSettings } from '../media/webrtc-transport.js';
 
-import type { PipeEndpoint, PipeOffer } from '../cluster/messages.js';
+import type { PipeEndpoint, PipeOffer } from './messages.js';
 
 export type { PipeEndpoint, PipeOffer };
 

@@ -1,10 +1,10 @@
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.js';
-import { oneAtATime } from './one-at-a-time.js';
-import { createPipe, endpointOf, type PipeEndpoint, type PipeOffer } from './pipe.js';
-import { RealtimeViewers } from './realtime-viewers.js';
-import type { WebRtcListenSettings } from './webrtc-transport.js';
-import type { WorkerPool } from './worker-pool.js';
+import { oneAtATime } from '../media/one-at-a-time.js';
+import { createPipe, endpointOf, type PipeEndpoint, type PipeOffer } from './pipe-origin.js';
+import { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
+import type { WebRtcListenSettings } from '../media/webrtc-transport.js';
+import type { WorkerPool } from '../media/worker-pool.js';
 
 /** Asks the owning instance to pipe the channel's tracks to `here`. */
 export type RequestPipe = (here: PipeEndpoint) => Promise<PipeOffer>;

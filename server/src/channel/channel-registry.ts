@@ -3,7 +3,7 @@ import { newChannelId, randomBase64Url } from '../../../protocol/ids.js';
 import type { Logger } from '../logger.js';
 import { Channel, type ChannelSettings } from './channel.js';
 import { ChannelError } from './channel-error.js';
-import type { WorkerPool } from './worker-pool.js';
+import type { WorkerPool } from '../media/worker-pool.js';
 
 /** 192 random bits: the broadcaster's secret. */
 const newPublishToken = (): string => randomBase64Url(24);

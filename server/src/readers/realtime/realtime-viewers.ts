@@ -1,8 +1,8 @@
 import type { types } from 'mediasoup';
-import type { ConsumerInfo, TransportOptions } from '../../../protocol/index.js';
-import type { Logger } from '../logger.js';
-import { ChannelError } from './channel-error.js';
-import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from './webrtc-transport.js';
+import type { ConsumerInfo, TransportOptions } from '../../../../protocol/index.js';
+import type { Logger } from '../../logger.js';
+import { ChannelError } from '../../channel/channel-error.js';
+import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from '../../media/webrtc-transport.js';
 
 /** How the channel times key-frame requests so that the broadcaster honours them. */
 export interface KeyFrameTiming {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ChannelRecord } from '../cluster/channel-directory.js';
+import type { ChannelRecord } from './channel-directory.js';
 import { createLogger } from '../logger.js';
-import type { ChannelNamespace } from './audiences.js';
+import type { ChannelNamespace } from '../signalling/audiences.js';
 import { RemoteChannels } from './remote-channels.js';
 
 const ID = 'AAAAAAAAAAAAAAAAAAAAAA';
