@@ -42,7 +42,7 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
       fed.push(...(await Promise.all(Array.from({ length: Math.min(5, channels - i) }, () => startFedChannel(server.app)))));
     }
     await new Promise((r) => setTimeout(r, 3000)); // settle
-    const segment = server.app.config.HLS_SEGMENT_SECONDS;
+    const segment = server.app.config.hls.segmentSeconds;
     const startSegments = fed.map((f) => f.channel.playlist?.newestSegment ?? -1);
     const cpu = await cpuPercentOver(
       {

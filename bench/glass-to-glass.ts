@@ -87,7 +87,7 @@ export async function runGlassToGlass(): Promise<void> {
     }
     const baseline = results.get(MODES[1].name)!;
     for (const row of rows) row['p50 / baseline'] = (results.get(String(row.mode))! / baseline).toFixed(2);
-    printTable(`Glass-to-glass latency (segments of ${server.app.config.HLS_SEGMENT_SECONDS} s, ${SECONDS} s per mode)`, rows);
+    printTable(`Glass-to-glass latency (segments of ${server.app.config.hls.segmentSeconds} s, ${SECONDS} s per mode)`, rows);
   } finally {
     await browser.close();
     await server.stop();

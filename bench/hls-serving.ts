@@ -107,7 +107,7 @@ export async function runHlsServing(): Promise<void> {
   const server = await startBenchServer();
   const fed = await startFedChannel(server.app);
   const binary = nginxBinary();
-  const nginx = binary ? await startNginx(binary, server.app.config.HLS_DIR) : null;
+  const nginx = binary ? await startNginx(binary, server.app.config.hls.dir) : null;
   const rows: Record<string, string | number>[] = [];
   try {
     await new Promise((r) => setTimeout(r, 2000));
@@ -140,7 +140,7 @@ export async function runHlsServing(): Promise<void> {
     await server.stop();
   }
   if (!nginx) console.log('nginx is not installed (and not root to install it): no comparison row.');
-  printTable(`HLS serving (${SECONDS} s per run, segments of ${server.app.config.HLS_SEGMENT_SECONDS} s, load generator in its own process)`, rows);
+  printTable(`HLS serving (${SECONDS} s per run, segments of ${server.app.config.hls.segmentSeconds} s, load generator in its own process)`, rows);
   console.log('Target: >= 2,000 simulated viewers with p99 playlist response <= 50 ms.');
 }
 

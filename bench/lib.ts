@@ -24,8 +24,8 @@ export async function startBenchServer(
   const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: '0', HLS_DIR: hlsDir, LOG_LEVEL: 'error', ...overrides };
   if (!web) env.WEB_BUILD_DIR = path.join(hlsDir, 'no-web-app');
   const config: Config = loadConfig(env);
-  if (web && !existsSync(path.join(config.WEB_BUILD_DIR, 'handler.js'))) throw new Error('the web app is not built: run npm run build first');
-  const app = await startApp(config, createLogger(config.LOG_LEVEL));
+  if (web && !existsSync(path.join(config.http.webBuildDir, 'handler.js'))) throw new Error('the web app is not built: run npm run build first');
+  const app = await startApp(config, createLogger(config.log.level));
   return {
     app,
     async stop() {

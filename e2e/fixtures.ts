@@ -16,7 +16,7 @@ export const test = base.extend<object, { app: App }>({
     async ({}, use) => {
       const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-e2e-hls-'));
       const config = loadConfig({ ...process.env, HOST: '127.0.0.1', PORT: '0', HLS_DIR: hlsDir, LOG_LEVEL: 'warn' });
-      const app = await startApp(config, createLogger(config.LOG_LEVEL));
+      const app = await startApp(config, createLogger(config.log.level));
       await use(app);
       await app.close();
       await rm(hlsDir, { recursive: true, force: true });

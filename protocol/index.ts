@@ -15,6 +15,7 @@ import type {
   channelAuth,
   channelBroadcast,
   channelEventSchemas,
+  channelMediaState,
   channelPhase,
   channelRequestSchemas,
   channelResultSchemas,
@@ -50,6 +51,7 @@ export const connectErrorCode = (error: Error & { data?: unknown }): ErrorCode |
 export type Audience = z.infer<typeof audience>;
 export type ChannelPhase = z.infer<typeof channelPhase>;
 export type ChannelState = z.infer<typeof channelState>;
+export type ChannelMediaState = z.infer<typeof channelMediaState>;
 export type DirectoryEntry = z.infer<typeof directoryEntry>;
 
 type Outputs<S extends Record<string, z.ZodType>> = { [K in keyof S]: z.output<S[K]> };

@@ -36,8 +36,8 @@ export const audience = z.object({ viewers: count, realtime: count });
 
 export const channelPhase = z.enum(['waiting', 'live', 'ended']);
 
-/** What the channel is doing, as shown to the broadcaster and viewers. */
-export const channelState = z.object({
+/** What a channel itself knows of its state (the server adds where it is served from). */
+export const channelMediaState = z.object({
   channelId: z.string(),
   phase: channelPhase,
   /**
@@ -49,6 +49,10 @@ export const channelState = z.object({
   realtime: z.boolean(),
   /** Beyond this many real-time viewers, new viewers get HLS (one router is never overloaded). */
   realtimeLimit: count,
+});
+
+/** What the channel is doing, as shown to the broadcaster and viewers. */
+export const channelState = channelMediaState.extend({
   /**
    * Base URL of the server instance that carries the channel (its HLS files, its broadcaster)
    * when several instances share the load; null when the page's own server does. Real-time

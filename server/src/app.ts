@@ -2,19 +2,21 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Config } from './config.js';
+import { ChannelRegistry } from './channel/channel-registry.js';
 import { Cluster } from './cluster/cluster.js';
+import { plugInCluster } from './cluster/plug-in.js';
+import type { Config } from './config.js';
 import { ClientAddresses } from './http/client-address.js';
 import { createHttpServer } from './http/http-server.js';
 import { ClientLimits } from './limits/client-limits.js';
 import { guardConnections } from './limits/connection-guard.js';
 import type { Logger } from './logger.js';
-import { ChannelRegistry } from './channel/channel-registry.js';
-import { removeLeftovers, runDirPrefix } from './readers/hls/leftovers.js';
-import { PortAllocator, udpPortProbe } from './readers/hls/port-allocator.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { Metrics } from './metrics.js';
-import { attachSignalling, type Signalling } from './signalling/signalling-server.js';
+import { removeLeftovers, runDirPrefix } from './readers/hls/leftovers.js';
+import { PortAllocator, udpPortProbe } from './readers/hls/port-allocator.js';
+import { noPresenceElsewhere } from './signalling/ports.js';
+import { createSocketServer, serveSignalling } from './signalling/signalling-server.js';
 import type { SignallingServer } from './signalling/socket-types.js';
 
 export interface App {
@@ -30,64 +32,45 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** Composition root: media workers, channels, signalling and HTTP on one port. */
+/**
+ * Composition root: media workers, channels, HTTP and signalling on one port. The cluster, when
+ * REDIS_URL is set, is built here and plugged in through the interfaces signalling declares;
+ * without it nothing of cluster/ is constructed.
+ */
 export async function startApp(config: Config, logger: Logger): Promise<App> {
-  await removeLeftovers(config.HLS_DIR, os.tmpdir(), logger);
+  await removeLeftovers(config.hls.dir, os.tmpdir(), logger);
   const runDir = await mkdtemp(path.join(os.tmpdir(), runDirPrefix()));
-  await mkdir(config.HLS_DIR, { recursive: true });
-  await mkdir(runDir, { recursive: true });
+  await mkdir(config.hls.dir, { recursive: true });
 
   // Connect to Redis first: a wrong REDIS_URL fails startup before any worker is spawned.
-  const cluster = config.REDIS_URL
-    ? await Cluster.connect({ redisUrl: config.REDIS_URL, channelTtlMs: config.CLUSTER_CHANNEL_TTL_MS, logger })
-    : null;
-  let origin = config.PUBLIC_URL?.replace(/\/$/, '') ?? '';
-  const pool = await WorkerPool.start({
-    size: config.MEDIASOUP_WORKERS,
-    logger,
-    portRange: { min: config.RTC_MIN_PORT, max: config.RTC_MAX_PORT },
-  });
-  const ports = new PortAllocator(config.HLS_RTP_MIN_PORT, config.HLS_RTP_MAX_PORT, udpPortProbe('127.0.0.1'));
-  let signalling: Signalling | null = null;
+  const cluster = config.cluster ? await Cluster.connect(config.cluster, logger) : null;
+  const pool = await WorkerPool.start({ size: config.rtc.workers, logger, portRange: { min: config.rtc.minPort, max: config.rtc.maxPort } });
+  const ports = new PortAllocator(config.hls.rtpMinPort, config.hls.rtpMaxPort, udpPortProbe('127.0.0.1'));
   const metrics = new Metrics({
     channels: () => registry.list().map((c) => c.state),
-    audience: () => signalling?.localViewers() ?? { viewers: 0, realtime: 0 },
+    audience: () => {
+      const own = signalling.localViewers();
+      const here = clustered?.viewersHere() ?? { viewers: 0, realtime: 0 };
+      return { viewers: own.viewers + here.viewers, realtime: own.realtime + here.realtime };
+    },
     workerLoads: () => pool.loads(),
     hlsPortsInUse: () => ports.allocated,
   });
   const registry = new ChannelRegistry(
     pool,
     {
-      listenIp: config.RTC_LISTEN_IP,
-      announcedAddress: config.RTC_ANNOUNCED_ADDRESS,
-      rtcMinPort: config.RTC_MIN_PORT,
-      rtcMaxPort: config.RTC_MAX_PORT,
-      idleTimeoutMs: config.CHANNEL_IDLE_TIMEOUT_MS,
-      broadcasterGraceMs: config.BROADCASTER_GRACE_MS,
-      realtimeLimit: config.REALTIME_VIEWERS_PER_CHANNEL,
-      sourceTimeoutMs: config.SOURCE_MEDIA_TIMEOUT_MS,
+      config,
+      hls: { ports, runDir },
       onFfmpegRestart: () => metrics.ffmpegRestarts.inc(),
       onFfmpegStall: () => metrics.ffmpegStalls.inc(),
-      hls: {
-        ports,
-        hlsRoot: config.HLS_DIR,
-        runDir,
-        ffmpegPath: config.FFMPEG_PATH,
-        segmentSeconds: config.HLS_SEGMENT_SECONDS,
-        listSize: config.HLS_LIST_SIZE,
-        maxRestarts: config.FFMPEG_MAX_RESTARTS,
-        stallTimeoutMs: config.HLS_STALL_TIMEOUT_MS,
-        videoMode: config.HLS_VIDEO_MODE,
-      },
     },
-    config.MAX_CHANNELS,
     logger,
   );
 
   const httpServer = await createHttpServer({
-    hlsRoot: config.HLS_DIR,
-    segmentSeconds: config.HLS_SEGMENT_SECONDS,
-    webBuildDir: config.WEB_BUILD_DIR,
+    hlsRoot: config.hls.dir,
+    segmentSeconds: config.hls.segmentSeconds,
+    webBuildDir: config.http.webBuildDir,
     logger,
     playlists: (channelId) => registry.get(channelId)?.playlist,
     isLive: (channelId) => registry.get(channelId)?.ended === false,
@@ -95,50 +78,40 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     originOf: cluster
       ? async (channelId) => {
           const record = await cluster.locate(channelId);
-          const at = record?.state.origin;
-          return at && at !== origin ? at : null;
+          return record && record.instanceId !== cluster.instanceId ? record.state.origin : null;
         }
       : undefined,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
   });
-  const addresses = new ClientAddresses(config.TRUSTED_PROXIES);
-  const limits = new ClientLimits(config, (limit) => metrics.limitRefusals.inc({ limit }));
-  guardConnections(httpServer, {
-    maxConnections: config.MAX_CONNECTIONS,
-    perAddress: config.MAX_CONNECTIONS_PER_ADDRESS,
-    addresses,
-    logger,
-    onRefused: (limit) => metrics.limitRefusals.inc({ limit }),
-  });
-  signalling = attachSignalling(httpServer, registry, logger, {
-    addresses,
-    limits,
-    publishKey: config.PUBLISH_KEY,
-    createPerMinute: config.CHANNEL_CREATE_PER_MINUTE,
-    onRequestError: (event) => metrics.requestErrors.inc({ event }),
-    onChannelCreated: () => metrics.channelsCreated.inc(),
-    cluster: cluster
-      ? {
-          cluster,
-          origin: () => origin,
-          relays: {
-            pool,
-            settings: { listenIp: config.RTC_LISTEN_IP, announcedAddress: config.RTC_ANNOUNCED_ADDRESS, rtcMinPort: config.RTC_MIN_PORT, rtcMaxPort: config.RTC_MAX_PORT },
-            limit: config.REALTIME_VIEWERS_PER_CHANNEL,
-            logger,
-          },
-        }
-      : undefined,
-  });
-  const io = signalling.io;
+  const addresses = new ClientAddresses(config.limits.trustedProxies);
+  const limits = new ClientLimits(config.limits, (limit) => metrics.limitRefusals.inc({ limit }));
+  guardConnections(httpServer, { limits: config.limits, addresses, logger, onRefused: (limit) => metrics.limitRefusals.inc({ limit }) });
+
+  // Listening first gives this instance's URL, which is its origin in a cluster.
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
-    httpServer.listen(config.PORT, config.HOST, () => resolve());
+    httpServer.listen(config.http.port, config.http.host, () => resolve());
   });
   const { port } = httpServer.address() as AddressInfo;
-  const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
-  origin ||= url;
-  logger.info({ url, workers: pool.size, cluster: cluster ? { instanceId: cluster.instanceId, origin } : false }, 'livecast listening');
+  const { host } = config.http;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  const io = createSocketServer(httpServer, cluster?.adapter());
+  const clustered = cluster ? plugInCluster({ cluster, io, registry, pool, config, logger }) : null;
+  const signalling = serveSignalling(io, {
+    registry,
+    config,
+    origin: cluster ? (config.cluster?.publicUrl ?? url) : null,
+    elsewhere: clustered?.elsewhere,
+    presence: clustered?.presence ?? noPresenceElsewhere,
+    directory: clustered?.directory,
+    addresses,
+    limits,
+    onRequestError: (event) => metrics.requestErrors.inc({ event }),
+    onChannelCreated: () => metrics.channelsCreated.inc(),
+    logger,
+  });
+  logger.info({ url, workers: pool.size, cluster: cluster ? { instanceId: cluster.instanceId, origin: config.cluster?.publicUrl ?? url } : false }, 'livecast listening');
 
   let closing: Promise<void> | null = null;
   return {
@@ -153,7 +126,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     close: () =>
       (closing ??= (async () => {
         await registry.endAll('the server is shutting down');
-        await signalling.stop();
+        await clustered?.stop();
         await new Promise<void>((resolve) => io.close(() => resolve()));
         pool.close();
         await cluster?.close();

@@ -5,15 +5,22 @@ import { loadConfig } from './config.js';
 describe('loadConfig', () => {
   it('has safe defaults: loopback only, non-overlapping port ranges', () => {
     const c = loadConfig({});
-    expect(c.HOST).toBe('127.0.0.1');
-    expect(c.RTC_LISTEN_IP).toBe('127.0.0.1');
-    expect(c.PORT).toBe(3000);
-    expect(c.HLS_RTP_MAX_PORT < c.RTC_MIN_PORT || c.HLS_RTP_MIN_PORT > c.RTC_MAX_PORT).toBe(true);
-    expect(c.PUBLISH_KEY).toBeUndefined();
+    expect(c.http.host).toBe('127.0.0.1');
+    expect(c.rtc.listenIp).toBe('127.0.0.1');
+    expect(c.http.port).toBe(3000);
+    expect(c.hls.rtpMaxPort < c.rtc.minPort || c.hls.rtpMinPort > c.rtc.maxPort).toBe(true);
+    expect(c.channels.publishKey).toBeUndefined();
   });
 
   it('reads numbers from strings', () => {
-    expect(loadConfig({ PORT: '8080', HLS_SEGMENT_SECONDS: '1' })).toMatchObject({ PORT: 8080, HLS_SEGMENT_SECONDS: 1 });
+    expect(loadConfig({ PORT: '8080', HLS_SEGMENT_SECONDS: '1' })).toMatchObject({ http: { port: 8080 }, hls: { segmentSeconds: 1 } });
+  });
+
+  it('groups settings by the part of the server they configure, with what used to be hard-wired', () => {
+    const c = loadConfig({ RTC_INITIAL_BITRATE: '2000000', PRESENCE_INTERVAL_MS: '100' });
+    expect(c.rtc.initialBitrate).toBe(2_000_000);
+    expect(c.presence.intervalMs).toBe(100);
+    expect(Object.keys(c).sort()).toEqual(['channels', 'cluster', 'hls', 'http', 'limits', 'log', 'presence', 'rtc']);
   });
 
   it.each([
@@ -33,30 +40,30 @@ describe('loadConfig', () => {
   });
 
   it('runs alone unless REDIS_URL is set', () => {
-    expect(loadConfig({}).REDIS_URL).toBeUndefined();
-    expect(loadConfig({ REDIS_URL: '' }).REDIS_URL).toBeUndefined();
-    expect(loadConfig({ REDIS_URL: 'redis://:secret@10.0.0.5:6379/2', PUBLIC_URL: 'https://a.live.example' })).toMatchObject({
-      REDIS_URL: 'redis://:secret@10.0.0.5:6379/2',
-      PUBLIC_URL: 'https://a.live.example',
-      CLUSTER_CHANNEL_TTL_MS: 5000,
+    expect(loadConfig({}).cluster).toBeNull();
+    expect(loadConfig({ REDIS_URL: '' }).cluster).toBeNull();
+    expect(loadConfig({ REDIS_URL: 'redis://:secret@10.0.0.5:6379/2', PUBLIC_URL: 'https://a.live.example/' }).cluster).toEqual({
+      redisUrl: 'redis://:secret@10.0.0.5:6379/2',
+      publicUrl: 'https://a.live.example',
+      channelTtlMs: 5000,
     });
   });
 
   it('treats an empty PUBLISH_KEY as unset', () => {
-    expect(loadConfig({ PUBLISH_KEY: '' }).PUBLISH_KEY).toBeUndefined();
+    expect(loadConfig({ PUBLISH_KEY: '' }).channels.publishKey).toBeUndefined();
   });
 
   it('has per-client limits by default, and keeps connections below the open-file limit', () => {
     const c = loadConfig({});
-    expect(c.TRUSTED_PROXIES).toEqual([]);
-    expect(c.MAX_CHANNELS_PER_ADDRESS).toBe(3);
-    expect(c.REALTIME_VIEWERS_PER_ADDRESS).toBeLessThan(c.REALTIME_VIEWERS_PER_CHANNEL);
+    expect(c.limits.trustedProxies).toEqual([]);
+    expect(c.limits.channelsPerAddress).toBe(3);
+    expect(c.limits.realtimePerAddress).toBeLessThan(c.channels.realtimeViewers);
     const limits = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    expect(c.MAX_CONNECTIONS).toBeLessThanOrEqual(Number(limits![1]) - 1000);
+    expect(c.limits.maxConnections).toBeLessThanOrEqual(Number(limits![1]) - 1000);
   });
 
   it('reads TRUSTED_PROXIES as addresses and CIDRs, and names a bad entry', () => {
-    expect(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1,fd00::/8' }).TRUSTED_PROXIES).toEqual([
+    expect(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1,fd00::/8' }).limits.trustedProxies).toEqual([
       { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
       { address: '127.0.0.1', prefix: 32, family: 'ipv4' },
       { address: 'fd00::', prefix: 8, family: 'ipv6' },

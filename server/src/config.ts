@@ -44,6 +44,10 @@ const schema = z
     /** Public address to put in ICE candidates when RTC_LISTEN_IP is 0.0.0.0 or behind NAT. */
     RTC_ANNOUNCED_ADDRESS: z.string().optional(),
     RTC_MIN_PORT: portNumber.default(40000),
+    /** Bits per second a new WebRTC transport may send before congestion control has measured the path. */
+    RTC_INITIAL_BITRATE: z.coerce.number().int().min(100_000).max(100_000_000).default(1_000_000),
+    /** Viewer counts and directory updates are pushed at most once per interval (the directory: twice it). */
+    PRESENCE_INTERVAL_MS: z.coerce.number().int().min(10).max(10_000).default(250),
     RTC_MAX_PORT: portNumber.default(49999),
     /** UDP ports for the mediasoup → FFmpeg RTP legs (four per channel). */
     HLS_RTP_MIN_PORT: portNumber.default(20000),
@@ -53,7 +57,10 @@ const schema = z
     HLS_SEGMENT_SECONDS: z.coerce.number().min(0.5).max(10).default(0.5),
     HLS_LIST_SIZE: z.coerce.number().int().min(2).max(30).default(6),
     FFMPEG_PATH: z.string().default('ffmpeg'),
-    /** `auto` copies H264 and transcodes anything else; `transcode` always re-encodes (benchmark baseline). */
+    /**
+     * `auto` copies H264 into HLS and transcodes anything else (VP8); `transcode` always re-encodes,
+     * costing ~5× the CPU: the cost benchmark's baseline, not meant for production.
+     */
     HLS_VIDEO_MODE: z.enum(['auto', 'transcode']).default('auto'),
     MAX_CHANNELS: z.coerce.number().int().min(1).default(100),
     /** Real-time (WebRTC) viewers per channel; beyond it viewers get HLS. */
@@ -124,13 +131,74 @@ const schema = z
     'the HLS_RTP and RTC port ranges must not overlap (FFmpeg and mediasoup would fight over ports)',
   );
 
-export type Config = z.infer<typeof schema>;
+/** The environment as read: one variable per setting (README, Configuration). */
+export type Env = z.infer<typeof schema>;
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+/**
+ * The server's settings in sections, each handed whole to the part of the server it configures
+ * (no field-by-field copying in between).
+ */
+export function sections(e: Env) {
+  return {
+    http: { host: e.HOST, port: e.PORT, webBuildDir: e.WEB_BUILD_DIR },
+    log: { level: e.LOG_LEVEL },
+    /** mediasoup: workers and where WebRTC (and pipe) transports listen. */
+    rtc: {
+      workers: e.MEDIASOUP_WORKERS,
+      listenIp: e.RTC_LISTEN_IP,
+      announcedAddress: e.RTC_ANNOUNCED_ADDRESS,
+      minPort: e.RTC_MIN_PORT,
+      maxPort: e.RTC_MAX_PORT,
+      /** What a new transport assumes it may send before congestion control knows better. */
+      initialBitrate: e.RTC_INITIAL_BITRATE,
+    },
+    hls: {
+      dir: e.HLS_DIR,
+      rtpMinPort: e.HLS_RTP_MIN_PORT,
+      rtpMaxPort: e.HLS_RTP_MAX_PORT,
+      segmentSeconds: e.HLS_SEGMENT_SECONDS,
+      listSize: e.HLS_LIST_SIZE,
+      ffmpegPath: e.FFMPEG_PATH,
+      videoMode: e.HLS_VIDEO_MODE,
+      maxRestarts: e.FFMPEG_MAX_RESTARTS,
+      stallTimeoutMs: e.HLS_STALL_TIMEOUT_MS,
+    },
+    channels: {
+      max: e.MAX_CHANNELS,
+      realtimeViewers: e.REALTIME_VIEWERS_PER_CHANNEL,
+      idleTimeoutMs: e.CHANNEL_IDLE_TIMEOUT_MS,
+      broadcasterGraceMs: e.BROADCASTER_GRACE_MS,
+      sourceTimeoutMs: e.SOURCE_MEDIA_TIMEOUT_MS,
+      publishKey: e.PUBLISH_KEY,
+      createPerMinute: e.CHANNEL_CREATE_PER_MINUTE,
+    },
+    limits: {
+      channelsPerAddress: e.MAX_CHANNELS_PER_ADDRESS,
+      maxConnections: e.MAX_CONNECTIONS,
+      connectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
+      socketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
+      realtimePerAddress: e.REALTIME_VIEWERS_PER_ADDRESS,
+      realtimePerConnection: e.REALTIME_VIEWERS_PER_CONNECTION,
+      pendingRequests: e.MAX_PENDING_REQUESTS,
+      trustedProxies: e.TRUSTED_PROXIES,
+    },
+    /** Viewer counts and the directory are pushed at most once per interval (bursts coalesced). */
+    presence: { intervalMs: e.PRESENCE_INTERVAL_MS },
+    /** Null: this server runs alone and builds nothing of cluster/. */
+    cluster: e.REDIS_URL
+      ? { redisUrl: e.REDIS_URL, publicUrl: e.PUBLIC_URL?.replace(/\/$/, ''), channelTtlMs: e.CLUSTER_CHANNEL_TTL_MS }
+      : null,
+  };
+}
+
+export type Config = ReturnType<typeof sections>;
+export type ClusterConfig = NonNullable<Config['cluster']>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`);
     throw new Error(`invalid configuration: ${problems.join('; ')}`);
   }
-  return { ...parsed.data, ...overrides };
+  return sections(parsed.data);
 }

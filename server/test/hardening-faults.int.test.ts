@@ -44,7 +44,7 @@ describe('fault isolation', () => {
     const doomed = await startFedChannel(app);
     const healthy = await startFedChannel(app);
     try {
-      const folder = path.join(app.config.HLS_DIR, doomed.channel.id);
+      const folder = path.join(app.config.hls.dir, doomed.channel.id);
       makeImmutable(path.join(folder, '.owner')); // rm -r of the folder now fails with EPERM
       const pid = doomed.channel.ffmpegPid!;
       await doomed.channel.end('test: the folder cannot be removed'); // resolves, never rejects
@@ -92,7 +92,7 @@ describe('fault isolation', () => {
     try {
       const playlist = fed.channel.playlist!;
       await eventually(() => playlist.newestSegment >= 2, 'a few segments');
-      const folder = path.join(app.config.HLS_DIR, fed.channel.id);
+      const folder = path.join(app.config.hls.dir, fed.channel.id);
       const states: (string | undefined)[] = [];
       fed.channel.on('state', (s) => states.push(s.hls?.paused));
       makeImmutable(folder);

@@ -35,7 +35,7 @@ describe('HLS pipeline against real mediasoup and FFmpeg', () => {
     const source = startRtpSource(ingest);
     try {
       await eventually(() => channel.state.phase === 'live', 'the playlist to be ready', 20_000);
-      expect(channel.state.hls).toEqual({ playlist: `/hls/${channel.id}/index.m3u8`, segmentSeconds: app.config.HLS_SEGMENT_SECONDS });
+      expect(channel.state.hls).toEqual({ playlist: `/hls/${channel.id}/index.m3u8`, segmentSeconds: app.config.hls.segmentSeconds });
       const dir = path.join(hlsDir, channel.id);
       const ffmpegPid = channel.ffmpegPid!;
       const pipelinePorts = channel.hlsUdpPorts;
@@ -49,8 +49,8 @@ describe('HLS pipeline against real mediasoup and FFmpeg', () => {
         return mediaSequence(text) >= mediaSequence(first) + 3 ? text : null;
       }, 'the playlist to advance', 15_000);
       const durations = [...later.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
-      expect(durations.length).toBe(app.config.HLS_LIST_SIZE);
-      const target = app.config.HLS_SEGMENT_SECONDS;
+      expect(durations.length).toBe(app.config.hls.listSize);
+      const target = app.config.hls.segmentSeconds;
       for (const d of durations) expect(d).toBeGreaterThan(target * 0.8), expect(d).toBeLessThan(target * 1.3);
       const listed = [...later.matchAll(/^(seg_\d+\.ts)$/gm)].map((m) => m[1]!);
       const onDisk = (await readdir(dir)).filter((f) => f.endsWith('.ts'));
@@ -72,11 +72,11 @@ describe('HLS pipeline against real mediasoup and FFmpeg', () => {
       expect(served).toContain('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES');
 
       // Blocking reload: asking for the next segment waits until FFmpeg lists it.
-      const newest = mediaSequence(served) + app.config.HLS_LIST_SIZE - 1;
+      const newest = mediaSequence(served) + app.config.hls.listSize - 1;
       const asked = Date.now();
       const blocked = await (await fetch(`${app.url}/hls/${channel.id}/index.m3u8?_HLS_msn=${newest + 1}`)).text();
       const waitedMs = Date.now() - asked;
-      expect(mediaSequence(blocked) + app.config.HLS_LIST_SIZE - 1).toBeGreaterThanOrEqual(newest + 1);
+      expect(mediaSequence(blocked) + app.config.hls.listSize - 1).toBeGreaterThanOrEqual(newest + 1);
       expect(waitedMs).toBeLessThan(2500);
       expect((await fetch(`${app.url}/hls/${channel.id}/index.m3u8?_HLS_msn=${newest + 10}`)).status).toBe(400);
       expect((await fetch(`${app.url}/hls/${channel.id}/index.m3u8?_HLS_msn=abc`)).status).toBe(400);

@@ -32,8 +32,8 @@ describe('HTTP safety and metrics', () => {
 
   it('refuses every path that is not a live channel’s playlist or segment', async () => {
     const id = fed.channel.id;
-    writeFileSync(path.join(app.config.HLS_DIR, 'secret.txt'), 'secret');
-    symlinkSync('/etc/passwd', path.join(app.config.HLS_DIR, id, 'seg_99999.ts'));
+    writeFileSync(path.join(app.config.hls.dir, 'secret.txt'), 'secret');
+    symlinkSync('/etc/passwd', path.join(app.config.hls.dir, id, 'seg_99999.ts'));
     const attempts = [
       '/hls/../package.json',
       '/hls/%2e%2e/package.json',

@@ -52,7 +52,7 @@ async function snapshot() {
     transports: routerDumps.reduce((n, d) => n + d.transportIds.length, 0),
     children: childProcesses(),
     udpSockets: await udpSocketCount(),
-    hlsFolders: (await readdir(app.config.HLS_DIR)).length,
+    hlsFolders: (await readdir(app.config.hls.dir)).length,
     sdpFiles: sdpFiles.length,
     portsAllocated: app.ports.allocated,
     channels: app.registry.size,

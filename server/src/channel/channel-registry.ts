@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { newChannelId, randomBase64Url } from '../../../protocol/ids.js';
 import type { Logger } from '../logger.js';
-import { Channel, type ChannelSettings } from './channel.js';
+import { Channel, type ChannelContext } from './channel.js';
 import { ChannelError } from './channel-error.js';
 import type { WorkerPool } from '../media/worker-pool.js';
 
@@ -16,8 +16,7 @@ export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
 
   constructor(
     private readonly pool: WorkerPool,
-    private readonly settings: ChannelSettings,
-    private readonly maxChannels: number,
+    private readonly context: ChannelContext,
     private readonly logger: Logger,
   ) {
     super();
@@ -37,15 +36,16 @@ export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
 
   async create(): Promise<{ channel: Channel; publishToken: string }> {
     if (this.closing) throw new ChannelError('full', 'the server is shutting down');
-    if (this.channels.size + this.pendingCreates >= this.maxChannels) {
-      throw new ChannelError('full', `this server is at its limit of ${this.maxChannels} channels; try again later`);
+    const max = this.context.config.channels.max;
+    if (this.channels.size + this.pendingCreates >= max) {
+      throw new ChannelError('full', `this server is at its limit of ${max} channels; try again later`);
     }
     this.pendingCreates++;
     try {
       const id = newChannelId();
       const publishToken = newPublishToken();
       const router = await this.pool.createRouter({ channelId: id });
-      const channel = new Channel(id, publishToken, router, this.settings, this.logger);
+      const channel = new Channel(id, publishToken, router, this.context, this.logger);
       this.channels.set(id, channel);
       channel.once('ended', () => this.channels.delete(id));
       channel.logger.info('channel created');

@@ -1,97 +1,73 @@
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
-import type { ChannelPhase, ChannelState, TransportOptions } from '../../../protocol/index.js';
-import { hlsPlaylistPath } from '../../../protocol/index.js';
+import { hlsPlaylistPath, type ChannelMediaState, type ChannelPhase, type TransportOptions } from '../../../protocol/index.js';
+import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { sameSecret } from '../secrets.js';
-import { ChannelError } from './channel-error.js';
-import { HlsPipeline, type HlsPipelineOptions } from '../readers/hls/hls-pipeline.js';
-import { refuseUnsupportedParameters } from '../media/codecs.js';
-import { PipeOrigin } from '../cluster/pipe-origin.js';
+import { HlsPipeline, type HlsRuntime } from '../readers/hls/hls-pipeline.js';
+import type { LivePlaylist } from '../readers/hls/live-playlist.js';
 import { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
+import { sameSecret } from '../secrets.js';
+import { WebRtcPublisher } from '../sources/webrtc-publisher.js';
+import { ChannelError } from './channel-error.js';
+import { KeyFrameTiming } from './key-frames.js';
+import type { ChannelMedia, ChannelReader } from './reader.js';
 import { SourceWatch } from './source-watch.js';
-import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from '../media/webrtc-transport.js';
 
 export { ChannelError };
-import type { LivePlaylist } from '../readers/hls/live-playlist.js';
 
-export interface ChannelSettings extends WebRtcListenSettings {
-  idleTimeoutMs: number;
-  /** How long a broadcaster whose connection dropped may take to come back. */
-  broadcasterGraceMs: number;
-  /** Real-time (WebRTC) viewers per channel; more viewers are sent to HLS. */
-  realtimeLimit: number;
-  /** A source that sends no media for this long (after its first track, or since its last packet) ends the channel. */
-  sourceTimeoutMs: number;
-  /** Everything the HLS pipeline needs except what the channel itself provides. */
-  hls: Omit<
-    HlsPipelineOptions,
-    'channelId' | 'router' | 'audioProducer' | 'videoProducer' | 'logger' | 'onPlaylistReady' | 'onFfmpegExit' | 'requestKeyFrame' | 'mediaFlowing' | 'onPaused' | 'onStall'
-  >;
-  /** Told about every FFmpeg restart (metrics). */
-  onFfmpegRestart?: () => void;
-  /** Told when a hung FFmpeg was killed (metrics). */
-  onFfmpegStall?: () => void;
+/** What every channel is made with: its settings, and what the server provides to all channels. */
+export interface ChannelContext {
+  config: Pick<Config, 'channels' | 'rtc' | 'hls'>;
+  hls: HlsRuntime;
+  /** Counted in metrics. */
+  onFfmpegRestart: () => void;
+  onFfmpegStall: () => void;
 }
 
-const SENDER_MIN_KEY_FRAME_INTERVAL_MS = 350;
-
-/** What the media side knows of a channel; signalling adds where it is served from. */
-export type ChannelMediaState = Omit<ChannelState, 'origin'>;
 type ChannelEvents = { state: [ChannelMediaState]; ended: [reason: string]; realtimeViewers: [count: number] };
 
 /**
- * One live channel: a dedicated mediasoup router, its single broadcaster (one WebRTC transport,
- * at most one audio and one video producer) and, once both tracks arrive, the HLS pipeline.
+ * One live stream: a dedicated mediasoup router, **one source** that feeds it (today the
+ * broadcaster's browser over WebRTC; any source ends in `addTrack`), and **readers** that read it:
+ * real-time viewers from the start, the HLS pipeline once audio and video exist, and whatever else
+ * attaches (relay pipes to other instances). The channel owns its router, its source and its
+ * readers and closes them all, once, when it ends.
  */
-export class Channel extends EventEmitter<ChannelEvents> {
+export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia {
   readonly logger: Logger;
   private phase: ChannelPhase = 'waiting';
   private playlistReady = false;
-  private broadcaster: { socketId: string; session?: string } | null = null;
-  private producerTransport: types.WebRtcTransport | null = null;
-  private transportConnected = false;
-  private readonly producers = new Map<'audio' | 'video', types.Producer>();
-  private readonly source: SourceWatch;
-  private hls: HlsPipeline | null = null;
   /** Why HLS is paused (viewers are told), or null. */
   private hlsPaused: string | null = null;
+  private broadcaster: { socketId: string; session?: string } | null = null;
+  private readonly tracksByKind = new Map<'audio' | 'video', types.Producer>();
+  private readonly readers = new Map<string, ChannelReader>();
+  private readonly keyFrames = new KeyFrameTiming();
+  private readonly sourceWatch: SourceWatch;
   private hlsStarting: Promise<void> | null = null;
   private idleTimer: NodeJS.Timeout | null;
   private graceTimer: NodeJS.Timeout | null = null;
   private ending: Promise<void> | null = null;
   /** When HLS went live (ms since epoch); 0 before. */
   liveSince = 0;
-  /** When the broadcaster's last video key frame arrived (ms since epoch). */
-  private lastKeyFrameAt = 0;
-  private keyFrameTimer: NodeJS.Timeout | null = null;
+  /** The source: the broadcaster's WebRTC transport and producers. */
+  readonly publisher: WebRtcPublisher;
   readonly realtime: RealtimeViewers;
-  /** Pipes carrying this channel's tracks to other instances' real-time viewers (cluster). */
-  readonly pipes: PipeOrigin;
 
   constructor(
     readonly id: string,
     private readonly publishToken: string,
     readonly router: types.Router,
-    private readonly settings: ChannelSettings,
+    private readonly context: ChannelContext,
     logger: Logger,
   ) {
     super();
     this.logger = logger.child({ channelId: id });
-    this.realtime = new RealtimeViewers(
-      router,
-      settings,
-      settings.realtimeLimit,
-      this.logger,
-      () => this.emit('realtimeViewers', this.realtime.count),
-      {
-        requestKeyFrame: (consumer) => this.requestKeyFrame(consumer),
-        keyFrameWindow: () => this.keyFrameWindow(),
-      },
-    );
-    this.pipes = new PipeOrigin(router, settings, () => this.keyFrameWindow());
-    this.source = new SourceWatch(() => this.liveProducers, {
-      timeoutMs: settings.sourceTimeoutMs,
+    const { channels, rtc } = context.config;
+    this.publisher = new WebRtcPublisher(router, rtc, (reason) => void this.end(reason));
+    this.realtime = this.attach('realtime', new RealtimeViewers(this, rtc, channels.realtimeViewers, () => this.emit('realtimeViewers', this.realtime.count)));
+    this.sourceWatch = new SourceWatch(() => this.tracks(), {
+      timeoutMs: channels.sourceTimeoutMs,
       onFirstMedia: () => {
         this.clearIdleTimer();
         this.logger.info('media is flowing from the broadcaster');
@@ -99,7 +75,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
       onSilent: (reason) => void this.end(reason),
     });
     router.on('workerclose', () => void this.end('the media server restarted; please go live again'));
-    this.idleTimer = setTimeout(() => void this.end('nobody went live on this channel in time'), settings.idleTimeoutMs);
+    this.idleTimer = setTimeout(() => void this.end('nobody went live on this channel in time'), channels.idleTimeoutMs);
+  }
+
+  get channelId(): string {
+    return this.id;
   }
 
   get ended(): boolean {
@@ -107,35 +87,87 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   get state(): ChannelMediaState {
+    const { hls, channels } = this.context.config;
     return {
       channelId: this.id,
       phase: this.phase,
       hls: this.playlistReady
-        ? { playlist: hlsPlaylistPath(this.id), segmentSeconds: this.settings.hls.segmentSeconds, ...(this.hlsPaused ? { paused: this.hlsPaused } : {}) }
+        ? { playlist: hlsPlaylistPath(this.id), segmentSeconds: hls.segmentSeconds, ...(this.hlsPaused ? { paused: this.hlsPaused } : {}) }
         : null,
-      realtime: this.producers.size > 0 && !this.ended,
-      realtimeLimit: this.settings.realtimeLimit,
+      realtime: this.tracksByKind.size > 0 && !this.ended,
+      realtimeLimit: channels.realtimeViewers,
     };
   }
 
-  get hasBroadcaster(): boolean {
-    return this.broadcaster !== null;
+  // ---------------------------------------------------------------- readers
+
+  /** The reader attached under `name`, attached now by `create` if there is none. */
+  reader<R extends ChannelReader>(name: string, create: () => R): R {
+    const existing = this.readers.get(name);
+    if (existing) return existing as R;
+    return this.attach(name, create());
+  }
+
+  /** The reader attached under `name`, if any. */
+  findReader(name: string): ChannelReader | undefined {
+    return this.readers.get(name);
+  }
+
+  private attach<R extends ChannelReader>(name: string, reader: R): R {
+    if (this.ended) {
+      void Promise.resolve(reader.close()).catch(() => undefined);
+      throw new ChannelError('not-found', 'this channel has ended');
+    }
+    this.readers.set(name, reader);
+    return reader;
   }
 
   /** The live HLS playlist, once the pipeline runs. */
   get playlist(): LivePlaylist | null {
-    return this.ended ? null : (this.hls?.playlist ?? null);
+    return this.ended ? null : (this.hlsPipeline?.playlist ?? null);
   }
 
-  /** For tests and metrics. */
-  get hlsUdpPorts(): number[] {
-    return this.hls?.udpPorts ?? [];
+  private get hlsPipeline(): HlsPipeline | undefined {
+    const reader = this.readers.get('hls');
+    return reader instanceof HlsPipeline ? reader : undefined;
   }
 
-  /** For tests and metrics. */
+  /** FFmpeg's process id, for tests and metrics. */
   get ffmpegPid(): number | undefined {
-    return this.hls?.ffmpegPid;
+    return this.hlsPipeline?.ffmpegPid;
   }
+
+  /** UDP ports the HLS pipeline holds, for tests and metrics. */
+  get hlsUdpPorts(): number[] {
+    return this.hlsPipeline?.udpPorts ?? [];
+  }
+
+  /** What the channel's router can carry (a viewer's device loads it). */
+  get rtpCapabilities(): types.RtpCapabilities {
+    return this.router.rtpCapabilities;
+  }
+
+  // ---------------------------------------------------------------- media, for readers
+
+  /** The source's live tracks. */
+  tracks(): types.Producer[] {
+    return [...this.tracksByKind.values()].filter((p) => !p.closed);
+  }
+
+  requestKeyFrame(via: types.Consumer): void {
+    this.keyFrames.request(via);
+  }
+
+  keyFrameWindow(): Promise<void> {
+    return this.keyFrames.window();
+  }
+
+  /** Media arrived from the source in the last seconds. */
+  get mediaFlowing(): boolean {
+    return this.sourceWatch.flowing;
+  }
+
+  // ---------------------------------------------------------------- the source
 
   /**
    * A channel has exactly one broadcaster connection. The same publishing page (same `session`)
@@ -167,73 +199,63 @@ export class Channel extends EventEmitter<ChannelEvents> {
   broadcasterLeft(socketId: string, connectionLost: boolean): void {
     if (this.broadcaster?.socketId !== socketId || this.ended) return;
     this.broadcaster = null;
-    const graceMs = this.settings.broadcasterGraceMs;
+    const graceMs = this.context.config.channels.broadcasterGraceMs;
     if (!connectionLost || graceMs === 0) return void this.end('the broadcaster left');
     this.logger.info({ graceMs }, 'broadcaster connection lost; waiting for it to come back');
     this.graceTimer = setTimeout(() => void this.end('the broadcaster’s connection was lost'), graceMs);
+  }
+
+  get hasBroadcaster(): boolean {
+    return this.broadcaster !== null;
   }
 
   isBroadcaster(socketId: string): boolean {
     return this.broadcaster?.socketId === socketId;
   }
 
-  async createProducerTransport(): Promise<TransportOptions> {
+  createProducerTransport(): Promise<TransportOptions> {
     this.assertOpen();
-    if (this.producerTransport) throw new ChannelError('conflict', 'the producer transport already exists');
-    const transport = await createWebRtcTransport(this.router, this.settings, { role: 'producer' });
-    this.producerTransport = transport;
-    transport.on('dtlsstatechange', (state) => {
-      if (state === 'failed' || state === 'closed') void this.end('the broadcaster’s connection failed');
-    });
-    return transportOptions(transport);
+    return this.publisher.createTransport();
   }
 
-  /** The broadcaster's tracks, for real-time viewers to consume. */
-  get liveProducers(): types.Producer[] {
-    return [...this.producers.values()].filter((p) => !p.closed);
-  }
-
-  async connectProducerTransport(dtlsParameters: types.DtlsParameters): Promise<void> {
+  connectProducerTransport(dtlsParameters: types.DtlsParameters): Promise<void> {
     this.assertOpen();
-    if (!this.producerTransport) throw new ChannelError('conflict', 'create the producer transport first');
-    if (this.transportConnected) throw new ChannelError('conflict', 'the producer transport is already connected');
-    await this.producerTransport.connect({ dtlsParameters });
-    this.transportConnected = true;
+    return this.publisher.connect(dtlsParameters);
   }
 
   async produce(kind: 'audio' | 'video', rtpParameters: types.RtpParameters): Promise<string> {
     this.assertOpen();
-    if (!this.producerTransport || !this.transportConnected) throw new ChannelError('conflict', 'connect the producer transport first');
-    if (this.producers.has(kind)) throw new ChannelError('conflict', `this channel already has a ${kind} track`);
-    refuseUnsupportedParameters(kind, rtpParameters, this.router.rtpCapabilities);
-    const producer = await this.producerTransport.produce({ kind, rtpParameters });
-    this.addProducer(producer);
+    if (this.tracksByKind.has(kind)) throw new ChannelError('conflict', `this channel already has a ${kind} track`);
+    const producer = await this.publisher.produce(kind, rtpParameters);
+    this.addTrack(producer);
     return producer.id;
   }
 
   /**
-   * Takes a producer made on this channel's router as the channel's audio or video track; the
-   * WebRTC publish path and server-side RTP ingest both end here. HLS starts once both exist.
+   * Takes a producer made on this channel's router as the channel's audio or video track; every
+   * source ends here. HLS starts once both exist; the source must then really send media.
    */
-  addProducer(producer: types.Producer): void {
-    if (this.ended || this.producers.has(producer.kind)) {
+  addTrack(producer: types.Producer): void {
+    if (this.ended || this.tracksByKind.has(producer.kind)) {
       producer.close();
-      throw new ChannelError('not-found', this.ended ? 'this channel has ended' : `this channel already has a ${producer.kind} track`);
+      throw new ChannelError('conflict', this.ended ? 'this channel has ended' : `this channel already has a ${producer.kind} track`);
     }
-    this.producers.set(producer.kind, producer);
+    this.tracksByKind.set(producer.kind, producer);
     // The idle timer keeps running until media really arrives; from now on the source must send.
-    this.source.start();
+    this.sourceWatch.start();
     if (producer.kind === 'video') {
-      // One event per key frame (about one a second): lets viewer key-frame requests be timed.
+      // One event per key frame (about one a second): lets key-frame requests be timed.
       producer.on('trace', (trace) => {
-        if (trace.type === 'keyframe') this.lastKeyFrameAt = Date.now();
+        if (trace.type === 'keyframe') this.keyFrames.noteKeyFrame();
       });
       void producer.enableTraceEvent(['keyframe']).catch(() => undefined);
     }
-    this.logger.info({ kind: producer.kind, producerId: producer.id, codec: producer.rtpParameters.codecs[0]?.mimeType }, 'producer created');
-    if (this.producers.has('audio') && this.producers.has('video')) this.startHls();
+    this.logger.info({ kind: producer.kind, producerId: producer.id, codec: producer.rtpParameters.codecs[0]?.mimeType }, 'track added');
+    if (this.tracksByKind.has('audio') && this.tracksByKind.has('video')) this.startHls();
     this.emit('state', this.state);
   }
+
+  // ---------------------------------------------------------------- the end
 
   /**
    * Ends the channel once; listeners hear 'ended' before anything is torn down. Never rejects:
@@ -244,14 +266,21 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.ending ??= (async () => {
       this.phase = 'ended';
       this.clearIdleTimer();
-      this.source.close();
+      this.sourceWatch.close();
+      this.keyFrames.close();
       if (this.graceTimer) clearTimeout(this.graceTimer);
-      if (this.keyFrameTimer) clearTimeout(this.keyFrameTimer);
       this.logger.info({ reason }, 'channel ending');
       try {
         this.emit('ended', reason);
         await this.hlsStarting?.catch(() => undefined);
-        await this.hls?.stop();
+        const closing = [...this.readers].map(([name, reader]) =>
+          Promise.resolve()
+            .then(() => reader.close())
+            .catch((error: unknown) => this.logger.error({ err: error, reader: name }, 'a reader failed to close')),
+        );
+        this.readers.clear();
+        await Promise.all(closing);
+        this.publisher.close();
       } finally {
         this.router.close();
       }
@@ -260,46 +289,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return this.ending;
   }
 
-  /** Media arrived from the source in the last seconds. */
-  get mediaFlowing(): boolean {
-    return this.source.flowing;
-  }
-
-  /**
-   * Key-frame requests for this channel (the HLS beat, new real-time viewers) go through here.
-   * Chromium's encoder ignores a request that comes less than 300 ms after the previous one, and
-   * mediasoup then holds the request as pending and swallows further ones for a second (a new
-   * viewer would stare at a black picture, a segment would double in length); so a request that
-   * would land too early is held until the window has passed.
-   */
-  requestKeyFrame(via: types.Consumer): void {
-    const wait = SENDER_MIN_KEY_FRAME_INTERVAL_MS - (Date.now() - this.lastKeyFrameAt);
-    if (wait <= 0) return void via.requestKeyFrame().catch(() => undefined);
-    this.keyFrameTimer ??= setTimeout(() => {
-      this.keyFrameTimer = null;
-      if (!via.closed) void via.requestKeyFrame().catch(() => undefined);
-    }, wait);
-  }
-
-  /** Resolves once a key-frame request would be honoured (see requestKeyFrame). */
-  keyFrameWindow(): Promise<void> {
-    const wait = SENDER_MIN_KEY_FRAME_INTERVAL_MS - (Date.now() - this.lastKeyFrameAt);
-    return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
-  }
-
   private startHls(): void {
-    const audioProducer = this.producers.get('audio')!;
-    const videoProducer = this.producers.get('video')!;
-    this.hlsStarting = HlsPipeline.start({
-      ...this.settings.hls,
-      channelId: this.id,
-      router: this.router,
-      audioProducer,
-      videoProducer,
-      logger: this.logger,
-      requestKeyFrame: (consumer) => this.requestKeyFrame(consumer),
-      mediaFlowing: () => this.source.flowing,
-      onStall: () => this.settings.onFfmpegStall?.(),
+    const { hls } = this.context.config;
+    this.hlsStarting = HlsPipeline.start(this, hls, this.context.hls, {
+      mediaFlowing: () => this.sourceWatch.flowing,
+      onStall: () => this.context.onFfmpegStall(),
       onPaused: (reason) => {
         if (this.ended) return;
         this.hlsPaused = reason;
@@ -313,13 +307,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
         this.emit('state', this.state);
       },
       onFfmpegExit: (exit, restarting) => {
-        if (restarting) this.settings.onFfmpegRestart?.();
+        if (restarting) this.context.onFfmpegRestart();
         else if (!exit.requested && !this.ended) void this.end('the HLS encoder keeps failing; please go live again');
       },
     }).then(
       (pipeline) => {
-        this.hls = pipeline;
-        if (this.ended) void pipeline.stop();
+        if (this.ended) return void pipeline.stop();
+        this.attach('hls', pipeline);
       },
       (error: unknown) => {
         this.logger.error({ err: error }, 'could not start the HLS pipeline');

@@ -1,87 +1,72 @@
-import type { SignallingNamespace } from '../signalling/socket-types.js';
-import type { Audience, ChannelBroadcast, LobbyClientToServer, LobbyServerToClient } from '../../../protocol/index.js';
-import type { Cluster } from './cluster.js';
-import { clusterMessages, type ClusterEvents, type ClusterMessage, type PipeAnswer } from './messages.js';
-import { ChannelError } from '../channel/channel-error.js';
-import type { PipeEndpoint, PipeOffer } from './pipe-origin.js';
-import type { Logger } from '../logger.js';
+import type { Audience } from '../../../protocol/index.js';
 import type { ChannelRegistry } from '../channel/channel-registry.js';
-import type { Audiences, RemoteAudience } from '../signalling/audiences.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { DirectorySource, PresenceSink } from '../signalling/ports.js';
+import type { ClusterBus } from './bus.js';
+import type { ChannelRecord } from './channel-directory.js';
+import type { Cluster } from './cluster.js';
+import type { ClusterMessage } from './messages.js';
+import { PipeOrigin } from './pipe-origin.js';
 import type { RemoteChannels } from './remote-channels.js';
 
-export type ClusterLobby = SignallingNamespace;
+/** Readers are attached to a channel under a name; relay pipes under this one. */
+const PIPES = 'relay-pipes';
 
 export interface ClusterLinkOptions {
   cluster: Cluster;
-  /** Server-side events travel on the lobby namespace, which exists on every instance. */
-  lobby: ClusterLobby;
+  bus: ClusterBus;
+  /** This instance's channels (their tracks are piped to other instances' relays). */
   registry: ChannelRegistry;
+  rtc: Config['rtc'];
   remoteChannels: RemoteChannels;
-  /** Refreshes the directory pushed to this instance's lobby. */
-  directoryChanged: () => void;
   logger: Logger;
 }
 
+type Snapshot = Pick<ChannelRecord, 'state' | 'audience' | 'liveSince'>;
+
 /**
- * Ties this instance's signalling to the other instances: publishes its channels in the shared
- * directory, relays their events to viewers connected elsewhere, collects those viewers'
- * counts, and hands other owners' events to the viewers connected here.
+ * This instance's side of the cluster: it publishes its channels in the shared directory (and
+ * keeps the records alive), counts their viewers on other instances, relays their events to
+ * those viewers, pipes their tracks to other instances' relays, and hands other owners' events
+ * to the viewers connected here. Signalling sees it as a PresenceSink and a DirectorySource.
  */
-export class ClusterLink implements RemoteAudience {
+export class ClusterLink implements PresenceSink, DirectorySource {
+  /** The last state and audience of each of this instance's channels, rewritten every heartbeat. */
+  private readonly snapshots = new Map<string, Snapshot>();
   /** channelId → instanceId → viewers of this instance's channel held by that instance. */
   private readonly remoteCounts = new Map<string, Map<string, Audience & { at: number }>>();
+  private readonly elsewhereListeners = new Set<(channelId: string) => void>();
+  private readonly directoryListeners = new Set<() => void>();
   private readonly writes = new Set<Promise<void>>();
   private readonly timer: NodeJS.Timeout;
-  private audiences: Audiences | null = null;
   private redisFailing = false;
 
   constructor(private readonly o: ClusterLinkOptions) {
-    // Messages come from other instances, possibly of another version: checked before use, since
-    // a throw here would escape into the Redis adapter.
-    o.lobby.on('audience', (report) => {
-      const parsed = clusterMessages.audience.safeParse(report);
-      if (parsed.success) this.onAudienceReport(parsed.data);
-      else this.ignored('audience', report);
-    });
-    o.lobby.on('channelEvent', (event) => {
-      const parsed = clusterMessages.channelEvent.safeParse(event);
-      if (parsed.success) o.remoteChannels.deliver(parsed.data.channelId, parsed.data.message);
-      else this.ignored('channelEvent', event);
-    });
-    o.lobby.on('directoryChanged', () => o.directoryChanged());
-    o.lobby.on('pipeOpen', (request, answer) => {
-      const parsed = clusterMessages.pipeOpen.safeParse(request);
-      if (typeof answer !== 'function') return this.ignored('pipeOpen', request);
-      if (!parsed.success) return answer({ error: 'malformed pipe request' });
-      const channel = o.registry.get(parsed.data.channelId);
-      if (!channel || channel.ended) return answer(null);
-      const { instanceId, endpoint } = parsed.data;
-      channel.pipes.offer(instanceId, endpoint, channel.liveProducers).then(answer, (error: unknown) => {
+    const { bus } = o;
+    bus.onAudience((report) => this.onAudienceReport(report));
+    bus.onChannelEvent(({ channelId, message }) => o.remoteChannels.deliver(channelId, message));
+    bus.onDirectoryChanged(() => this.directoryChanged());
+    bus.onPipeOpen(async ({ channelId, instanceId, endpoint }) => {
+      const channel = o.registry.get(channelId);
+      if (!channel || channel.ended) return null;
+      try {
+        return await channel.reader(PIPES, () => new PipeOrigin(channel, o.rtc)).offer(instanceId, endpoint);
+      } catch (error) {
         channel.logger.warn({ instanceId, err: String(error) }, 'could not pipe the channel to another instance');
-        answer({ error: `the channel’s server could not relay it: ${error instanceof Error ? error.message : String(error)}` });
-      });
+        return { error: `the channel’s server could not relay it: ${error instanceof Error ? error.message : String(error)}` };
+      }
     });
-    o.lobby.on('keyFrame', (request) => {
-      const parsed = clusterMessages.keyFrame.safeParse(request);
-      if (!parsed.success) return;
-      const channel = o.registry.get(parsed.data.channelId);
-      const via = channel?.pipes.videoConsumer(parsed.data.instanceId);
-      if (channel && via) channel.requestKeyFrame(via);
-    });
-    o.lobby.on('pipeClose', (request) => {
-      const parsed = clusterMessages.pipeClose.safeParse(request);
-      if (parsed.success) o.registry.get(parsed.data.channelId)?.pipes.close(parsed.data.instanceId);
-    });
+    bus.onKeyFrame(({ channelId, instanceId }) => this.pipesOf(channelId)?.requestKeyFrame(instanceId));
+    bus.onPipeClose(({ channelId, instanceId }) => this.pipesOf(channelId)?.closePipe(instanceId));
     this.track(o.cluster.directory.markAlive(o.cluster.instanceId));
     this.timer = setInterval(() => void this.heartbeat(), o.cluster.heartbeatMs);
     this.timer.unref();
   }
 
-  bind(audiences: Audiences): void {
-    this.audiences = audiences;
-  }
+  // ---------------------------------------------------------------- PresenceSink
 
-  viewers(channelId: string): Audience {
+  viewersElsewhere(channelId: string): Audience {
     const total = { viewers: 0, realtime: 0 };
     for (const c of this.remoteCounts.get(channelId)?.values() ?? []) {
       total.viewers += c.viewers;
@@ -90,47 +75,35 @@ export class ClusterLink implements RemoteAudience {
     return total;
   }
 
-  /** Asks the instance that carries a channel to pipe its tracks to this one. */
-  async requestPipe(channelId: string, endpoint: PipeEndpoint): Promise<PipeOffer> {
-    let answers: PipeAnswer[];
-    try {
-      // The Redis adapter gives up on instances that do not answer within its requestsTimeout.
-      answers = await this.o.lobby.serverSideEmitWithAck('pipeOpen', { channelId, instanceId: this.o.cluster.instanceId, endpoint });
-    } catch (error) {
-      throw new ChannelError('internal', `the channel’s server did not answer in time (${error instanceof Error ? error.message : String(error)})`);
-    }
-    const failure = answers.find((a): a is { error: string } => a !== null && 'error' in a);
-    const offer = answers.find((a): a is PipeOffer => a !== null && 'producers' in a);
-    if (offer) return offer;
-    throw new ChannelError('not-found', failure?.error ?? 'no server carries this channel any more');
+  onViewersElsewhere(listener: (channelId: string) => void): void {
+    this.elsewhereListeners.add(listener);
   }
 
-  requestKeyFrame(channelId: string): void {
-    this.o.lobby.serverSideEmit('keyFrame', { channelId, instanceId: this.o.cluster.instanceId });
-  }
-
-  closePipe(channelId: string): void {
-    this.o.lobby.serverSideEmit('pipeClose', { channelId, instanceId: this.o.cluster.instanceId });
-  }
-
-  relay(channelId: string, message: ChannelBroadcast): void {
-    this.o.lobby.serverSideEmit('channelEvent', { channelId, message });
-  }
-
-  /** Sent by this instance as a non-owner (see RemoteChannels). */
-  report(channelId: string, audience: Audience): void {
-    this.o.lobby.serverSideEmit('audience', { channelId, instanceId: this.o.cluster.instanceId, ...audience });
-  }
+  relay: PresenceSink['relay'] = (channelId, message) => this.o.bus.relay(channelId, message);
 
   /** One of this instance's channels changed or ended: rewrite its record, tell the others. */
-  changed(channelId: string): void {
-    if (!this.o.registry.get(channelId)) this.remoteCounts.delete(channelId);
-    this.track(
-      this.writeRecord(channelId).then(() => {
-        this.o.lobby.serverSideEmit('directoryChanged');
-      }),
-    );
+  changed(channelId: string, snapshot: Snapshot | null): void {
+    if (snapshot) this.snapshots.set(channelId, snapshot);
+    else {
+      this.snapshots.delete(channelId);
+      this.remoteCounts.delete(channelId);
+    }
+    this.track(this.writeRecord(channelId).then(() => this.o.bus.directoryChanged()));
   }
+
+  // ---------------------------------------------------------------- DirectorySource
+
+  async live() {
+    return (await this.o.cluster.directory.list())
+      .filter((r) => r.state.phase === 'live')
+      .map((r) => ({ channelId: r.channelId, viewers: r.audience.viewers, liveSince: r.liveSince }));
+  }
+
+  onChange(listener: () => void): void {
+    this.directoryListeners.add(listener);
+  }
+
+  // ----------------------------------------------------------------
 
   /** Stops the heartbeat once the pending directory writes are done. */
   async stop(): Promise<void> {
@@ -138,30 +111,29 @@ export class ClusterLink implements RemoteAudience {
     await Promise.allSettled([...this.writes]);
   }
 
-  private ignored(event: string, payload: unknown): void {
-    this.o.logger.warn({ event, payload: String(JSON.stringify(payload)).slice(0, 200) }, 'ignored a malformed message from another instance');
+  private pipesOf(channelId: string): PipeOrigin | undefined {
+    const reader = this.o.registry.get(channelId)?.findReader(PIPES);
+    return reader instanceof PipeOrigin ? reader : undefined;
+  }
+
+  private directoryChanged(): void {
+    for (const listener of this.directoryListeners) listener();
   }
 
   private onAudienceReport({ channelId, instanceId, viewers, realtime }: ClusterMessage<'audience'>): void {
-    if (!this.o.registry.get(channelId)) return;
+    if (!this.snapshots.has(channelId)) return;
     let counts = this.remoteCounts.get(channelId);
     if (!counts) this.remoteCounts.set(channelId, (counts = new Map()));
     if (viewers > 0) counts.set(instanceId, { viewers, realtime, at: Date.now() });
     else counts.delete(instanceId);
-    this.audiences?.refresh(channelId);
+    for (const listener of this.elsewhereListeners) listener(channelId);
   }
 
   private async writeRecord(channelId: string): Promise<void> {
-    const channel = this.o.registry.get(channelId);
+    const snapshot = this.snapshots.get(channelId);
     const directory = this.o.cluster.directory;
-    if (!channel || channel.ended || !this.audiences) return directory.remove(channelId);
-    await directory.put({
-      channelId,
-      instanceId: this.o.cluster.instanceId,
-      state: this.audiences.stateOf(channel),
-      audience: this.audiences.audienceOf(channelId),
-      liveSince: channel.liveSince,
-    });
+    if (!snapshot || snapshot.state.phase === 'ended') return directory.remove(channelId);
+    await directory.put({ channelId, instanceId: this.o.cluster.instanceId, ...snapshot });
   }
 
   private track(write: Promise<void>): void {
@@ -181,39 +153,42 @@ export class ClusterLink implements RemoteAudience {
 
   /** Pipes to relays whose instance stopped renewing its mark (it died) are closed. */
   private async closePipesOfDeadInstances(): Promise<void> {
-    const channels = this.o.registry.list().filter((c) => c.pipes.count > 0);
+    const piped = this.o.registry
+      .list()
+      .map((channel) => ({ channel, pipes: this.pipesOf(channel.id) }))
+      .filter((c): c is { channel: (typeof c)['channel']; pipes: PipeOrigin } => (c.pipes?.count ?? 0) > 0);
     // Right after a Redis outage marks may have expired while their instances live on.
-    if (channels.length === 0 || !this.o.cluster.settled) return;
+    if (piped.length === 0 || !this.o.cluster.settled) return;
     let alive: Set<string>;
     try {
-      alive = await this.o.cluster.directory.alive([...new Set(channels.flatMap((c) => c.pipes.instances()))]);
+      alive = await this.o.cluster.directory.alive([...new Set(piped.flatMap((c) => c.pipes.instances()))]);
     } catch {
       return; // Redis cannot say; try again next time.
     }
-    for (const channel of channels) {
-      for (const instanceId of channel.pipes.instances()) {
+    for (const { channel, pipes } of piped) {
+      for (const instanceId of pipes.instances()) {
         if (alive.has(instanceId)) continue;
         channel.logger.info({ instanceId }, 'closing the pipe to an instance that is gone');
-        channel.pipes.close(instanceId);
+        pipes.closePipe(instanceId);
       }
     }
   }
 
   private async heartbeat(): Promise<void> {
     this.track(this.o.cluster.directory.markAlive(this.o.cluster.instanceId));
-    for (const channel of this.o.registry.list()) this.track(this.writeRecord(channel.id));
+    for (const channelId of this.snapshots.keys()) this.track(this.writeRecord(channelId));
     await this.closePipesOfDeadInstances();
-    // Counts from an instance that stopped reporting (it died) no longer count.
+    // Counts from an instance that stopped reporting (it died) no longer count. (Its pipe stays
+    // until the channel ends: a Redis outage also silences reports, and the relay on the other
+    // side may still be feeding viewers.)
     const stale = Date.now() - this.o.cluster.directory.ttlMs;
     for (const [channelId, counts] of this.remoteCounts) {
       let changed = false;
-      // (Its pipe stays until the channel ends: a Redis outage also silences reports, and the
-      // relay on the other side may still be feeding viewers.)
       for (const [instanceId, { at }] of counts) if (at < stale && counts.delete(instanceId)) changed = true;
-      if (changed) this.audiences?.refresh(channelId);
+      if (changed) for (const listener of this.elsewhereListeners) listener(channelId);
     }
     this.o.remoteChannels.reportAll();
     await this.o.remoteChannels.checkOwners();
-    this.o.directoryChanged();
+    this.directoryChanged();
   }
 }

@@ -1,18 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
+import type { ClusterConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ChannelDirectory, type ChannelRecord } from './channel-directory.js';
 import { connectRedis } from './redis.js';
 
-export type { ClusterEvents, PipeAnswer } from './messages.js';
 
-export interface ClusterOptions {
-  redisUrl: string;
-  /** Directory records expire after this long without a refresh. */
-  channelTtlMs: number;
-  logger: Logger;
-}
 
 /**
  * This instance's membership of a cluster: the Redis connections, the Socket.IO adapter that
@@ -49,9 +43,10 @@ export class Cluster {
     return Date.now() - this.reconnectedAt >= this.directory.ttlMs;
   }
 
-  static async connect(o: ClusterOptions): Promise<Cluster> {
-    const pub = await connectRedis(o.redisUrl, o.logger, 'livecast-pub', 'fail');
-    const sub = await connectRedis(o.redisUrl, o.logger, 'livecast-sub', 'queue').catch((error: unknown) => {
+  /** `config.channelTtlMs`: directory records expire after this long without a refresh. */
+  static async connect(config: ClusterConfig, logger: Logger): Promise<Cluster> {
+    const pub = await connectRedis(config.redisUrl, logger, 'livecast-pub', 'fail');
+    const sub = await connectRedis(config.redisUrl, logger, 'livecast-sub', 'queue').catch((error: unknown) => {
       pub.disconnect();
       throw error;
     });
@@ -64,7 +59,7 @@ export class Cluster {
       sent.catch(() => undefined);
       return sent;
     }) as typeof pub.publish;
-    return new Cluster(pub, sub, o.channelTtlMs);
+    return new Cluster(pub, sub, config.channelTtlMs);
   }
 
   /** How often records are refreshed and owners checked: three chances before a record expires. */

@@ -1,19 +1,17 @@
 import type { types } from 'mediasoup';
 import { oneAtATime } from '../media/one-at-a-time.js';
-import type { WebRtcListenSettings } from '../media/webrtc-transport.js';
-
+import type { ChannelMedia, ChannelReader } from '../channel/reader.js';
+import type { Config } from '../config.js';
 import type { PipeEndpoint, PipeOffer } from './messages.js';
-
-export type { PipeEndpoint, PipeOffer };
 
 /**
  * Router-to-router RTP between instances (mediasoup PipeTransports over UDP): how a channel's
  * tracks reach another instance that serves real-time viewers of it.
  */
-export function createPipe(router: types.Router, settings: WebRtcListenSettings, appData: Record<string, unknown>): Promise<types.PipeTransport> {
-  const { listenIp, announcedAddress, rtcMinPort, rtcMaxPort } = settings;
+export function createPipe(router: types.Router, rtc: Config['rtc'], appData: Record<string, unknown>): Promise<types.PipeTransport> {
+  const { listenIp, announcedAddress, minPort, maxPort } = rtc;
   return router.createPipeTransport({
-    listenInfo: { protocol: 'udp', ip: listenIp, announcedAddress, portRange: { min: rtcMinPort, max: rtcMaxPort } },
+    listenInfo: { protocol: 'udp', ip: listenIp, announcedAddress, portRange: { min: minPort, max: maxPort } },
     appData,
   });
 }
@@ -24,17 +22,16 @@ export function endpointOf(pipe: types.PipeTransport): PipeEndpoint {
 }
 
 /**
- * The owner's side: one pipe per instance that asked, consuming every track once. Asking again
- * (a new real-time viewer there) adds the tracks that appeared since.
+ * The owner's side, a reader of the channel (attached by the cluster, only in a cluster): one
+ * pipe per instance that asked, consuming every track once. Asking again (a new real-time viewer
+ * there) adds the tracks that appeared since.
  */
-export class PipeOrigin {
+export class PipeOrigin implements ChannelReader {
   private readonly pipes = new Map<string, { transport: types.PipeTransport; remote: string; consumers: Map<string, types.Consumer> }>();
 
   constructor(
-    private readonly router: types.Router,
-    private readonly settings: WebRtcListenSettings,
-    /** Resolves when the broadcaster's encoder would honour a key-frame request (see Channel). */
-    private readonly keyFrameWindow: () => Promise<void> = () => Promise.resolve(),
+    private readonly media: ChannelMedia,
+    private readonly rtc: Config['rtc'],
   ) {}
 
   get count(): number {
@@ -42,11 +39,10 @@ export class PipeOrigin {
   }
 
   /** Offers are made one at a time, so that concurrent requests never build two pipes. */
-  readonly offer = oneAtATime((instanceId: string, remote: PipeEndpoint, producers: types.Producer[]) =>
-    this.offerNow(instanceId, remote, producers),
-  );
+  readonly offer = oneAtATime((instanceId: string, remote: PipeEndpoint) => this.offerNow(instanceId, remote));
 
-  private async offerNow(instanceId: string, remote: PipeEndpoint, producers: types.Producer[]): Promise<PipeOffer> {
+  private async offerNow(instanceId: string, remote: PipeEndpoint): Promise<PipeOffer> {
+    const producers = this.media.tracks();
     const key = `${remote.ip}:${remote.port}`;
     let pipe = this.pipes.get(instanceId);
     if (pipe && pipe.remote !== key) {
@@ -56,7 +52,7 @@ export class PipeOrigin {
     }
     let connect: (() => Promise<void>) | null = null;
     if (!pipe) {
-      const transport = await createPipe(this.router, this.settings, { pipeTo: instanceId });
+      const transport = await createPipe(this.media.router, this.rtc, { pipeTo: instanceId });
       pipe = { transport, remote: key, consumers: new Map() };
       const created = pipe;
       this.pipes.set(instanceId, created);
@@ -74,7 +70,7 @@ export class PipeOrigin {
       // transport connects; connecting when the broadcaster's encoder will honour that request
       // saves up to a second (an ignored request makes mediasoup wait that long to ask again).
       const transport = pipe.transport;
-      void this.keyFrameWindow()
+      void this.media.keyFrameWindow()
         .then(() => (transport.closed ? undefined : connect()))
         .catch(() => transport.close());
     }
@@ -94,12 +90,17 @@ export class PipeOrigin {
     return [...this.pipes.keys()];
   }
 
-  /** The consumer carrying the video to that instance (key-frame requests go through it). */
-  videoConsumer(instanceId: string): types.Consumer | undefined {
-    return [...(this.pipes.get(instanceId)?.consumers.values() ?? [])].find((c) => c.kind === 'video' && !c.closed);
+  /** A viewer on that instance needs a key frame: asked through the video consumer of its pipe, timed by the channel. */
+  requestKeyFrame(instanceId: string): void {
+    const via = [...(this.pipes.get(instanceId)?.consumers.values() ?? [])].find((c) => c.kind === 'video' && !c.closed);
+    if (via) this.media.requestKeyFrame(via);
   }
 
-  close(instanceId: string): void {
+  closePipe(instanceId: string): void {
     this.pipes.get(instanceId)?.transport.close();
+  }
+
+  close(): void {
+    for (const pipe of [...this.pipes.values()]) pipe.transport.close();
   }
 }

@@ -1,17 +1,17 @@
 import type { types } from 'mediasoup';
+import type { ChannelMedia } from '../channel/reader.js';
+import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { oneAtATime } from '../media/one-at-a-time.js';
-import { createPipe, endpointOf, type PipeEndpoint, type PipeOffer } from './pipe-origin.js';
-import { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
-import type { WebRtcListenSettings } from '../media/webrtc-transport.js';
 import type { WorkerPool } from '../media/worker-pool.js';
-
-/** Asks the owning instance to pipe the channel's tracks to `here`. */
-export type RequestPipe = (here: PipeEndpoint) => Promise<PipeOffer>;
+import { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
+import type { ClusterBus } from './bus.js';
+import type { PipeOffer } from './messages.js';
+import { createPipe, endpointOf } from './pipe-origin.js';
 
 /**
  * The piped track without PLI/FIR feedback: this instance's mediasoup then never sends key-frame
- * requests up the pipe by itself; they go to the owner as messages instead (see requestKeyFrame).
+ * requests up the pipe by itself; they go to the owner as messages instead (see keyFrame).
  */
 function withoutKeyFrameFeedback(rtpParameters: types.RtpParameters): types.RtpParameters {
   return {
@@ -27,8 +27,9 @@ function withoutKeyFrameFeedback(rtpParameters: types.RtpParameters): types.RtpP
  * A channel carried by another instance, relayed into a router of this one so that viewers who
  * reached this instance can watch it in real time here: the owner's tracks arrive over a
  * PipeTransport (same producer ids) and each viewer gets a WebRTC transport on the local router.
+ * The relay is the real-time viewers' channel: it owns the router, the pipe and the viewers.
  */
-export class EdgeChannel {
+export class Relay implements ChannelMedia {
   readonly realtime: RealtimeViewers;
   private readonly producers = new Map<string, types.Producer>();
   /** Offers are adopted one at a time (two viewers joining at once must not produce a track twice). */
@@ -38,39 +39,33 @@ export class EdgeChannel {
     readonly channelId: string,
     readonly router: types.Router,
     private readonly pipe: types.PipeTransport,
-    private readonly requestPipe: RequestPipe,
-    settings: WebRtcListenSettings,
+    private readonly bus: ClusterBus,
+    rtc: Config['rtc'],
     limit: number,
-    logger: Logger,
+    readonly logger: Logger,
     onRealtimeChange: () => void,
-    requestKeyFrame: () => void,
   ) {
-    this.realtime = new RealtimeViewers(router, settings, limit, logger, onRealtimeChange, {
-      requestKeyFrame,
-      // Asked before a viewer's consumer is resumed; the owner sends it when the encoder honours it.
-      keyFrameWindow: async () => requestKeyFrame(),
-    });
+    this.realtime = new RealtimeViewers(this, rtc, limit, onRealtimeChange);
   }
 
   static async open(o: {
     channelId: string;
     pool: WorkerPool;
-    settings: WebRtcListenSettings;
+    rtc: Config['rtc'];
     limit: number;
     logger: Logger;
-    requestPipe: RequestPipe;
-    requestKeyFrame: () => void;
+    bus: ClusterBus;
     onRealtimeChange: () => void;
-  }): Promise<EdgeChannel> {
-    const router = await o.pool.createRouter({ channelId: o.channelId, edge: true });
+  }): Promise<Relay> {
+    const router = await o.pool.createRouter({ channelId: o.channelId, relay: true });
     try {
-      const pipe = await createPipe(router, o.settings, { edgeOf: o.channelId });
-      const edge = new EdgeChannel(o.channelId, router, pipe, o.requestPipe, o.settings, o.limit, o.logger, o.onRealtimeChange, o.requestKeyFrame);
-      const offer = await o.requestPipe(endpointOf(pipe));
+      const pipe = await createPipe(router, o.rtc, { relayOf: o.channelId });
+      const relay = new Relay(o.channelId, router, pipe, o.bus, o.rtc, o.limit, o.logger.child({ channelId: o.channelId, relay: true }), o.onRealtimeChange);
+      const offer = await o.bus.requestPipe(o.channelId, endpointOf(pipe));
       await pipe.connect({ ip: offer.ip, port: offer.port });
-      await edge.adopt(offer);
-      o.logger.info({ channelId: o.channelId, tracks: edge.producers.size }, 'relaying a channel of another instance for real-time viewers');
-      return edge;
+      await relay.adopt(offer);
+      relay.logger.info({ tracks: relay.producers.size }, 'relaying a channel of another instance for real-time viewers');
+      return relay;
     } catch (error) {
       router.close();
       throw error;
@@ -81,13 +76,27 @@ export class EdgeChannel {
     return this.router.closed;
   }
 
-  /** The relayed tracks, after asking the owner for any that appeared since the last time. */
-  async liveProducers(): Promise<types.Producer[]> {
-    await this.adopt(await this.requestPipe(endpointOf(this.pipe)));
+  tracks(): types.Producer[] {
     return [...this.producers.values()].filter((p) => !p.closed);
   }
 
+  /** Asks the owner for any track that appeared since the last time. */
+  async refreshTracks(): Promise<void> {
+    await this.adopt(await this.bus.requestPipe(this.channelId, endpointOf(this.pipe)));
+  }
+
+  /** The owner sends it when the broadcaster's encoder will honour it (see KeyFrameTiming). */
+  requestKeyFrame(): void {
+    this.bus.keyFrame(this.channelId);
+  }
+
+  /** Asked before a viewer's consumer is resumed; the owner times it. */
+  async keyFrameWindow(): Promise<void> {
+    this.requestKeyFrame();
+  }
+
   close(): void {
+    this.realtime.close();
     this.router.close();
   }
 
@@ -102,61 +111,50 @@ export class EdgeChannel {
   }
 }
 
-export interface EdgeChannelsOptions {
+export interface RelaysOptions {
   pool: WorkerPool;
-  settings: WebRtcListenSettings;
+  rtc: Config['rtc'];
   /** Real-time viewers per relay, as per channel on its owner. */
   limit: number;
+  bus: ClusterBus;
   logger: Logger;
-  requestPipe: (channelId: string, here: PipeEndpoint) => Promise<PipeOffer>;
-  requestKeyFrame: (channelId: string) => void;
-  closePipe: (channelId: string) => void;
   onRealtimeChange: (channelId: string) => void;
 }
 
 /** The relays this instance keeps, one per channel of another instance watched here in real time. */
-export class EdgeChannels {
-  private readonly edges = new Map<string, Promise<EdgeChannel>>();
-  private readonly opened = new Map<string, EdgeChannel>();
+export class Relays {
+  private readonly opening = new Map<string, Promise<Relay>>();
+  private readonly opened = new Map<string, Relay>();
 
-  constructor(private readonly o: EdgeChannelsOptions) {}
+  constructor(private readonly o: RelaysOptions) {}
 
   /** The relay of a channel, opened on first use. */
-  get(channelId: string): Promise<EdgeChannel> {
+  get(channelId: string): Promise<Relay> {
     if (this.opened.get(channelId)?.closed) {
       // Its router went with a mediasoup worker that died: open a new relay.
-      this.edges.delete(channelId);
+      this.opening.delete(channelId);
       this.opened.delete(channelId);
-      this.o.closePipe(channelId);
+      this.o.bus.closePipe(channelId);
     }
-    let edge = this.edges.get(channelId);
-    if (!edge) {
-      edge = EdgeChannel.open({
-        channelId,
-        pool: this.o.pool,
-        settings: this.o.settings,
-        limit: this.o.limit,
-        logger: this.o.logger,
-        requestPipe: (here) => this.o.requestPipe(channelId, here),
-        requestKeyFrame: () => this.o.requestKeyFrame(channelId),
-        onRealtimeChange: () => this.o.onRealtimeChange(channelId),
-      });
-      const opening = edge;
-      this.edges.set(channelId, opening);
-      opening.then(
-        (e) => {
-          if (this.edges.get(channelId) === opening) this.opened.set(channelId, e);
+    let relay = this.opening.get(channelId);
+    if (!relay) {
+      relay = Relay.open({ ...this.o, channelId, onRealtimeChange: () => this.o.onRealtimeChange(channelId) });
+      const pending = relay;
+      this.opening.set(channelId, pending);
+      pending.then(
+        (r) => {
+          if (this.opening.get(channelId) === pending) this.opened.set(channelId, r);
         },
         // A failed opening is forgotten, so that the next viewer tries again.
-        () => this.edges.get(channelId) === opening && this.edges.delete(channelId),
+        () => this.opening.get(channelId) === pending && this.opening.delete(channelId),
       );
     }
-    return edge;
+    return relay;
   }
 
   /** The relay if it is open (no opening on the way). */
-  async existing(channelId: string): Promise<EdgeChannel | undefined> {
-    return this.edges.get(channelId)?.catch(() => undefined);
+  existing(channelId: string): Relay | undefined {
+    return this.opened.get(channelId);
   }
 
   /** Real-time viewers of a channel watching through this instance's relay. */
@@ -165,30 +163,26 @@ export class EdgeChannels {
   }
 
   close(channelId: string): void {
-    const edge = this.edges.get(channelId);
-    if (!edge) return;
-    this.edges.delete(channelId);
+    const relay = this.opening.get(channelId);
+    if (!relay) return;
+    this.opening.delete(channelId);
     this.opened.delete(channelId);
-    void edge.then(
-      (e) => {
-        e.close();
-        this.o.closePipe(channelId);
+    void relay.then(
+      (r) => {
+        r.close();
+        this.o.bus.closePipe(channelId);
       },
       () => undefined,
     );
   }
 
-  get size(): number {
-    return this.edges.size;
-  }
-
   get realtimeTotal(): number {
     let total = 0;
-    for (const edge of this.opened.values()) total += edge.realtime.count;
+    for (const relay of this.opened.values()) total += relay.realtime.count;
     return total;
   }
 
   closeAll(): void {
-    for (const channelId of [...this.edges.keys()]) this.close(channelId);
+    for (const channelId of [...this.opening.keys()]) this.close(channelId);
   }
 }

@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChannelRecord } from './channel-directory.js';
 import { createLogger } from '../logger.js';
-import type { ChannelNamespace } from '../signalling/audiences.js';
-import { RemoteChannels } from './remote-channels.js';
+import { RemoteChannels, type ViewerRoom } from './remote-channels.js';
 
 const ID = 'AAAAAAAAAAAAAAAAAAAAAA';
 const record = (over: Partial<ChannelRecord['state']> = {}, viewers = 1): ChannelRecord => ({
@@ -13,42 +12,49 @@ const record = (over: Partial<ChannelRecord['state']> = {}, viewers = 1): Channe
   liveSince: 0,
 });
 
-/** Enough of a Socket.IO namespace to see what the viewers on this instance are told. */
-function fakeNamespace() {
+/** A room that records what the viewers on this instance are told. */
+function fakeRoom() {
   const broadcast: [string, unknown][] = [];
   const direct: Record<string, [string, unknown][]> = {};
-  const disconnectSockets = vi.fn();
-  const sockets = new Map<string, { emit(event: string, payload: unknown): void }>();
-  const nsp = { sockets, local: { emit: (event: string, payload: unknown) => broadcast.push([event, payload]), disconnectSockets } };
-  const add = (socketId: string) => sockets.set(socketId, { emit: (event, payload) => (direct[socketId] ??= []).push([event, payload]) });
-  return { nsp: nsp as unknown as ChannelNamespace, broadcast, direct, disconnectSockets, add };
+  const disconnectAll = vi.fn();
+  const room: ViewerRoom = {
+    tell: (socketId, m) => void (direct[socketId] ??= []).push([m.event, m.args[0]]),
+    tellAll: (m) => void broadcast.push([m.event, m.args[0]]),
+    disconnectAll,
+  };
+  return { room, broadcast, direct, disconnectAll };
 }
 
 describe('RemoteChannels', () => {
   let reports: [string, number][];
   let lookup: ReturnType<typeof vi.fn<(id: string) => Promise<ChannelRecord | null>>>;
   let remote: RemoteChannels;
-  let ns: ReturnType<typeof fakeNamespace>;
+  let ns: ReturnType<typeof fakeRoom>;
 
   beforeEach(() => {
     vi.useFakeTimers();
     reports = [];
     lookup = vi.fn<(id: string) => Promise<ChannelRecord | null>>();
-    remote = new RemoteChannels({ intervalMs: 250, report: (id, a) => reports.push([id, a.viewers]), lookup, logger: createLogger('silent') });
-    ns = fakeNamespace();
-    ns.add('s1');
-    ns.add('s2');
+    remote = new RemoteChannels({
+      intervalMs: 250,
+      report: (id, a) => reports.push([id, a.viewers]),
+      realtimeOf: () => 0,
+      released: () => undefined,
+      lookup,
+      logger: createLogger('silent'),
+    });
+    ns = fakeRoom();
   });
   afterEach(() => vi.useRealTimers());
 
   it('greets a joining viewer with what the owner last published', () => {
-    remote.join(ns.nsp, 's1', record({}, 4));
+    remote.join(ns.room, 's1', record({}, 4));
     expect(ns.direct.s1).toEqual([['channelState', record().state], ['viewerCount', { viewers: 4, realtime: 0 }]]);
   });
 
   it('reports joins to the owner at most once per interval, and the last leave at once', () => {
-    remote.join(ns.nsp, 's1', record());
-    remote.join(ns.nsp, 's2', record());
+    remote.join(ns.room, 's1', record());
+    remote.join(ns.room, 's2', record());
     expect(reports).toEqual([[ID, 1]]);
     vi.advanceTimersByTime(250);
     expect(reports).toEqual([[ID, 1], [ID, 2]]);
@@ -62,7 +68,7 @@ describe('RemoteChannels', () => {
   });
 
   it('ends the channel for its viewers when the owner’s record is gone, not when Redis cannot answer', async () => {
-    remote.join(ns.nsp, 's1', record());
+    remote.join(ns.room, 's1', record());
     lookup.mockRejectedValueOnce(new Error('Stream isn’t writeable'));
     await remote.checkOwners();
     expect(ns.broadcast).toEqual([]);
@@ -71,11 +77,11 @@ describe('RemoteChannels', () => {
     expect(ns.broadcast).toEqual([['streamEnded', { reason: 'the server carrying this stream stopped responding' }]]);
     expect(remote.size).toBe(0);
     vi.advanceTimersByTime(1000);
-    expect(ns.disconnectSockets).toHaveBeenCalledOnce();
+    expect(ns.disconnectAll).toHaveBeenCalledOnce();
   });
 
   it('catches viewers up on what the owner said while its events could not arrive, once', async () => {
-    remote.join(ns.nsp, 's1', record());
+    remote.join(ns.room, 's1', record());
     const live = record({ phase: 'live', realtime: true }, 2);
     lookup.mockResolvedValue(live);
     await remote.checkOwners();
@@ -84,7 +90,7 @@ describe('RemoteChannels', () => {
   });
 
   it('passes the owner’s events on, and lets go of the channel when it ends', () => {
-    remote.join(ns.nsp, 's1', record());
+    remote.join(ns.room, 's1', record());
     remote.deliver(ID, { event: 'viewerCount', args: [{ viewers: 7, realtime: 2 }] });
     remote.deliver('BBBBBBBBBBBBBBBBBBBBBB', { event: 'streamEnded', args: [{ reason: 'not ours' }] });
     remote.deliver(ID, { event: 'streamEnded', args: [{ reason: 'the broadcaster ended the stream' }] });

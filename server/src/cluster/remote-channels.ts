@@ -1,17 +1,40 @@
 import type { Audience, ChannelBroadcast } from '../../../protocol/index.js';
-import type { ChannelRecord } from './channel-directory.js';
 import type { Logger } from '../logger.js';
-import { emitLocally, sameAudience, type ChannelNamespace } from '../signalling/audiences.js';
+import { emitLocally, sameAudience } from '../signalling/audiences.js';
 import { CoalescedValue } from '../signalling/coalesced-value.js';
+import type { SignallingNamespace, SignallingSocket } from '../signalling/socket-types.js';
+import type { ChannelRecord } from './channel-directory.js';
+
+/** Where the viewers of one channel on this instance are told things. */
+export interface ViewerRoom {
+  tell(socketId: string, message: ChannelBroadcast): void;
+  tellAll(message: ChannelBroadcast): void;
+  disconnectAll(): void;
+}
+
+/** A channel namespace on this instance as a ViewerRoom. */
+export function roomOf(nsp: SignallingNamespace): ViewerRoom {
+  return {
+    tell: (socketId, message) => {
+      const socket: SignallingSocket | undefined = nsp.sockets.get(socketId);
+      if (!socket) return;
+      if (message.event === 'channelState') socket.emit('channelState', ...message.args);
+      else if (message.event === 'viewerCount') socket.emit('viewerCount', ...message.args);
+      else socket.emit('streamEnded', ...message.args);
+    },
+    tellAll: (message) => emitLocally(nsp, message),
+    disconnectAll: () => nsp.local.disconnectSockets(),
+  };
+}
 
 export interface RemoteChannelsOptions {
   intervalMs: number;
   /** Tells the owning instance how many viewers of its channel this instance holds. */
   report: (channelId: string, audience: Audience) => void;
   /** How many of them watch in real time here (through a relay of the channel). */
-  realtimeOf?: (channelId: string) => number;
+  realtimeOf: (channelId: string) => number;
   /** The last viewer here left, or the channel ended: what was kept for it can go. */
-  released?: (channelId: string) => void;
+  released: (channelId: string) => void;
   /** The channel's directory record; null when it is gone, throws when Redis cannot say. */
   lookup: (channelId: string) => Promise<ChannelRecord | null>;
   logger: Logger;
@@ -25,7 +48,7 @@ class RemoteChannel {
 
   constructor(
     readonly channelId: string,
-    public nsp: ChannelNamespace,
+    public room: ViewerRoom,
     report: (audience: Audience) => void,
     intervalMs: number,
   ) {
@@ -44,19 +67,19 @@ export class RemoteChannels {
 
   constructor(private readonly o: RemoteChannelsOptions) {}
 
-  join(nsp: ChannelNamespace, socketId: string, record: ChannelRecord): void {
+  join(room: ViewerRoom, socketId: string, record: ChannelRecord): void {
     const id = record.channelId;
     let remote = this.byChannel.get(id);
     if (!remote) {
-      remote = new RemoteChannel(id, nsp, (viewers) => this.o.report(id, viewers), this.o.intervalMs);
+      remote = new RemoteChannel(id, room, (viewers) => this.o.report(id, viewers), this.o.intervalMs);
       this.byChannel.set(id, remote);
     }
-    remote.nsp = nsp;
+    // With cleanupEmptyChildNamespaces a channel's namespace object is re-created after it empties.
+    remote.room = room;
     remote.viewers.add(socketId);
     this.recount(remote);
-    const socket = nsp.sockets.get(socketId);
-    socket?.emit('channelState', record.state);
-    socket?.emit('viewerCount', record.audience);
+    room.tell(socketId, { event: 'channelState', args: [record.state] });
+    room.tell(socketId, { event: 'viewerCount', args: [record.audience] });
     remote.told = { state: JSON.stringify(record.state), audience: JSON.stringify(record.audience) };
   }
 
@@ -67,7 +90,7 @@ export class RemoteChannels {
     remote.count.dispose();
     this.byChannel.delete(channelId);
     this.o.report(channelId, { viewers: 0, realtime: 0 });
-    this.o.released?.(channelId);
+    this.o.released(channelId);
   }
 
   /** The number of real-time viewers here changed. */
@@ -77,14 +100,14 @@ export class RemoteChannels {
   }
 
   private recount(remote: RemoteChannel): void {
-    remote.count.set({ viewers: remote.viewers.size, realtime: this.o.realtimeOf?.(remote.channelId) ?? 0 });
+    remote.count.set({ viewers: remote.viewers.size, realtime: this.o.realtimeOf(remote.channelId) });
   }
 
   /** An event of a channel from its owner. */
   deliver(channelId: string, message: ChannelBroadcast): void {
     const remote = this.byChannel.get(channelId);
     if (!remote) return;
-    emitLocally(remote.nsp, message);
+    remote.room.tellAll(message);
     if (message.event === 'channelState') remote.told.state = JSON.stringify(message.args[0]);
     if (message.event === 'viewerCount') remote.told.audience = JSON.stringify(message.args[0]);
     if (message.event === 'streamEnded') this.drop(remote);
@@ -114,7 +137,7 @@ export class RemoteChannels {
         if (this.byChannel.get(remote.channelId) !== remote) return;
         if (record) return this.catchUp(remote, record);
         this.o.logger.warn({ channelId: remote.channelId }, 'the instance carrying this channel is gone; ending it for our viewers');
-        emitLocally(remote.nsp, { event: 'streamEnded', args: [{ reason: 'the server carrying this stream stopped responding' }] });
+        remote.room.tellAll({ event: 'streamEnded', args: [{ reason: 'the server carrying this stream stopped responding' }] });
         this.drop(remote);
       }),
     );
@@ -141,8 +164,8 @@ export class RemoteChannels {
   private drop(remote: RemoteChannel): void {
     remote.count.dispose();
     this.byChannel.delete(remote.channelId);
-    this.o.released?.(remote.channelId);
-    const nsp = remote.nsp;
-    setTimeout(() => nsp.local.disconnectSockets(), 1000).unref();
+    this.o.released(remote.channelId);
+    const room = remote.room;
+    setTimeout(() => room.disconnectAll(), 1000).unref();
   }
 }

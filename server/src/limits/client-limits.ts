@@ -13,34 +13,34 @@ export class ClientLimits {
   readonly realtimePerConnection: Quota;
   readonly pendingPerConnection: Quota;
 
-  constructor(config: Config, onRefused: (limit: string) => void) {
+  constructor(limits: Config['limits'], onRefused: (limit: string) => void) {
     this.channelsPerAddress = new Quota(
       'channels_per_address',
-      config.MAX_CHANNELS_PER_ADDRESS,
+      limits.channelsPerAddress,
       (n) => `your address already has ${n} live channels; end one before going live again`,
       onRefused,
     );
     this.socketsPerAddress = new Quota(
       'sockets_per_address',
-      config.MAX_SOCKETS_PER_ADDRESS,
+      limits.socketsPerAddress,
       (n) => `too many connections from your address (limit ${n}); close some pages and try again`,
       onRefused,
     );
     this.realtimePerAddress = new Quota(
       'realtime_per_address',
-      config.REALTIME_VIEWERS_PER_ADDRESS,
+      limits.realtimePerAddress,
       (n) => `your address already watches ${n} streams in real time; watch over HLS`,
       onRefused,
     );
     this.realtimePerConnection = new Quota(
       'realtime_per_connection',
-      config.REALTIME_VIEWERS_PER_CONNECTION,
+      limits.realtimePerConnection,
       (n) => `this connection already watches ${n} streams in real time; watch over HLS`,
       onRefused,
     );
     this.pendingPerConnection = new Quota(
       'pending_requests',
-      config.MAX_PENDING_REQUESTS,
+      limits.pendingRequests,
       (n) => `too many requests in progress on this connection (limit ${n}); wait for the answers`,
       onRefused,
     );

@@ -1,12 +1,15 @@
 import type { Server } from 'node:http';
+import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { normalizeAddress, type ClientAddresses } from '../http/client-address.js';
 
 export interface ConnectionGuardOptions {
-  /** Open connections in all; kept below the file-descriptor limit so existing viewers keep being served. */
-  maxConnections: number;
-  /** Open connections per peer address (trusted proxies are exempt: their clients are counted by Socket.IO). */
-  perAddress: number;
+  /**
+   * `maxConnections`: open connections in all, kept below the file-descriptor limit so existing
+   * viewers keep being served; `connectionsPerAddress`: per peer address (trusted proxies are
+   * exempt: their clients are counted by Socket.IO).
+   */
+  limits: Pick<Config['limits'], 'maxConnections' | 'connectionsPerAddress'>;
   addresses: ClientAddresses;
   logger: Logger;
   onRefused: (limit: string) => void;
@@ -33,18 +36,19 @@ export function guardConnections(server: Server, o: ConnectionGuardOptions): { o
     o.logger.warn({ ...details, open: [...open.values()].reduce((a, b) => a + b, 0) }, what);
   };
 
-  server.maxConnections = o.maxConnections;
+  const { maxConnections, connectionsPerAddress } = o.limits;
+  server.maxConnections = maxConnections;
   server.on('drop', (info) => {
     o.onRefused('connections');
-    warn('connection limit reached: new connections are dropped', { limit: o.maxConnections, from: info?.remoteAddress });
+    warn('connection limit reached: new connections are dropped', { limit: maxConnections, from: info?.remoteAddress });
   });
   server.on('connection', (socket) => {
     const address = normalizeAddress(socket.remoteAddress ?? '');
     if (o.addresses.isTrustedProxy(address)) return;
     const count = (open.get(address) ?? 0) + 1;
-    if (count > o.perAddress) {
+    if (count > connectionsPerAddress) {
       o.onRefused('connections_per_address');
-      warn('per-address connection limit reached: connections refused', { address, limit: o.perAddress });
+      warn('per-address connection limit reached: connections refused', { address, limit: connectionsPerAddress });
       socket.end(TOO_MANY, () => socket.destroy());
       return;
     }

@@ -1,27 +1,24 @@
 import type { types } from 'mediasoup';
 import type { TransportOptions } from '../../../protocol/index.js';
+import type { Config } from '../config.js';
 
-export interface WebRtcListenSettings {
-  listenIp: string;
-  announcedAddress?: string;
-  rtcMinPort: number;
-  rtcMaxPort: number;
-}
+/** Where WebRTC and pipe transports listen, as configured (RTC_* variables). */
+export type WebRtcSettings = Config['rtc'];
 
 /** A WebRTC transport on the configured address and port range: UDP preferred, TCP as fallback. */
 export function createWebRtcTransport(
   router: types.Router,
-  settings: WebRtcListenSettings,
+  settings: WebRtcSettings,
   appData: Record<string, unknown>,
 ): Promise<types.WebRtcTransport> {
-  const { listenIp, announcedAddress, rtcMinPort, rtcMaxPort } = settings;
-  const portRange = { min: rtcMinPort, max: rtcMaxPort };
+  const { listenIp, announcedAddress, minPort, maxPort } = settings;
+  const portRange = { min: minPort, max: maxPort };
   return router.createWebRtcTransport({
     listenInfos: [
       { protocol: 'udp', ip: listenIp, announcedAddress, portRange },
       { protocol: 'tcp', ip: listenIp, announcedAddress, portRange },
     ],
-    initialAvailableOutgoingBitrate: 1_000_000,
+    initialAvailableOutgoingBitrate: settings.initialBitrate,
     appData,
   });
 }

@@ -1,8 +1,7 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { SignallingNamespace } from './socket-types.js';
-import type { DirectoryEntry, LobbyClientToServer, LobbyResults, LobbyServerToClient } from '../../../protocol/index.js';
+import type { DirectoryEntry, LobbyResults } from '../../../protocol/index.js';
 import { lobbyRequestSchemas } from '../../../protocol/schemas.js';
-import type { ClusterEvents } from '../cluster/cluster.js';
 import type { ClientAddresses } from '../http/client-address.js';
 import type { ClientLimits } from '../limits/client-limits.js';
 import type { Logger } from '../logger.js';
@@ -10,38 +9,38 @@ import { ChannelError } from '../channel/channel-error.js';
 import type { ChannelRegistry } from '../channel/channel-registry.js';
 import { sameSecret } from '../secrets.js';
 import { requestHandlers } from './ack.js';
+import { Coalescer } from './coalesced-value.js';
+import type { DirectorySource } from './ports.js';
 
 const DIRECTORY_ROOM = 'directory';
 
 export interface LobbyOptions {
+  registry: ChannelRegistry;
+  /** The live channels listed (this instance's, or the whole cluster's). */
+  directory: DirectorySource;
+  /** Where channels created here are carried from, as the broadcaster should connect (null: here). */
+  origin: string | null;
   /** Server-wide secret required to create channels; undefined = anyone may go live. */
   publishKey?: string;
   /** Channels one client address may create per minute. */
   createPerMinute: number;
   directoryIntervalMs: number;
-  onRequestError?: (event: string) => void;
-  onChannelCreated?: () => void;
   addresses: ClientAddresses;
   limits: ClientLimits;
+  onRequestError?: (event: string) => void;
+  onChannelCreated?: () => void;
+  logger: Logger;
 }
 
 /**
  * The lobby namespace `/`: creating channels and the live channel directory. Directory updates
  * are full snapshots (a few hundred bytes per channel), coalesced to at most one per interval.
  */
-export function serveLobby(
-  lobby: SignallingNamespace,
-  registry: ChannelRegistry,
-  /** The live channels (of every instance, in a cluster). */
-  liveChannels: () => Promise<DirectoryEntry[]>,
-  /** Where channels created here are carried from, as the broadcaster should connect (null: here). */
-  origin: () => string | null,
-  logger: Logger,
-  options: LobbyOptions,
-): { directoryChanged(): void } {
+export function serveLobby(lobby: SignallingNamespace, options: LobbyOptions): void {
+  const { registry, logger, limits } = options;
   const creations = new RateLimiterMemory({ points: options.createPerMinute, duration: 60 });
   const snapshot = async (): Promise<DirectoryEntry[]> =>
-    (await liveChannels()).sort((a, b) => b.viewers - a.viewers || a.liveSince - b.liveSince);
+    (await options.directory.live()).sort((a, b) => b.viewers - a.viewers || a.liveSince - b.liveSince);
 
   let last = '';
   /** Pushes the snapshot if it changed; true when it did. */
@@ -54,32 +53,12 @@ export function serveLobby(
     lobby.local.to(DIRECTORY_ROOM).emit('directory', { channels });
     return true;
   };
-  // Like the viewer count: a change after a quiet interval goes out at once, later ones at the
-  // end of the interval; a change that arrives while a snapshot is being read gets its own.
-  let timer: NodeJS.Timeout | null = null;
-  let pushing = false;
-  let dirty = false;
-  let pushedAt = -Infinity;
-  const directoryChanged = (): void => {
-    if (pushing) return void (dirty = true);
-    if (timer) return;
-    const wait = Math.max(0, pushedAt + options.directoryIntervalMs - Date.now());
-    timer = setTimeout(() => {
-      timer = null;
-      pushing = true;
-      dirty = false;
-      push()
-        .then((pushed) => pushed && (pushedAt = Date.now()))
-        .catch((error: unknown) => logger.warn({ err: String(error) }, 'cannot refresh the channel directory'))
-        .finally(() => {
-          pushing = false;
-          if (dirty) directoryChanged();
-        });
-    }, wait);
-  };
+  const pushes = new Coalescer(options.directoryIntervalMs, push, (error) =>
+    logger.warn({ err: String(error) }, 'cannot refresh the channel directory'),
+  );
+  options.directory.onChange(() => pushes.poke());
 
   lobby.on('connection', (socket) => {
-    const { limits } = options;
     const on = requestHandlers<typeof lobbyRequestSchemas, LobbyResults>(
       lobbyRequestSchemas,
       socket,
@@ -104,7 +83,7 @@ export function serveLobby(
         const { channel, publishToken } = await registry.create();
         channel.once('ended', release);
         options.onChannelCreated?.();
-        return { channelId: channel.id, publishToken, origin: origin() };
+        return { channelId: channel.id, publishToken, origin: options.origin };
       } catch (error) {
         release();
         throw error;
@@ -120,6 +99,4 @@ export function serveLobby(
       }
     });
   });
-
-  return { directoryChanged };
 }

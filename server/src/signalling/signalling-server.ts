@@ -1,71 +1,67 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
-import {
-  CHANNEL_NAMESPACE_PATTERN,
-  MAX_MESSAGE_BYTES,
-  type Audience,
-  type DirectoryEntry,
-  type LobbyClientToServer,
-  type LobbyServerToClient,
-} from '../../../protocol/index.js';
-import type { Cluster, ClusterEvents } from '../cluster/cluster.js';
+import { CHANNEL_NAMESPACE_PATTERN, MAX_MESSAGE_BYTES, type Audience, type DirectoryEntry } from '../../../protocol/index.js';
+import type { ChannelRegistry } from '../channel/channel-registry.js';
+import type { Config } from '../config.js';
 import type { ClientAddresses } from '../http/client-address.js';
 import type { ClientLimits } from '../limits/client-limits.js';
 import type { Logger } from '../logger.js';
-import type { ChannelRegistry } from '../channel/channel-registry.js';
-import { EdgeChannels, type EdgeChannelsOptions } from '../cluster/relay.js';
 import { Audiences } from './audiences.js';
-import type { SignallingServer } from './socket-types.js';
 import { serveChannels } from './channel-namespace.js';
-import { ClusterLink } from '../cluster/cluster-link.js';
+import { firstOf, localChannels } from './local-channel.js';
 import { serveLobby } from './lobby.js';
-import { RemoteChannels } from '../cluster/remote-channels.js';
-
-export interface SignallingOptions {
-  /** Viewer-count and directory updates are coalesced to at most one per interval. */
-  presenceIntervalMs?: number;
-  publishKey?: string;
-  createPerMinute: number;
-  /** Told about every request answered with an error (metrics). */
-  onRequestError?: (event: string) => void;
-  onChannelCreated?: () => void;
-  addresses: ClientAddresses;
-  limits: ClientLimits;
-  /** Several instances: shared directory and events through Redis, relays for real-time viewers. */
-  cluster?: { cluster: Cluster; origin: () => string; relays: Omit<EdgeChannelsOptions, 'requestPipe' | 'requestKeyFrame' | 'closePipe' | 'onRealtimeChange'> };
-}
-
-export interface Signalling {
-  io: SignallingServer;
-  /** Viewers connected to this instance (of its own channels or, in a cluster, of others'). */
-  localViewers(): Audience;
-  /** Stops cluster duties (after the channels ended, before io.close). */
-  stop(): Promise<void>;
-}
+import type { ChannelLocator, DirectorySource, PresenceSink } from './ports.js';
+import type { SignallingServer } from './socket-types.js';
 
 /**
- * Socket.IO on the HTTP server: the lobby namespace `/` (create channels, live directory) and one
- * namespace per channel, `/channel/<channelId>`, created on first connection and dropped when empty.
- * In a cluster the Redis adapter carries events between instances and any instance serves the
- * viewers of any channel.
+ * Socket.IO on the HTTP server. `adapter`: how events reach other instances (cluster: Redis);
+ * absent, Socket.IO's in-memory default.
  */
-export function attachSignalling(httpServer: HttpServer, registry: ChannelRegistry, logger: Logger, options: SignallingOptions): Signalling {
-  const intervalMs = options.presenceIntervalMs ?? 250;
-  const cluster = options.cluster?.cluster;
-  const origin = () => options.cluster?.origin() ?? null;
-  const io: SignallingServer = new Server(httpServer, {
+export function createSocketServer(httpServer: HttpServer, adapter?: ConstructorParameters<typeof Server>[1] extends infer O ? O extends { adapter?: infer A } ? A : never : never): SignallingServer {
+  return new Server(httpServer, {
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     cleanupEmptyChildNamespaces: true,
     serveClient: false,
     // A connection that joins no namespace (refused, or idle on purpose) is dropped soon.
     connectTimeout: 10_000,
-    ...(cluster ? { adapter: cluster.adapter() } : {}),
+    ...(adapter ? { adapter } : {}),
   });
-  const lobbyNsp = io.of('/');
+}
+
+export interface SignallingOptions {
+  registry: ChannelRegistry;
+  config: Pick<Config, 'presence' | 'channels'>;
+  /** Where this instance's channels are served from for viewers elsewhere; null when alone. */
+  origin: string | null;
+  /** Cluster: channels other instances carry, served here through the same handlers. */
+  elsewhere?: ChannelLocator;
+  /** Cluster: presence of this instance's channels on other instances. Alone: none. */
+  presence: PresenceSink;
+  /** Cluster: the whole cluster's live channels. Alone: this instance's. */
+  directory?: DirectorySource;
+  addresses: ClientAddresses;
+  limits: ClientLimits;
+  /** Told about every request answered with an error (metrics). */
+  onRequestError?: (event: string) => void;
+  onChannelCreated?: () => void;
+  logger: Logger;
+}
+
+export interface Signalling {
+  /** Viewers connected to this instance's channels, and how many of them watch in real time. */
+  localViewers(): Audience;
+}
+
+/**
+ * The lobby namespace `/` (create channels, live directory) and one namespace per channel,
+ * `/channel/<channelId>`, created on first connection and dropped when empty.
+ */
+export function serveSignalling(io: SignallingServer, o: SignallingOptions): Signalling {
+  const { addresses, limits, registry } = o;
+  const intervalMs = o.config.presence.intervalMs;
 
   // Socket.IO connections per client address: counted as they open, refused at their first
   // namespace with a clear error (the client then sees it), closed by connectTimeout.
-  const { addresses, limits } = options;
   io.engine.on('connection', (conn: { request: IncomingMessage; once(event: 'close', listener: () => void): void }) => {
     conn.once('close', limits.socketsPerAddress.add(addresses.of(conn.request)));
   });
@@ -77,94 +73,51 @@ export function attachSignalling(httpServer: HttpServer, registry: ChannelRegist
       next(error instanceof Error ? error : new Error(String(error)));
     }
   };
-  lobbyNsp.use(perAddress);
 
-  let directory: { directoryChanged(): void } | null = null;
-  const directoryChanged = () => directory?.directoryChanged();
-  let link: ClusterLink | null = null;
-  let remoteChannels: RemoteChannels | null = null;
-  const relays = options.cluster?.relays;
-  const edges = relays
-    ? new EdgeChannels({
-        ...relays,
-        requestPipe: (channelId, here) => (link ? link.requestPipe(channelId, here) : Promise.reject(new Error('not in a cluster'))),
-        requestKeyFrame: (channelId) => link?.requestKeyFrame(channelId),
-        closePipe: (channelId) => link?.closePipe(channelId),
-        onRealtimeChange: (channelId) => remoteChannels?.refresh(channelId),
-      })
-    : null;
-  if (cluster) {
-    remoteChannels = new RemoteChannels({
-      intervalMs,
-      report: (channelId, audience) => link?.report(channelId, audience),
-      realtimeOf: (channelId) => edges?.realtimeCount(channelId) ?? 0,
-      released: (channelId) => edges?.close(channelId),
-      lookup: (channelId) => cluster.locate(channelId),
-      logger,
-    });
-    link = new ClusterLink({ cluster, lobby: lobbyNsp, registry, remoteChannels, directoryChanged, logger });
-  }
-  const audiences = new Audiences({
-    intervalMs,
-    origin,
-    onChange: (channelId) => {
-      directoryChanged();
-      link?.changed(channelId);
+  // The directory changes with this instance's channels (and, in a cluster, with the others').
+  const changeListeners = new Set<() => void>();
+  const audiences = new Audiences({ intervalMs, origin: o.origin, presence: o.presence, onChange: () => changeListeners.forEach((l) => l()) });
+  registry.on('created', (channel) => audiences.track(channel));
+  const elsewhere = o.directory;
+  const directory: DirectorySource = {
+    live: async (): Promise<DirectoryEntry[]> =>
+      elsewhere
+        ? elsewhere.live()
+        : registry
+            .list()
+            .filter((c) => c.state.phase === 'live')
+            .map((c) => ({ channelId: c.id, viewers: audiences.viewersOf(c.id), liveSince: c.liveSince })),
+    onChange: (listener) => {
+      changeListeners.add(listener);
+      elsewhere?.onChange(listener);
     },
-    remote: link ?? undefined,
-  });
-  link?.bind(audiences);
-  registry.on('created', (channel) => {
-    audiences.track(channel);
-    directoryChanged();
-    link?.changed(channel.id);
-  });
-
-  const liveChannels = async (): Promise<DirectoryEntry[]> => {
-    if (cluster) {
-      return (await cluster.directory.list())
-        .filter((r) => r.state.phase === 'live')
-        .map((r) => ({ channelId: r.channelId, viewers: r.audience.viewers, liveSince: r.liveSince }));
-    }
-    return registry
-      .list()
-      .filter((c) => c.state.phase === 'live')
-      .map((c) => ({ channelId: c.id, viewers: audiences.viewersOf(c.id), liveSince: c.liveSince }));
   };
-  directory = serveLobby(lobbyNsp, registry, liveChannels, origin, logger, {
+
+  const lobby = io.of('/');
+  lobby.use(perAddress);
+  serveLobby(lobby, {
+    registry,
+    directory,
+    origin: o.origin,
+    publishKey: o.config.channels.publishKey,
+    createPerMinute: o.config.channels.createPerMinute,
+    directoryIntervalMs: intervalMs * 2,
     addresses,
     limits,
-    publishKey: options.publishKey,
-    createPerMinute: options.createPerMinute,
-    directoryIntervalMs: intervalMs * 2,
-    onRequestError: options.onRequestError,
-    onChannelCreated: options.onChannelCreated,
+    onRequestError: o.onRequestError,
+    onChannelCreated: o.onChannelCreated,
+    logger: o.logger,
   });
+
+  const here = localChannels(registry, audiences);
   const channelNamespaces = io.of(CHANNEL_NAMESPACE_PATTERN);
   channelNamespaces.use(perAddress);
   serveChannels(channelNamespaces, {
+    channels: o.elsewhere ? firstOf(here, o.elsewhere) : here,
     addresses,
     limits,
-    registry,
-    audiences,
-    remoteChannels,
-    lookup: cluster ? (channelId) => cluster.locate(channelId) : null,
-    edges,
-    onRequestError: options.onRequestError,
-    logger,
+    onRequestError: o.onRequestError,
+    logger: o.logger,
   });
-  return {
-    io,
-    localViewers: () => {
-      const own = audiences.totals();
-      return {
-        viewers: own.viewers + (remoteChannels?.viewers ?? 0),
-        realtime: own.realtime + (edges?.realtimeTotal ?? 0),
-      };
-    },
-    stop: async () => {
-      edges?.closeAll();
-      await link?.stop();
-    },
-  };
+  return { localViewers: () => audiences.totals() };
 }

@@ -48,8 +48,8 @@ export async function createRtpIngest(channel: Channel): Promise<RtpIngest> {
       codecs: [{ mimeType: 'audio/opus', payloadType: RTP_INGEST.audio.payloadType, clockRate: 48000, channels: 2 }],
       encodings: [{ ssrc: RTP_INGEST.audio.ssrc }],
     });
-    channel.addProducer(video.producer);
-    channel.addProducer(audio.producer);
+    channel.addTrack(video.producer);
+    channel.addTrack(audio.producer);
     return { video: video.ports, audio: audio.ports, close: () => transports.forEach((t) => t.close()) };
   } catch (error) {
     transports.forEach((t) => t.close());

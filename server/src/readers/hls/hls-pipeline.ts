@@ -1,7 +1,8 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { types } from 'mediasoup';
-import type { Logger } from '../../logger.js';
+import type { Config } from '../../config.js';
+import type { ChannelMedia, ChannelReader } from '../../channel/reader.js';
 import { ffmpegHlsArgs } from './ffmpeg-args.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
 import { writeOwnerMark } from './leftovers.js';
@@ -10,38 +11,22 @@ import type { PortAllocator } from './port-allocator.js';
 import { describeConsumerStream, writeSdp } from './sdp.js';
 import { waitForUdpPorts } from './udp-listeners.js';
 
-export interface HlsPipelineOptions {
-  channelId: string;
-  router: types.Router;
-  audioProducer: types.Producer;
-  videoProducer: types.Producer;
+/** Where the pipeline finds what the server provides for every channel. */
+export interface HlsRuntime {
   ports: PortAllocator;
-  logger: Logger;
-  /** hls/ root; this channel writes into hls/<channelId>/. */
-  hlsRoot: string;
   /** Private directory for SDP files (never served over HTTP). */
   runDir: string;
-  ffmpegPath: string;
-  segmentSeconds: number;
-  listSize: number;
-  /** `transcode` re-encodes H264 too (the cost benchmark's baseline). */
-  videoMode: 'auto' | 'transcode';
-  /** Unexpected FFmpeg exits are followed by a restart, at most this many in a row. */
-  maxRestarts: number;
-  /**
-   * FFmpeg that lists no new segment for this long while media flows in is hung (stopped,
-   * blocked on a dead disk): it is killed and restarted. At least three segment lengths.
-   */
-  stallTimeoutMs: number;
+}
+
+/** What the channel wants to hear from its HLS pipeline. */
+export interface HlsHooks {
   /** Whether the channel's source is sending media now (a stalled playlist is FFmpeg's fault only then). */
   mediaFlowing: () => boolean;
-  /** Asks the broadcaster for a key frame (the channel times it so the sender honours it). */
-  requestKeyFrame: (consumer: types.Consumer) => void;
   onPlaylistReady: () => void;
   /** FFmpeg died; `restarting` tells whether another attempt follows. */
   onFfmpegExit: (exit: FfmpegExit, restarting: boolean) => void;
   /** FFmpeg was found hung and killed. */
-  onStall?: () => void;
+  onStall: () => void;
   /** HLS output paused (the reason, for viewers) or resumed (null). */
   onPaused: (reason: string | null) => void;
 }
@@ -63,7 +48,7 @@ const PORTS_PER_CHANNEL = 4;
  * for hangs; when the disk refuses writes, HLS pauses (FFmpeg restarts would only burn the
  * budget) until the disk accepts them again.
  */
-export class HlsPipeline {
+export class HlsPipeline implements ChannelReader {
   readonly outDir: string;
   readonly sdpPath: string;
   private basePort: number | null = null;
@@ -80,13 +65,29 @@ export class HlsPipeline {
   private lastSeenSegment = -1;
   private progressAt = 0;
 
-  private constructor(private readonly o: HlsPipelineOptions) {
-    this.outDir = path.join(o.hlsRoot, o.channelId);
-    this.sdpPath = path.join(o.runDir, `${o.channelId}.sdp`);
+  private readonly audioProducer: types.Producer;
+  private readonly videoProducer: types.Producer;
+
+  private constructor(
+    private readonly media: ChannelMedia,
+    private readonly config: Config['hls'],
+    private readonly runtime: HlsRuntime,
+    private readonly hooks: HlsHooks,
+  ) {
+    this.outDir = path.join(config.dir, media.channelId);
+    this.sdpPath = path.join(runtime.runDir, `${media.channelId}.sdp`);
+    const track = (kind: 'audio' | 'video') => {
+      const producer = media.tracks().find((p) => p.kind === kind);
+      if (!producer) throw new Error(`the HLS pipeline needs a ${kind} track`);
+      return producer;
+    };
+    this.audioProducer = track('audio');
+    this.videoProducer = track('video');
   }
 
-  static async start(options: HlsPipelineOptions): Promise<HlsPipeline> {
-    const pipeline = new HlsPipeline(options);
+  /** Starts FFmpeg on the channel's audio and video tracks; the caller attaches it as a reader. */
+  static async start(media: ChannelMedia, config: Config['hls'], runtime: HlsRuntime, hooks: HlsHooks): Promise<HlsPipeline> {
+    const pipeline = new HlsPipeline(media, config, runtime, hooks);
     try {
       await pipeline.run();
     } catch (error) {
@@ -116,21 +117,21 @@ export class HlsPipeline {
   }
 
   get videoMode(): 'copy' | 'h264' {
-    const codec = this.o.videoProducer.rtpParameters.codecs[0];
-    return this.o.videoMode === 'auto' && codec?.mimeType.toLowerCase() === 'video/h264' ? 'copy' : 'h264';
+    const codec = this.videoProducer.rtpParameters.codecs[0];
+    return this.config.videoMode === 'auto' && codec?.mimeType.toLowerCase() === 'video/h264' ? 'copy' : 'h264';
   }
 
   private get stallTimeoutMs(): number {
-    return Math.max(this.o.stallTimeoutMs, 3 * this.o.segmentSeconds * 1000);
+    return Math.max(this.config.stallTimeoutMs, 3 * this.config.segmentSeconds * 1000);
   }
 
   private async run(): Promise<void> {
-    const { router } = this.o;
-    const base = await this.o.ports.allocate(PORTS_PER_CHANNEL);
+    const { router } = this.media;
+    const base = await this.runtime.ports.allocate(PORTS_PER_CHANNEL);
     this.basePort = base;
     const legs = [
-      { producer: this.o.videoProducer, kind: 'video' as const, port: base },
-      { producer: this.o.audioProducer, kind: 'audio' as const, port: base + 2 },
+      { producer: this.videoProducer, kind: 'video' as const, port: base },
+      { producer: this.audioProducer, kind: 'audio' as const, port: base + 2 },
     ];
     const streams = [];
     for (const leg of legs) {
@@ -152,25 +153,25 @@ export class HlsPipeline {
 
     await mkdir(this.outDir, { recursive: true });
     await writeOwnerMark(this.outDir);
-    await mkdir(this.o.runDir, { recursive: true });
+    await mkdir(this.runtime.runDir, { recursive: true });
     this.livePlaylist = new LivePlaylist(this.outDir);
     this.livePlaylist.onReady(() => {
       if (this.stopping) return;
-      this.o.logger.info('hls playlist ready');
-      this.o.onPlaylistReady();
+      this.media.logger.info('hls playlist ready');
+      this.hooks.onPlaylistReady();
     });
-    await writeFile(this.sdpPath, writeSdp(`livecast ${this.o.channelId}`, LOOPBACK, streams));
+    await writeFile(this.sdpPath, writeSdp(`livecast ${this.media.channelId}`, LOOPBACK, streams));
 
     await this.launchFfmpeg(false);
     await Promise.all(this.consumers.map((c) => c.resume()));
     const videoConsumer = this.consumers[0]!;
-    this.o.requestKeyFrame(videoConsumer);
+    this.media.requestKeyFrame(videoConsumer);
     // Browsers send a key frame only when asked (Chromium: 2 in 2 minutes); FFmpeg can only cut a
     // segment at a key frame, so asking once per segment keeps segments at the target length.
     this.timers.push(
       setInterval(() => {
-        if (!videoConsumer.closed) this.o.requestKeyFrame(videoConsumer);
-      }, this.o.segmentSeconds * 1000),
+        if (!videoConsumer.closed) this.media.requestKeyFrame(videoConsumer);
+      }, this.config.segmentSeconds * 1000),
       setInterval(() => this.watchProgress(), WATCH_INTERVAL_MS),
     );
   }
@@ -179,15 +180,15 @@ export class HlsPipeline {
   private async launchFfmpeg(resume: boolean): Promise<void> {
     const video = this.videoMode;
     const ffmpeg = new FfmpegProcess(
-      this.o.ffmpegPath,
-      ffmpegHlsArgs({ sdpPath: this.sdpPath, outDir: this.outDir, segmentSeconds: this.o.segmentSeconds, listSize: this.o.listSize, video, resume }),
-      this.o.logger,
+      this.config.ffmpegPath,
+      ffmpegHlsArgs({ sdpPath: this.sdpPath, outDir: this.outDir, segmentSeconds: this.config.segmentSeconds, listSize: this.config.listSize, video, resume }),
+      this.media.logger,
     );
     this.ffmpeg = ffmpeg;
     const startedAt = Date.now();
     this.ffmpegStartedAt = startedAt;
     void ffmpeg.exited.then((exit) => this.onFfmpegExit(exit, Date.now() - startedAt));
-    this.o.logger.info({ video, basePort: this.basePort, ffmpegPid: ffmpeg.pid, resume }, resume ? 'hls pipeline restarting ffmpeg' : 'hls pipeline starting');
+    this.media.logger.info({ video, basePort: this.basePort, ffmpegPid: ffmpeg.pid, resume }, resume ? 'hls pipeline restarting ffmpeg' : 'hls pipeline starting');
     try {
       await waitForUdpPorts([this.basePort!, this.basePort! + 2], {
         timeoutMs: 5000,
@@ -217,22 +218,22 @@ export class HlsPipeline {
     const quietMs = now - Math.max(this.progressAt, this.ffmpegStartedAt);
     if (quietMs < this.stallTimeoutMs) return;
     // No input, no output: the channel's source watch deals with a silent broadcaster.
-    if (!this.o.mediaFlowing()) return void (this.progressAt = now);
-    this.o.logger.error({ ffmpegPid: ffmpeg.pid, quietMs, newestSegment: newest }, 'ffmpeg lists no new segments while media flows in; killing it');
-    this.o.onStall?.();
+    if (!this.hooks.mediaFlowing()) return void (this.progressAt = now);
+    this.media.logger.error({ ffmpegPid: ffmpeg.pid, quietMs, newestSegment: newest }, 'ffmpeg lists no new segments while media flows in; killing it');
+    this.hooks.onStall();
     this.progressAt = now;
     ffmpeg.kill();
   }
 
   private async onFfmpegExit(exit: FfmpegExit, ranMs: number): Promise<void> {
-    if (exit.requested || this.stopping) return this.o.onFfmpegExit(exit, false);
+    if (exit.requested || this.stopping) return this.hooks.onFfmpegExit(exit, false);
     const diskError = await this.diskError();
     if (this.stopping) return;
     if (diskError) return this.pauseForDisk(diskError);
     if (ranMs > HEALTHY_RUN_MS) this.restarts = 0;
-    const restarting = this.restarts < this.o.maxRestarts;
-    this.o.logger.error({ ...exit, ranMs, restarts: this.restarts, restarting }, 'ffmpeg exited unexpectedly');
-    this.o.onFfmpegExit(exit, restarting);
+    const restarting = this.restarts < this.config.maxRestarts;
+    this.media.logger.error({ ...exit, ranMs, restarts: this.restarts, restarting }, 'ffmpeg exited unexpectedly');
+    this.hooks.onFfmpegExit(exit, restarting);
     if (!restarting) return;
     this.restarts++;
     this.scheduleRestart(Math.min(2000, 100 * 2 ** (this.restarts - 1)));
@@ -244,10 +245,10 @@ export class HlsPipeline {
       this.restartTimer = null;
       if (this.stopping) return;
       this.launchFfmpeg(true)
-        .then(() => this.o.requestKeyFrame(this.consumers[0]!))
+        .then(() => this.media.requestKeyFrame(this.consumers[0]!))
         .catch((error: unknown) => {
           // Its exit goes through onFfmpegExit like any other death (restart or give up).
-          if (!this.stopping) this.o.logger.error({ err: error }, 'ffmpeg restart failed');
+          if (!this.stopping) this.media.logger.error({ err: error }, 'ffmpeg restart failed');
         });
     }, delayMs);
   }
@@ -271,16 +272,16 @@ export class HlsPipeline {
    */
   private pauseForDisk(error: string): void {
     this.pausedForDisk = true;
-    this.o.logger.error({ error }, 'hls paused: cannot write the channel’s folder');
-    this.o.onPaused(DISK_PAUSE_REASON);
+    this.media.logger.error({ error }, 'hls paused: cannot write the channel’s folder');
+    this.hooks.onPaused(DISK_PAUSE_REASON);
     const retry = setInterval(() => {
       void this.diskError().then((stillBroken) => {
         if (stillBroken || this.stopping || !this.pausedForDisk) return;
         clearInterval(retry);
         this.pausedForDisk = false;
         this.restarts = 0;
-        this.o.logger.info('hls resumes: the channel’s folder is writable again');
-        this.o.onPaused(null);
+        this.media.logger.info('hls resumes: the channel’s folder is writable again');
+        this.hooks.onPaused(null);
         this.scheduleRestart(0);
       });
     }, WATCH_INTERVAL_MS);
@@ -299,14 +300,18 @@ export class HlsPipeline {
       this.livePlaylist?.close();
       await this.ffmpeg?.stop();
       for (const transport of this.transports) transport.close();
-      if (this.basePort !== null) this.o.ports.release(this.basePort, PORTS_PER_CHANNEL);
+      if (this.basePort !== null) this.runtime.ports.release(this.basePort, PORTS_PER_CHANNEL);
       for (const target of [this.sdpPath, this.outDir]) {
         await rm(target, { recursive: true, force: true }).catch((error: unknown) =>
-          this.o.logger.error({ err: error, path: target }, 'could not remove HLS files; they are removed at the next start'),
+          this.media.logger.error({ err: error, path: target }, 'could not remove HLS files; they are removed at the next start'),
         );
       }
-      this.o.logger.info('hls pipeline stopped');
+      this.media.logger.info('hls pipeline stopped');
     })();
     return this.stopping;
+  }
+
+  close(): Promise<void> {
+    return this.stop();
   }
 }

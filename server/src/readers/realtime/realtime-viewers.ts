@@ -1,15 +1,8 @@
 import type { types } from 'mediasoup';
 import type { ConsumerInfo, TransportOptions } from '../../../../protocol/index.js';
-import type { Logger } from '../../logger.js';
 import { ChannelError } from '../../channel/channel-error.js';
-import { createWebRtcTransport, transportOptions, type WebRtcListenSettings } from '../../media/webrtc-transport.js';
-
-/** How the channel times key-frame requests so that the broadcaster honours them. */
-export interface KeyFrameTiming {
-  requestKeyFrame(consumer: types.Consumer): void;
-  /** Resolves when a request sent now would be honoured. */
-  keyFrameWindow(): Promise<void>;
-}
+import type { ChannelMedia, ChannelReader } from '../../channel/reader.js';
+import { createWebRtcTransport, transportOptions, type WebRtcSettings } from '../../media/webrtc-transport.js';
 
 interface Session {
   transport: types.WebRtcTransport;
@@ -23,19 +16,14 @@ interface Session {
  * key frame, so the picture starts at once). Sessions end when the viewer leaves or falls back
  * to HLS, when the transport fails, and with the router.
  */
-export class RealtimeViewers {
+export class RealtimeViewers implements ChannelReader {
   private readonly sessions = new Map<string, Session>();
 
   constructor(
-    private readonly router: types.Router,
-    private readonly settings: WebRtcListenSettings,
+    private readonly media: ChannelMedia,
+    private readonly settings: WebRtcSettings,
     readonly limit: number,
-    private readonly logger: Logger,
     private readonly onChange: () => void,
-    private readonly keyFrames: KeyFrameTiming = {
-      requestKeyFrame: (c) => void c.requestKeyFrame().catch(() => undefined),
-      keyFrameWindow: () => Promise.resolve(),
-    },
   ) {}
 
   get count(): number {
@@ -51,11 +39,12 @@ export class RealtimeViewers {
 
   /** `onClosed` is called once the session's transport closes, however that happens. */
   async createTransport(viewerId: string, onClosed?: () => void): Promise<TransportOptions> {
+    if (this.media.tracks().length === 0) throw new ChannelError('conflict', 'the broadcast has not started yet');
     if (this.sessions.has(viewerId)) throw new ChannelError('conflict', 'the consumer transport already exists');
     if (this.sessions.size >= this.limit) {
       throw new ChannelError('full', `real-time viewing is full (${this.limit} viewers); watch over HLS`);
     }
-    const transport = await createWebRtcTransport(this.router, this.settings, { role: 'consumer', viewerId });
+    const transport = await createWebRtcTransport(this.media.router, this.settings, { role: 'consumer', viewerId });
     if (this.sessions.has(viewerId) || this.sessions.size >= this.limit) {
       transport.close(); // a concurrent request won the race
       throw new ChannelError('full', 'the consumer transport already exists or real-time viewing is full');
@@ -63,7 +52,7 @@ export class RealtimeViewers {
     this.sessions.set(viewerId, { transport, connected: false, consumers: new Map() });
     if (onClosed) transport.observer.once('close', onClosed);
     transport.on('dtlsstatechange', (state) => {
-      if (state === 'failed' || state === 'closed') this.close(viewerId);
+      if (state === 'failed' || state === 'closed') this.leave(viewerId);
       // A key frame asked for at resume time may have arrived before the path was up and been
       // dropped; ask again now so the first picture does not wait for the next periodic one.
       if (state === 'connected') this.requestKeyFrames(viewerId);
@@ -80,13 +69,15 @@ export class RealtimeViewers {
     session.connected = true;
   }
 
-  async consume(viewerId: string, rtpCapabilities: types.RtpCapabilities, producers: types.Producer[]): Promise<ConsumerInfo[]> {
+  /** Consumes every track of the channel's source, paused until `resume`. */
+  async consume(viewerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumerInfo[]> {
     const session = this.session(viewerId);
     if (session.consumers.size > 0) throw new ChannelError('conflict', 'already consuming this channel');
+    const producers = this.media.tracks();
     if (producers.length === 0) throw new ChannelError('conflict', 'the broadcast has not started yet');
     const infos: ConsumerInfo[] = [];
     for (const producer of producers) {
-      if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
+      if (!this.media.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
         throw new ChannelError('conflict', `this browser cannot decode the channel’s ${producer.kind} (${producer.rtpParameters.codecs[0]?.mimeType})`);
       }
       const consumer = await session.transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
@@ -102,24 +93,29 @@ export class RealtimeViewers {
     if (!consumer) throw new ChannelError('not-found', 'unknown consumer');
     // Resuming a video consumer makes mediasoup ask for a key frame itself; let that request
     // land when the broadcaster will honour it, so the first picture comes at once.
-    if (consumer.kind === 'video') await this.keyFrames.keyFrameWindow();
+    if (consumer.kind === 'video') await this.media.keyFrameWindow();
     await consumer.resume();
   }
 
   private requestKeyFrames(viewerId: string): void {
     for (const consumer of this.sessions.get(viewerId)?.consumers.values() ?? []) {
-      if (consumer.kind === 'video' && !consumer.paused) this.keyFrames.requestKeyFrame(consumer);
+      if (consumer.kind === 'video' && !consumer.paused) this.media.requestKeyFrame(consumer);
     }
   }
 
-  close(viewerId: string): void {
+  /** Ends one viewer's session (it left, or falls back to HLS). */
+  leave(viewerId: string): void {
     this.sessions.get(viewerId)?.transport.close();
+  }
+
+  close(): void {
+    for (const session of [...this.sessions.values()]) session.transport.close();
   }
 
   private forget(viewerId: string, transport: types.WebRtcTransport): void {
     if (this.sessions.get(viewerId)?.transport !== transport) return;
     this.sessions.delete(viewerId);
-    this.logger.debug({ viewerId }, 'real-time viewer session closed');
+    this.media.logger.debug({ viewerId }, 'real-time viewer session closed');
     this.onChange();
   }
 

@@ -1,0 +1,44 @@
+import type { types } from 'mediasoup';
+
+/** Chromium's encoder ignores a key-frame request less than ~300 ms after the previous key frame. */
+const SENDER_MIN_KEY_FRAME_INTERVAL_MS = 350;
+
+/**
+ * Key-frame requests for one channel (the HLS beat, new real-time viewers, relays) go through
+ * here. A request the sender ignores is worse than none: mediasoup then holds it as pending and
+ * swallows further ones for a second (a new viewer stares at a black picture, a segment doubles
+ * in length); so a request that would land too early is held until the window has passed.
+ */
+export class KeyFrameTiming {
+  private lastKeyFrameAt = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  /** The source's video sent a key frame (mediasoup 'keyframe' trace). */
+  noteKeyFrame(): void {
+    this.lastKeyFrameAt = Date.now();
+  }
+
+  request(via: types.Consumer): void {
+    const wait = this.waitMs();
+    if (wait <= 0) return void via.requestKeyFrame().catch(() => undefined);
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      if (!via.closed) void via.requestKeyFrame().catch(() => undefined);
+    }, wait);
+  }
+
+  /** Resolves once a key-frame request would be honoured. */
+  window(): Promise<void> {
+    const wait = this.waitMs();
+    return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private waitMs(): number {
+    return SENDER_MIN_KEY_FRAME_INTERVAL_MS - (Date.now() - this.lastKeyFrameAt);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * What signalling needs of the rest of the server, declared here by its user. Signalling never
+ * touches routers, producers or consumers: it talks to a channel through a ChannelPort, finds one
+ * through a ChannelLocator, and tells the outside world about presence through a PresenceSink.
+ * A channel of this instance and a channel another instance carries (cluster) are served through
+ * the same port, by the same handlers.
+ */
+import type { types } from 'mediasoup';
+import type {
+  Audience,
+  ChannelBroadcast,
+  ChannelState,
+  ConsumerInfo,
+  DirectoryEntry,
+  TransportOptions,
+} from '../../../protocol/index.js';
+import type { Logger } from '../logger.js';
+import type { SignallingSocket } from './socket-types.js';
+
+/** The broadcaster's side of a channel. A channel of another instance refuses all of it. */
+export interface PublishPort {
+  /** Checks the publish token; returns the id of a stale connection of the same page to close. */
+  claim(socketId: string, publishToken: string, session?: string): string | null;
+  /** The broadcaster's connection closed (on purpose, or lost: then it may come back). */
+  left(socketId: string, connectionLost: boolean): void;
+  isBroadcaster(socketId: string): boolean;
+  createTransport(): Promise<TransportOptions>;
+  connect(dtlsParameters: types.DtlsParameters): Promise<void>;
+  produce(kind: 'audio' | 'video', rtpParameters: types.RtpParameters): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Real-time (WebRTC) viewing of a channel, one session per viewer socket. */
+export interface RealtimePort {
+  rtpCapabilities(): Promise<types.RtpCapabilities>;
+  /** Fails while the source has no tracks; `onClosed` is called once the session ends, however. */
+  createTransport(viewerId: string, onClosed: () => void): Promise<TransportOptions>;
+  connect(viewerId: string, dtlsParameters: types.DtlsParameters): Promise<void>;
+  consume(viewerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumerInfo[]>;
+  resume(viewerId: string, consumerId: string): Promise<void>;
+  leave(viewerId: string): void;
+}
+
+export interface ChannelPort {
+  readonly id: string;
+  readonly logger: Logger;
+  /** A socket joined the channel's namespace: it is counted (viewers) and told the state and count. */
+  join(socket: SignallingSocket): void;
+  leave(socket: SignallingSocket): void;
+  readonly publish: PublishPort;
+  readonly realtime: RealtimePort;
+}
+
+/** Finds the channel a namespace is for: null when there is none (or it ended); throws when it cannot tell. */
+export interface ChannelLocator {
+  find(channelId: string): Promise<ChannelPort | null>;
+}
+
+/**
+ * Where the presence of this instance's channels goes beyond this instance: viewers of them on
+ * other instances, their events relayed to those viewers, and the shared directory. Alone, a
+ * server uses `noPresenceElsewhere`.
+ */
+export interface PresenceSink {
+  /** Viewers of one of this instance's channels connected through other instances. */
+  viewersElsewhere(channelId: string): Audience;
+  /** Called when those counts change. */
+  onViewersElsewhere(listener: (channelId: string) => void): void;
+  /** Delivers a channel event to its viewers on other instances. */
+  relay(channelId: string, message: ChannelBroadcast): void;
+  /** A channel of this instance changed (state or audience), or ended (null). */
+  changed(channelId: string, snapshot: { state: ChannelState; audience: Audience; liveSince: number } | null): void;
+}
+
+export const noPresenceElsewhere: PresenceSink = {
+  viewersElsewhere: () => ({ viewers: 0, realtime: 0 }),
+  onViewersElsewhere: () => undefined,
+  relay: () => undefined,
+  changed: () => undefined,
+};
+
+/** The live channels the lobby lists (this instance's, or the whole cluster's). */
+export interface DirectorySource {
+  live(): Promise<DirectoryEntry[]>;
+  /** Called when the list may have changed for reasons this instance's channels do not show. */
+  onChange(listener: () => void): void;
+}
