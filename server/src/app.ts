@@ -91,6 +91,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         }
       : undefined,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    metricsToken: config.METRICS_TOKEN,
+    timeouts: { headersMs: config.HTTP_HEADERS_TIMEOUT_MS, requestMs: config.HTTP_REQUEST_TIMEOUT_MS },
   });
   signalling = attachSignalling(httpServer, registry, logger, {
     publishKey: config.PUBLISH_KEY,
