@@ -1,9 +1,12 @@
-import { symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.js';
+import { logCapture, watchProcessOutput } from './helpers/output.js';
 import { mediaSequenceOf, startFedChannel, startTestApp, type FedChannel } from './helpers/test-app.js';
 
 /** GET with the path sent exactly as written (fetch would normalise `..` away). */
@@ -25,18 +28,40 @@ function rawGet(
   });
 }
 
+/**
+ * A stand-in for the built SvelteKit app (the integration tests run before `npm run build`; the
+ * real app's 404 page and CSP are tested in e2e/http-hygiene.spec.ts): a page at /, failures
+ * that escape it at /boom-*, and everything else passed on as unknown.
+ */
+function fakeWebBuild(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'livecast-fake-web-'));
+  writeFileSync(
+    path.join(dir, 'handler.js'),
+    `export function handler(req, res, next) {
+      if (req.url === '/') { res.setHeader('Content-Type', 'text/html'); return res.end('<!doctype html><h1>livecast</h1>'); }
+      if (req.url === '/boom-sync') throw new Error('secret detail of a sync failure');
+      if (req.url === '/boom-async') return Promise.reject(new Error('secret detail of an async failure'));
+      next();
+    }`,
+  );
+  return dir;
+}
+
 const METRICS_TOKEN = 'metrics-token-for-the-tests-0123';
 
 describe('HTTP safety and metrics', () => {
   let app: Awaited<ReturnType<typeof startTestApp>>;
   let fed: FedChannel;
+  const log = logCapture();
+  const webBuild = fakeWebBuild();
   beforeAll(async () => {
-    app = await startTestApp({ METRICS_TOKEN });
+    app = await startTestApp({ WEB_BUILD_DIR: webBuild, METRICS_TOKEN }, { logger: createLogger('warn', log) });
     fed = await startFedChannel(app);
   });
   afterAll(async () => {
     await fed?.stop();
     await app?.stop();
+    rmSync(webBuild, { recursive: true, force: true });
   });
 
   it('refuses every path that is not a live channel’s playlist or segment', async () => {
@@ -110,6 +135,32 @@ describe('HTTP safety and metrics', () => {
     const res = await rawGet(app.url, '/metrics', 'GET', { Authorization: `bearer ${METRICS_TOKEN}` });
     expect(res.status).toBe(200);
     expect(res.body).toContain('livecast_channels');
+  });
+
+  it('answers unknown URLs 404 and failures of the web app 500, without details, and logs one JSON line per failure', async () => {
+    const output = watchProcessOutput();
+    try {
+      for (const unknown of ['/favicon.ico', '/.env', '/nope/deeper', '/metrics/x', '/healthz/']) {
+        const res = await rawGet(app.url, unknown);
+        expect(res.status, unknown).toBe(404);
+        expect(res.body, unknown).toBe('Not found');
+      }
+      for (const failing of ['/boom-sync', '/boom-async']) {
+        const res = await rawGet(app.url, failing);
+        expect(res.status, failing).toBe(500);
+        expect(res.body, failing).toBe('Internal error');
+      }
+      expect((await rawGet(app.url, '/')).status).toBe(200); // the server carries on
+    } finally {
+      output.stop();
+    }
+    expect(output.written).toEqual([]);
+    const failures = log.records().filter((r) => r.msg === 'web app failed');
+    expect(failures.map((r) => [r.level, r.path, (r.err as { message: string }).message])).toEqual([
+      [50, '/boom-sync', 'secret detail of a sync failure'],
+      [50, '/boom-async', 'secret detail of an async failure'],
+    ]);
+    expect(log.records().filter((r) => Number(r.level) >= 50)).toHaveLength(2);
   });
 });
 

@@ -2,12 +2,14 @@ import { existsSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { lendWebHost, type WebHost } from '../../../protocol/web-host.js';
 import type { Logger } from '../logger.js';
 import { hasBearerToken } from './bearer.js';
 import { parseHlsPath, segmentFiles } from './hls-files.js';
 import { servePlaylist, type PlaylistLookup } from './hls-playlist-route.js';
 
-type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+/** adapter-node's handler; it returns a promise (of nothing) for the requests SvelteKit renders. */
+type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => unknown;
 
 export interface HttpOptions {
   hlsRoot: string;
@@ -52,6 +54,24 @@ function redirect(res: ServerResponse, location: string): void {
 }
 
 /**
+ * The app's own errors are handled inside it (hooks.server.ts); this catches what escapes it
+ * (adapter-node's handler is async, and nobody else would see its rejection), as one JSON log
+ * line and a bare 500, never a stack trace.
+ */
+function serveWeb(web: Handler, req: IncomingMessage, res: ServerResponse, host: WebHost, notFound: () => void, logger: Logger): void {
+  const failed = (error: unknown) => {
+    logger.error({ err: error, method: req.method, path: req.url }, 'web app failed');
+    if (!res.headersSent) reply(res, 500, 'Internal error');
+    else res.destroy();
+  };
+  try {
+    Promise.resolve(web(lendWebHost(req, host), res, notFound)).catch(failed);
+  } catch (error) {
+    failed(error);
+  }
+}
+
+/**
  * Slowloris: a client that dribbles its request head keeps a connection (a file descriptor) for
  * as long as the server waits. Node's defaults wait 60 s for the head and check only every 30 s.
  * Only the upload is timed (Node stops the clock once the request is complete), so responses
@@ -75,6 +95,7 @@ function slowClientOptions({ headersMs, requestMs }: HttpOptions['timeouts']): h
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
   const segments = segmentFiles(o.hlsRoot, o.segmentSeconds, (r) => o.playlists(r.channelId)?.segment(r.file));
   const web = await loadWebHandler(o.webBuildDir, o.logger);
+  const webHost: WebHost = { log: o.logger };
   return http.createServer(slowClientOptions(o.timeouts), (req, res) => {
     const url = req.url ?? '/';
     const notFound = () => reply(res, 404, 'Not found');
@@ -107,7 +128,7 @@ export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
       );
       return;
     }
-    if (web) return web(req, res, notFound);
+    if (web) return serveWeb(web, req, res, webHost, notFound, o.logger);
     notFound();
   });
 }
