@@ -93,6 +93,12 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     metricsToken: config.METRICS_TOKEN,
     timeouts: { headersMs: config.HTTP_HEADERS_TIMEOUT_MS, requestMs: config.HTTP_REQUEST_TIMEOUT_MS },
+    // A cluster's pages load HLS from, and connect Socket.IO to, the instance that carries the
+    // channel, whose origin is only known at run time (instances come and go), so there the CSP
+    // allows any http(s)/ws(s) origin for fetches and media; scripts stay limited to the page's
+    // own origin, which is what stops injected code. (An https page still cannot use http: or
+    // ws:, mixed content.) Alone, a page talks to its own origin only.
+    crossOriginSources: cluster ? ['http:', 'https:', 'ws:', 'wss:'] : [],
   });
   signalling = attachSignalling(httpServer, registry, logger, {
     publishKey: config.PUBLISH_KEY,

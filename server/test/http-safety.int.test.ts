@@ -162,6 +162,32 @@ describe('HTTP safety and metrics', () => {
     ]);
     expect(log.records().filter((r) => Number(r.level) >= 50)).toHaveLength(2);
   });
+
+  it('sends the security headers on pages, media, metrics, health and errors', async () => {
+    const { id } = fed.channel;
+    const auth = { Authorization: `Bearer ${METRICS_TOKEN}` };
+    for (const [url, status, headers] of [
+      ['/', 200, {}],
+      [`/hls/${id}/index.m3u8`, 200, {}],
+      ['/healthz', 200, {}],
+      ['/metrics', 200, auth],
+      ['/metrics', 401, {}],
+      ['/nope', 404, {}],
+    ] as const) {
+      const res = await rawGet(app.url, url, 'GET', headers);
+      expect(res.status, url).toBe(status);
+      expect(res.headers, url).toMatchObject({
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+        'permissions-policy': expect.stringContaining('camera=(self), microphone=(self)'),
+      });
+      // Pages get the app's own policy from SvelteKit; this stand-in app sets none, so the
+      // server's strict one for non-documents remains.
+      expect(res.headers['content-security-policy'], url).toContain("default-src 'none'");
+      expect(res.headers['content-security-policy'], url).toContain("frame-ancestors 'none'");
+    }
+  });
 });
 
 /** Opens a raw connection and sends `head`, then `trickle` every 100 ms; resolves when the server closes it. */

@@ -1,5 +1,5 @@
-import type { HandleServerError } from '@sveltejs/kit';
-import { webHostOf, type WebHost } from '$protocol/web-host';
+import type { Handle, HandleServerError } from '@sveltejs/kit';
+import { webHostOf, widenPolicy, type WebHost } from '$protocol/web-host';
 
 /**
  * Without a livecast server around the app (`vite dev`, or handler.js mounted elsewhere): one
@@ -11,9 +11,19 @@ const standalone: WebHost = {
     error: (details, msg) => process.stdout.write(`${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, ...details, msg })}\n`),
     debug: () => undefined,
   },
+  crossOriginSources: [],
 };
 
 const hostOf = (event: { platform?: App.Platform }): WebHost => webHostOf(event.platform?.req) ?? standalone;
+
+/** A cluster's pages reach other instances: the server says which sources to add to the static CSP. */
+export const handle: Handle = async ({ event, resolve }) => {
+  const response = await resolve(event);
+  const { crossOriginSources } = hostOf(event);
+  const policy = response.headers.get('content-security-policy');
+  if (policy && crossOriginSources.length) response.headers.set('content-security-policy', widenPolicy(policy, crossOriginSources));
+  return response;
+};
 
 /**
  * Replaces SvelteKit's default, which prints every error, 404s included, as plain text with its

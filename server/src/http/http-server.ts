@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { hasBearerToken } from './bearer.js';
 import { parseHlsPath, segmentFiles } from './hls-files.js';
 import { servePlaylist, type PlaylistLookup } from './hls-playlist-route.js';
+import { setSecurityHeaders } from './security-headers.js';
 
 /** adapter-node's handler; it returns a promise (of nothing) for the requests SvelteKit renders. */
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => unknown;
@@ -26,6 +27,8 @@ export interface HttpOptions {
   metricsToken?: string;
   /** Slow clients: the request head, and the whole request, must arrive within these times. */
   timeouts: { headersMs: number; requestMs: number };
+  /** Sources the pages' CSP must allow beyond their own origin (see WebHost). */
+  crossOriginSources: readonly string[];
 }
 
 /** The SvelteKit app as built by adapter-node, or null when it has not been built. */
@@ -95,10 +98,11 @@ function slowClientOptions({ headersMs, requestMs }: HttpOptions['timeouts']): h
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
   const segments = segmentFiles(o.hlsRoot, o.segmentSeconds, (r) => o.playlists(r.channelId)?.segment(r.file));
   const web = await loadWebHandler(o.webBuildDir, o.logger);
-  const webHost: WebHost = { log: o.logger };
+  const webHost: WebHost = { log: o.logger, crossOriginSources: o.crossOriginSources };
   return http.createServer(slowClientOptions(o.timeouts), (req, res) => {
     const url = req.url ?? '/';
     const notFound = () => reply(res, 404, 'Not found');
+    setSecurityHeaders(res);
     if (url === '/hls' || url.startsWith('/hls/')) {
       // Public media: players on any page (or on another instance's origin) may read it.
       res.setHeader('Access-Control-Allow-Origin', '*');
