@@ -2,6 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { startInstance, type Instance } from '../server/test/helpers/instance.js';
 import { descendants, isAlive } from '../server/test/helpers/processes.js';
 import { startRedis, type TestRedis } from '../server/test/helpers/redis.js';
+import { watchCspViolations } from './csp.js';
 import { expectVideoPlaying } from './fixtures.js';
 
 /**
@@ -27,6 +28,8 @@ const viewerCount = (page: Page) => page.getByTestId('viewer-count');
 
 test('viewers on instance B play A’s channel over HLS and over WebRTC relayed by B, every page counts them all, and A’s crash ends it for them', async ({ browser }) => {
   const context = await browser.newContext();
+  // Pages on B load HLS from A and the broadcaster's page may publish to another instance: the CSP allows it.
+  const cspViolations = await watchCspViolations(context);
   const broadcaster = await context.newPage();
   await broadcaster.goto(`${a.url}/go-live`);
   await broadcaster.getByTestId('go-live').click();
@@ -44,6 +47,7 @@ test('viewers on instance B play A’s channel over HLS and over WebRTC relayed 
   await hlsOnA.goto(`${a.url}/watch/${channelId}?mode=hls`);
   for (const page of [hlsOnB, realtimeOnB, hlsOnA]) await expectVideoPlaying(page);
   await expect(realtimeOnB.getByTestId('mode')).toHaveAttribute('data-mode', 'realtime');
+  expect(cspViolations).toEqual([]);
 
   // One total everywhere: on both instances' pages and on the broadcaster's.
   for (const page of [hlsOnB, realtimeOnB, hlsOnA, broadcaster]) await expect(viewerCount(page)).toHaveAttribute('data-viewers', '3');

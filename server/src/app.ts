@@ -82,6 +82,14 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         }
       : undefined,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    metricsToken: config.http.metricsToken,
+    timeouts: { headersMs: config.http.headersTimeoutMs, requestMs: config.http.requestTimeoutMs },
+    // A cluster's pages load HLS from, and connect Socket.IO to, the instance that carries the
+    // channel, whose origin is only known at run time (instances come and go), so there the CSP
+    // allows any http(s)/ws(s) origin for fetches and media; scripts stay limited to the page's
+    // own origin, which is what stops injected code. (An https page still cannot use http: or
+    // ws:, mixed content.) Alone, a page talks to its own origin only.
+    crossOriginSources: cluster ? ['http:', 'https:', 'ws:', 'wss:'] : [],
   });
   const addresses = new ClientAddresses(config.limits.trustedProxies);
   const limits = new ClientLimits(config.limits, (limit) => metrics.limitRefusals.inc({ limit }));

@@ -70,4 +70,15 @@ describe('loadConfig', () => {
     ]);
     expect(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,lb.internal' })).toThrow('TRUSTED_PROXIES: lb.internal is not an IP address or CIDR');
   });
+
+  it('times slow HTTP clients out after 10 s / 30 s by default and leaves /metrics open unless METRICS_TOKEN is set', () => {
+    expect(loadConfig({})).toMatchObject({ http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 } });
+    expect(loadConfig({}).http.metricsToken).toBeUndefined();
+    expect(loadConfig({ METRICS_TOKEN: '' }).http.metricsToken).toBeUndefined();
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN must have at least 16 characters/);
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(
+      /HTTP_HEADERS_TIMEOUT_MS must be <= HTTP_REQUEST_TIMEOUT_MS/,
+    );
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '0' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
+  });
 });

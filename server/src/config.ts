@@ -119,6 +119,22 @@ const schema = z
     TRUSTED_PROXIES: z.preprocess((v) => (v === undefined ? '' : v), z.string().transform(parseCidrList)),
     /** Where the built SvelteKit app lives (adapter-node output); absent → HLS and API only. */
     WEB_BUILD_DIR: z.string().default(path.resolve('web/build')),
+    // HTTP hygiene (issue 12): slow-client timeouts and who may read /metrics.
+    /**
+     * A client must send its whole request head within this time (slowloris). Node's default is
+     * 60 s, checked every 30 s; a browser sends its headers at once.
+     */
+    HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(500).max(120_000).default(10_000),
+    /**
+     * ... and its whole request (head and body) within this time. Only the upload is timed: a
+     * response that waits (blocking playlist reload, Socket.IO long-polling) is not affected.
+     */
+    HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),
+    /** If set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
+    METRICS_TOKEN: z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z.string().min(16, 'METRICS_TOKEN must have at least 16 characters').optional(),
+    ),
   })
   .refine((c) => c.RTC_MIN_PORT <= c.RTC_MAX_PORT, 'RTC_MIN_PORT must be <= RTC_MAX_PORT')
   .refine((c) => c.HLS_RTP_MAX_PORT - c.HLS_RTP_MIN_PORT >= 3, 'HLS_RTP port range needs at least 4 ports')
@@ -126,6 +142,7 @@ const schema = z
     (c) => !c.REDIS_URL || c.PUBLIC_URL || !['0.0.0.0', '::', '[::]'].includes(c.HOST),
     'PUBLIC_URL is required with REDIS_URL when HOST is a wildcard address: other instances send viewers to this URL',
   )
+  .refine((c) => c.HTTP_HEADERS_TIMEOUT_MS <= c.HTTP_REQUEST_TIMEOUT_MS, 'HTTP_HEADERS_TIMEOUT_MS must be <= HTTP_REQUEST_TIMEOUT_MS')
   .refine(
     (c) => c.HLS_RTP_MAX_PORT < c.RTC_MIN_PORT || c.HLS_RTP_MIN_PORT > c.RTC_MAX_PORT,
     'the HLS_RTP and RTC port ranges must not overlap (FFmpeg and mediasoup would fight over ports)',
@@ -140,7 +157,14 @@ export type Env = z.infer<typeof schema>;
  */
 export function sections(e: Env) {
   return {
-    http: { host: e.HOST, port: e.PORT, webBuildDir: e.WEB_BUILD_DIR },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      webBuildDir: e.WEB_BUILD_DIR,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      metricsToken: e.METRICS_TOKEN,
+    },
     log: { level: e.LOG_LEVEL },
     /** mediasoup: workers and where WebRTC (and pipe) transports listen. */
     rtc: {

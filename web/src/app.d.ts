@@ -1,5 +1,12 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
+import type { CarriesWebHost } from '$protocol/web-host';
+
 declare global {
-  namespace App {}
+  namespace App {
+    /** adapter-node passes the Node request; the livecast server lends it a WebHost. */
+    interface Platform {
+      req: CarriesWebHost;
+    }
+  }
 }
 export {};

@@ -2,11 +2,15 @@ import { existsSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { lendWebHost, type WebHost } from '../../../protocol/web-host.js';
 import type { Logger } from '../logger.js';
+import { hasBearerToken } from './bearer.js';
 import { parseHlsPath, segmentFiles } from './hls-files.js';
 import { servePlaylist, type PlaylistLookup } from './hls-playlist-route.js';
+import { setSecurityHeaders } from './security-headers.js';
 
-type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+/** adapter-node's handler; it returns a promise (of nothing) for the requests SvelteKit renders. */
+type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => unknown;
 
 export interface HttpOptions {
   hlsRoot: string;
@@ -19,6 +23,12 @@ export interface HttpOptions {
   /** Cluster: the origin of the instance that carries a channel this one does not, or null. */
   originOf?: (channelId: string) => Promise<string | null>;
   metrics: () => Promise<{ contentType: string; body: string }>;
+  /** If set, /metrics answers only requests with `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
+  /** Slow clients: the request head, and the whole request, must arrive within these times. */
+  timeouts: { headersMs: number; requestMs: number };
+  /** Sources the pages' CSP must allow beyond their own origin (see WebHost). */
+  crossOriginSources: readonly string[];
 }
 
 /** The SvelteKit app as built by adapter-node, or null when it has not been built. */
@@ -47,15 +57,52 @@ function redirect(res: ServerResponse, location: string): void {
 }
 
 /**
+ * The app's own errors are handled inside it (hooks.server.ts); this catches what escapes it
+ * (adapter-node's handler is async, and nobody else would see its rejection), as one JSON log
+ * line and a bare 500, never a stack trace.
+ */
+function serveWeb(web: Handler, req: IncomingMessage, res: ServerResponse, host: WebHost, notFound: () => void, logger: Logger): void {
+  const failed = (error: unknown) => {
+    logger.error({ err: error, method: req.method, path: req.url }, 'web app failed');
+    if (!res.headersSent) reply(res, 500, 'Internal error');
+    else res.destroy();
+  };
+  try {
+    Promise.resolve(web(lendWebHost(req, host), res, notFound)).catch(failed);
+  } catch (error) {
+    failed(error);
+  }
+}
+
+/**
+ * Slowloris: a client that dribbles its request head keeps a connection (a file descriptor) for
+ * as long as the server waits. Node's defaults wait 60 s for the head and check only every 30 s.
+ * Only the upload is timed (Node stops the clock once the request is complete), so responses
+ * that take long on purpose (LL-HLS blocking playlist reload, Socket.IO long-polling) are not
+ * affected, nor are WebSockets (no longer HTTP once upgraded). The check runs often enough that
+ * the timeouts hold to within a quarter (at most 1 s); each check only visits connections that
+ * are in the middle of sending a request.
+ */
+function slowClientOptions({ headersMs, requestMs }: HttpOptions['timeouts']): http.ServerOptions {
+  return {
+    headersTimeout: headersMs,
+    requestTimeout: requestMs,
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersMs / 4))),
+  };
+}
+
+/**
  * One HTTP server for everything: /hls (playlists from memory, segments from disk), /healthz,
  * /metrics, then the SvelteKit app.
  */
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
   const segments = segmentFiles(o.hlsRoot, o.segmentSeconds, (r) => o.playlists(r.channelId)?.segment(r.file));
   const web = await loadWebHandler(o.webBuildDir, o.logger);
-  return http.createServer((req, res) => {
+  const webHost: WebHost = { log: o.logger, crossOriginSources: o.crossOriginSources };
+  return http.createServer(slowClientOptions(o.timeouts), (req, res) => {
     const url = req.url ?? '/';
     const notFound = () => reply(res, 404, 'Not found');
+    setSecurityHeaders(res);
     if (url === '/hls' || url.startsWith('/hls/')) {
       // Public media: players on any page (or on another instance's origin) may read it.
       res.setHeader('Access-Control-Allow-Origin', '*');
@@ -75,13 +122,17 @@ export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
     }
     if (url === '/healthz') return reply(res, 200, '{"ok":true}', 'application/json');
     if (url === '/metrics') {
+      if (o.metricsToken !== undefined && !hasBearerToken(req.headers.authorization, o.metricsToken)) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+        return reply(res, 401, 'Unauthorized');
+      }
       o.metrics().then(
         ({ contentType, body }) => reply(res, 200, body, contentType),
         () => reply(res, 500, 'metrics unavailable'),
       );
       return;
     }
-    if (web) return web(req, res, notFound);
+    if (web) return serveWeb(web, req, res, webHost, notFound, o.logger);
     notFound();
   });
 }

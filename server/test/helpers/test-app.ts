@@ -3,19 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createRtpIngest, type RtpIngest } from './rtp-ingest.js';
 import type { Channel } from '../../src/channel/channel.js';
 import { eventually } from './processes.js';
 import { startRtpSource, stopProcess } from './rtp-source.js';
 import type { ChildProcess } from 'node:child_process';
 
-/** A livecast server on a free loopback port with its own hls/ folder (no web app). */
-export async function startTestApp(env: Record<string, string> = {}): Promise<App & { stop(): Promise<void> }> {
+/** A livecast server on a free loopback port with its own hls/ folder (no web app unless WEB_BUILD_DIR is given). */
+export async function startTestApp(env: Record<string, string> = {}, { logger }: { logger?: Logger } = {}): Promise<App & { stop(): Promise<void> }> {
   const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-int-'));
   const app = await startApp(
     loadConfig({ PORT: '0', HLS_DIR: hlsDir, MEDIASOUP_WORKERS: '1', WEB_BUILD_DIR: '/nonexistent', ...env }),
-    createLogger(env.LOG_LEVEL ?? 'silent'),
+    logger ?? createLogger(env.LOG_LEVEL ?? 'silent'),
   );
   return Object.assign(app, {
     async stop() {

@@ -1,0 +1,23 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * Headers on every response of the server: /hls, /metrics, /healthz, static files, errors and
+ * pages. The pages replace the Content-Security-Policy with the app's own (web/svelte.config.js:
+ * SvelteKit adds a nonce per page); everything else is never meant to be a document, so nothing in
+ * it may run, load or be framed should a browser open it as one.
+ */
+const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"],
+  // Served types are what they say (no script or style guessed from a playlist or an upload).
+  ['X-Content-Type-Options', 'nosniff'],
+  // frame-ancestors 'none' for browsers that predate it: /go-live must not be framed (clickjacking).
+  ['X-Frame-Options', 'DENY'],
+  // Nothing needs the Referer; page URLs (channel ids) stay on this site.
+  ['Referrer-Policy', 'no-referrer'],
+  // /go-live asks for the camera and microphone; no frame or other origin may, and nothing else is used.
+  ['Permissions-Policy', 'camera=(self), microphone=(self), display-capture=(), geolocation=(), payment=(), usb=()'],
+];
+
+export function setSecurityHeaders(res: ServerResponse): void {
+  for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+}
