@@ -1,10 +1,6 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
-import { startApp, type App } from '../server/src/app.js';
-import { loadConfig, type Config } from '../server/src/config.js';
-import { createLogger } from '../server/src/logger.js';
+import type { App } from '../server/src/app.js';
+import { startServer } from '../server/test/helpers/server.js';
 
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
@@ -15,24 +11,13 @@ export function percentile(values: number[], p: number): number {
 
 export const median = (values: number[]) => percentile(values, 50);
 
-/** Starts a livecast server on a free port with its own hls/ folder; `stop` removes it all. */
+/** Starts a livecast server (the tests' shared helper) with benchmark logging; `stop` removes it all. */
 export async function startBenchServer(
   overrides: Record<string, string> = {},
   { web = false }: { web?: boolean } = {},
 ): Promise<{ app: App; stop(): Promise<void> }> {
-  const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-bench-hls-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: '0', HLS_DIR: hlsDir, LOG_LEVEL: 'error', ...overrides };
-  if (!web) env.WEB_BUILD_DIR = path.join(hlsDir, 'no-web-app');
-  const config: Config = loadConfig(env);
-  if (web && !existsSync(path.join(config.http.webBuildDir, 'handler.js'))) throw new Error('the web app is not built: run npm run build first');
-  const app = await startApp(config, createLogger(config.log.level));
-  return {
-    app,
-    async stop() {
-      await app.close();
-      await rm(hlsDir, { recursive: true, force: true });
-    },
-  };
+  const app = await startServer({ LOG_LEVEL: 'error', ...overrides }, { web, inheritEnv: true });
+  return { app, stop: () => app.stop() };
 }
 
 /** Prints a header with what the numbers depend on, then a table. */

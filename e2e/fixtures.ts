@@ -1,10 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { test as base, expect, type Page } from '@playwright/test';
-import { startApp, type App } from '../server/src/app.js';
-import { loadConfig } from '../server/src/config.js';
-import { createLogger } from '../server/src/logger.js';
+import type { App } from '../server/src/app.js';
+import { startServer } from '../server/test/helpers/server.js';
 
 /**
  * Each test file gets a real livecast server in the Playwright worker process (real mediasoup
@@ -14,12 +10,9 @@ import { createLogger } from '../server/src/logger.js';
 export const test = base.extend<object, { app: App }>({
   app: [
     async ({}, use) => {
-      const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-e2e-hls-'));
-      const config = loadConfig({ ...process.env, HOST: '127.0.0.1', PORT: '0', HLS_DIR: hlsDir, LOG_LEVEL: 'warn' });
-      const app = await startApp(config, createLogger(config.log.level));
+      const app = await startServer({ LOG_LEVEL: 'warn' }, { web: true, inheritEnv: true });
       await use(app);
-      await app.close();
-      await rm(hlsDir, { recursive: true, force: true });
+      await app.stop();
     },
     { scope: 'worker' },
   ],

@@ -52,8 +52,16 @@ function joinChannel(url: string, channelId: string, auth: object) {
 }
 
 test('a second broadcaster is refused, a viewer cannot publish, and the live stream is undisturbed', async ({ app, browser, page }) => {
+  // The token the server handed the page, read off the wire (the createChannel ack).
+  let publishToken = '';
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', ({ payload }) => {
+      const token = /"publishToken":"([^"]+)"/.exec(String(payload))?.[1];
+      if (token) publishToken = token;
+    }),
+  );
   const channelId = await goLive(page);
-  const { publishToken } = JSON.parse((await page.evaluate(() => sessionStorage.getItem('livecast:channel')))!) as { publishToken: string };
+  expect(publishToken).not.toBe('');
   const watcher = await (await browser.newContext()).newPage();
   await watcher.goto(`/watch/${channelId}?mode=hls`);
   await expectVideoPlaying(watcher);

@@ -1,11 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { Response } from '@playwright/test';
-import { startApp } from '../server/src/app.js';
-import { loadConfig } from '../server/src/config.js';
 import { createLogger } from '../server/src/logger.js';
 import { logCapture, watchProcessOutput } from '../server/test/helpers/output.js';
+import { startServer } from '../server/test/helpers/server.js';
 import { watchCspViolations } from './csp.js';
 import { expect, expectVideoPlaying, goLive, test } from './fixtures.js';
 
@@ -59,11 +55,7 @@ test('the directory, going live and watching over HLS and over WebRTC all work u
 test('an unknown URL gets the 404 page, without a stack trace, and the server logs it as JSON only', async ({ context, page }) => {
   // A server of its own, to read its log.
   const log = logCapture();
-  const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-e2e-404-'));
-  const app = await startApp(
-    loadConfig({ ...process.env, HOST: '127.0.0.1', PORT: '0', HLS_DIR: hlsDir, MEDIASOUP_WORKERS: '1' }),
-    createLogger('debug', log),
-  );
+  const app = await startServer({ MEDIASOUP_WORKERS: '1' }, { web: true, inheritEnv: true, logger: createLogger('debug', log) });
   const output = watchProcessOutput();
   try {
     const violations = await watchCspViolations(context);
@@ -83,8 +75,7 @@ test('an unknown URL gets the 404 page, without a stack trace, and the server lo
     expect((await page.request.get(`${app.url}/favicon.svg`)).headers()['content-type']).toBe('image/svg+xml');
   } finally {
     output.stop();
-    await app.close();
-    await rm(hlsDir, { recursive: true, force: true });
+    await app.stop();
   }
   expect(output.written.filter((text) => !isJsonLines(text))).toEqual([]);
   const notFound = log.records().filter((r) => r.msg === 'web page not found');

@@ -250,3 +250,27 @@ describe('several instances sharing one Redis', () => {
     }
   });
 });
+
+describe('a server without REDIS_URL', () => {
+  it('builds nothing of the cluster: no Redis adapter, no cluster messages, no relay pipes, no origin', async () => {
+    const alone = await startTestApp();
+    const fed = await startFedChannel(alone);
+    try {
+      const lobby = alone.io.of('/');
+      for (const event of ['pipeOpen', 'audience', 'channelEvent', 'keyFrame', 'pipeClose', 'directoryChanged'] as const) {
+        expect(lobby.listeners(event), event).toHaveLength(0);
+      }
+      expect(lobby.adapter.constructor.name).toBe('Adapter'); // Socket.IO's in-memory default
+      expect(fed.channel.findReader('relay-pipes')).toBeUndefined();
+      expect(fed.channel.findReader('realtime')).toBeDefined();
+      expect(fed.channel.findReader('hls')).toBeDefined();
+      const viewer = connect(`${alone.url}${channelNamespace(fed.channel.id)}`, { auth: { role: 'viewer' }, transports: ['websocket'], forceNew: true, reconnection: false });
+      const state = await new Promise<{ origin: string | null }>((resolve) => viewer.once('channelState', resolve));
+      expect(state.origin).toBeNull();
+      viewer.close();
+    } finally {
+      await fed.stop();
+      await alone.stop();
+    }
+  });
+});

@@ -4,9 +4,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
+import type { TestServer } from './helpers/server.js';
+import { startTestApp } from './helpers/test-app.js';
 import { boundUdpPorts } from '../src/readers/hls/udp-listeners.js';
 import { createRtpIngest } from './helpers/rtp-ingest.js';
 import { eventually, isAlive, waitForExit } from './helpers/processes.js';
@@ -15,19 +14,13 @@ import { startRtpSource, stopProcess, testClip } from './helpers/rtp-source.js';
 const mediaSequence = (playlist: string) => Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(playlist)?.[1] ?? -1);
 
 describe('HLS pipeline against real mediasoup and FFmpeg', () => {
-  let app: App;
-  let hlsDir: string;
+  let app: TestServer;
 
   beforeAll(async () => {
     testClip();
-    hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-int-hls-'));
-    const config = loadConfig({ PORT: '0', HLS_DIR: hlsDir, MEDIASOUP_WORKERS: '1', WEB_BUILD_DIR: '/nonexistent' });
-    app = await startApp(config, createLogger('error'));
+    app = await startTestApp({ LOG_LEVEL: 'error' });
   });
-  afterAll(async () => {
-    await app?.close();
-    await rm(hlsDir, { recursive: true, force: true });
-  });
+  afterAll(() => app?.stop());
 
   it('turns an RTP-fed channel into a live HLS playlist, served over HTTP, and frees everything on stop', async () => {
     const { channel } = await app.registry.create();
@@ -36,7 +29,7 @@ describe('HLS pipeline against real mediasoup and FFmpeg', () => {
     try {
       await eventually(() => channel.state.phase === 'live', 'the playlist to be ready', 20_000);
       expect(channel.state.hls).toEqual({ playlist: `/hls/${channel.id}/index.m3u8`, segmentSeconds: app.config.hls.segmentSeconds });
-      const dir = path.join(hlsDir, channel.id);
+      const dir = path.join(app.hlsDir, channel.id);
       const ffmpegPid = channel.ffmpegPid!;
       const pipelinePorts = channel.hlsUdpPorts;
       expect(pipelinePorts).toHaveLength(8);
@@ -103,10 +96,7 @@ describe('HLS pipeline against real mediasoup and FFmpeg', () => {
   });
 
   it('drops a channel nobody publishes to, and refuses channels beyond the limit', async () => {
-    const small = await startApp(
-      loadConfig({ PORT: '0', HLS_DIR: hlsDir, MEDIASOUP_WORKERS: '1', MAX_CHANNELS: '1', CHANNEL_IDLE_TIMEOUT_MS: '1000', WEB_BUILD_DIR: '/nonexistent' }),
-      createLogger('error'),
-    );
+    const small = await startTestApp({ MAX_CHANNELS: '1', CHANNEL_IDLE_TIMEOUT_MS: '1000', LOG_LEVEL: 'error' });
     try {
       const { channel } = await small.registry.create();
       await expect(small.registry.create()).rejects.toThrow('this server is at its limit of 1 channels; try again later');
@@ -118,7 +108,7 @@ describe('HLS pipeline against real mediasoup and FFmpeg', () => {
       const again = await small.registry.create(); // the slot is free again
       expect(again.channel.id).not.toBe(channel.id);
     } finally {
-      await small.close();
+      await small.stop();
     }
   });
 });

@@ -1,23 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startApp, type App } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
+import type { TestServer } from './helpers/server.js';
+import { startTestApp } from './helpers/test-app.js';
 import { eventually } from './helpers/processes.js';
 
-let app: App;
-let hlsDir: string;
+let app: TestServer;
 
 beforeAll(async () => {
-  hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-int-worker-'));
-  app = await startApp(loadConfig({ PORT: '0', HLS_DIR: hlsDir, MEDIASOUP_WORKERS: '2', WEB_BUILD_DIR: '/nonexistent' }), createLogger('silent'));
+  app = await startTestApp({ MEDIASOUP_WORKERS: '2' });
 });
-afterAll(async () => {
-  await app?.close();
-  await rm(hlsDir, { recursive: true, force: true });
-});
+afterAll(() => app?.stop());
 
 it('replaces a worker killed with SIGKILL and ends exactly the channels it carried', async () => {
   // The least-loaded choice puts one channel on each worker.

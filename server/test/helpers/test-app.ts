@@ -1,28 +1,15 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { startApp, type App } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger, type Logger } from '../../src/logger.js';
+import type { App } from '../../src/app.js';
+import type { Logger } from '../../src/logger.js';
+import { startServer, type TestServer } from './server.js';
 import { createRtpIngest, type RtpIngest } from './rtp-ingest.js';
 import type { Channel } from '../../src/channel/channel.js';
 import { eventually } from './processes.js';
 import { startRtpSource, stopProcess } from './rtp-source.js';
 import type { ChildProcess } from 'node:child_process';
 
-/** A livecast server on a free loopback port with its own hls/ folder (no web app unless WEB_BUILD_DIR is given). */
-export async function startTestApp(env: Record<string, string> = {}, { logger }: { logger?: Logger } = {}): Promise<App & { stop(): Promise<void> }> {
-  const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-int-'));
-  const app = await startApp(
-    loadConfig({ PORT: '0', HLS_DIR: hlsDir, MEDIASOUP_WORKERS: '1', WEB_BUILD_DIR: '/nonexistent', ...env }),
-    logger ?? createLogger(env.LOG_LEVEL ?? 'silent'),
-  );
-  return Object.assign(app, {
-    async stop() {
-      await app.close();
-      await rm(hlsDir, { recursive: true, force: true });
-    },
-  });
+/** An integration-test server: one mediasoup worker, no web app unless WEB_BUILD_DIR is given. */
+export function startTestApp(env: Record<string, string> = {}, { logger }: { logger?: Logger } = {}): Promise<TestServer> {
+  return startServer({ MEDIASOUP_WORKERS: '1', ...env }, { logger });
 }
 
 /** A channel fed by FFmpeg over RTP, like a broadcaster but without a browser. */
