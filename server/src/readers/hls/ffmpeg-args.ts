@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { HLS_PLAYLIST_FILE, HLS_SEGMENT_TEMPLATE } from '../../../../protocol/ids.js';
 
 export interface HlsOutputOptions {
   sdpPath: string;
@@ -33,7 +34,7 @@ export function ffmpegHlsArgs(o: HlsOutputOptions): string[] {
     '-hls_list_size', String(o.listSize),
     // program_date_time lets players measure latency against the wall clock.
     '-hls_flags', `delete_segments+independent_segments+program_date_time${o.resume ? '+append_list+discont_start' : ''}`,
-    '-hls_segment_filename', path.join(o.outDir, 'seg_%05d.ts'),
-    path.join(o.outDir, 'index.m3u8'),
+    '-hls_segment_filename', path.join(o.outDir, HLS_SEGMENT_TEMPLATE),
+    path.join(o.outDir, HLS_PLAYLIST_FILE),
   ];
 }

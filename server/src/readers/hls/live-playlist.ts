@@ -1,6 +1,7 @@
 import { constants, watch, type FSWatcher } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { HLS_PLAYLIST_FILE, HLS_SEGMENT_LINES } from '../../../../protocol/ids.js';
 import { parsePlaylistWindow, withBlockingReload } from './playlist-text.js';
 
 interface Waiter {
@@ -38,9 +39,9 @@ export class LivePlaylist {
   private segments = new Map<string, Buffer>();
 
   constructor(private readonly dir: string) {
-    this.file = path.join(dir, 'index.m3u8');
+    this.file = path.join(dir, HLS_PLAYLIST_FILE);
     this.watcher = watch(dir, (_, filename) => {
-      if (filename === 'index.m3u8') void this.reload();
+      if (filename === HLS_PLAYLIST_FILE) void this.reload();
     });
     this.watcher.on('error', () => this.close());
     void this.reload();
@@ -101,7 +102,7 @@ export class LivePlaylist {
     if (this.closed) return;
     const { lastMsn } = parsePlaylistWindow(raw);
     if (lastMsn < this.lastMsn) return; // a slower read of an older version finished late
-    const names = [...raw.matchAll(/^(seg_\d+\.ts)$/gm)].map((m) => m[1]!);
+    const names = [...raw.matchAll(HLS_SEGMENT_LINES)].map((m) => m[1]!);
     const segments = new Map<string, Buffer>();
     for (const name of names) {
       const data = this.segments.get(name) ?? (await readSegment(path.join(this.dir, name)));
