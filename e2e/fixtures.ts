@@ -1,18 +1,26 @@
 import { test as base, expect, type Page } from '@playwright/test';
 import type { App } from '../server/src/app.js';
 import { startServer } from '../server/test/helpers/server.js';
+import { makeTestCertificate } from '../server/test/helpers/tls.js';
 
 /**
  * Each test file gets a real livecast server in the Playwright worker process (real mediasoup
  * workers, real FFmpeg, the built SvelteKit app) on a free port of 127.0.0.1, so tests can look
  * at server state (channels, FFmpeg processes, files) as well as at the pages.
  */
-export const test = base.extend<object, { app: App }>({
+export const test = base.extend<object, { app: App; https: boolean }>({
+  /**
+   * `test.use({ https: true })`: the server serves HTTPS with a self-signed certificate made for
+   * the run (the pages' contexts then need `ignoreHTTPSErrors`); `app.url`, so `baseURL`, is https://.
+   */
+  https: [false, { scope: 'worker', option: true }],
   app: [
-    async ({}, use) => {
-      const app = await startServer({ LOG_LEVEL: 'warn' }, { web: true, inheritEnv: true });
+    async ({ https }, use) => {
+      const certificate = https ? makeTestCertificate() : null;
+      const app = await startServer({ LOG_LEVEL: 'warn' }, { web: true, inheritEnv: true, ...(certificate ? { tls: certificate } : {}) });
       await use(app);
       await app.stop();
+      certificate?.remove();
     },
     { scope: 'worker' },
   ],

@@ -7,8 +7,9 @@ source "$ROOT/scripts/lib/debian-packages.sh"
 
 # FFmpeg turns RTP into HLS; Chromium runs the end-to-end tests (Playwright cannot download its
 # own browsers offline); redis-server backs multi-instance deployments (REDIS_URL) and their
-# tests. Set SKIP_SYSTEM_PACKAGES=1 to manage them yourself.
+# tests; the openssl command makes the throwaway certificates of the HTTPS tests (slim images lack
+# it). Set SKIP_SYSTEM_PACKAGES=1 to manage them yourself.
 if [ "${SKIP_SYSTEM_PACKAGES:-}" != 1 ]; then
-  ensure_debian_packages "livecast (HLS pipeline, browser and cluster tests)" ffmpeg chromium redis-server
+  ensure_debian_packages "livecast (HLS pipeline, browser, cluster and HTTPS tests)" ffmpeg chromium redis-server openssl
 fi
 "$ROOT/scripts/mediasoup-worker/install.sh"

@@ -20,7 +20,7 @@ import { createSocketServer, serveSignalling } from './signalling/signalling-ser
 import type { SignallingServer } from './signalling/socket-types.js';
 
 export interface App {
-  /** http://host:port the server listens on. */
+  /** http://host:port the server listens on (https:// with TLS_CERT / TLS_KEY). */
   url: string;
   config: Config;
   pool: WorkerPool;
@@ -90,6 +90,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     // own origin, which is what stops injected code. (An https page still cannot use http: or
     // ws:, mixed content.) Alone, a page talks to its own origin only.
     crossOriginSources: cluster ? ['http:', 'https:', 'ws:', 'wss:'] : [],
+    tls: config.http.tls,
   });
   const addresses = new ClientAddresses(config.limits.trustedProxies);
   const limits = new ClientLimits(config.limits, (limit) => metrics.limitRefusals.inc({ limit }));
@@ -102,7 +103,10 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   });
   const { port } = httpServer.address() as AddressInfo;
   const { host } = config.http;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // With TLS this URL is also the cluster origin (unless PUBLIC_URL is set, which config then
+  // requires to be https://): other instances send viewers here, so it must name the scheme served.
+  const scheme = config.http.tls ? 'https' : 'http';
+  const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   const io = createSocketServer(httpServer, cluster?.adapter());
   const clustered = cluster ? plugInCluster({ cluster, io, registry, pool, config, logger }) : null;
@@ -119,7 +123,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     onChannelCreated: () => metrics.channelsCreated.inc(),
     logger,
   });
-  logger.info({ url, workers: pool.size, cluster: cluster ? { instanceId: cluster.instanceId, origin: config.cluster?.publicUrl ?? url } : false }, 'livecast listening');
+  logger.info({ url, tls: config.http.tls ? { cert: config.http.tls.certFile } : false, workers: pool.size, cluster: cluster ? { instanceId: cluster.instanceId, origin: config.cluster?.publicUrl ?? url } : false }, 'livecast listening');
 
   let closing: Promise<void> | null = null;
   return {

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeTestCertificate } from '../test/helpers/tls.js';
 import { loadConfig } from './config.js';
 
 describe('loadConfig', () => {
@@ -80,5 +82,43 @@ describe('loadConfig', () => {
       /HTTP_HEADERS_TIMEOUT_MS must be <= HTTP_REQUEST_TIMEOUT_MS/,
     );
     expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '0' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
+  });
+});
+
+describe('loadConfig: TLS_CERT / TLS_KEY', () => {
+  const cert = makeTestCertificate();
+  const other = makeTestCertificate();
+  const notPem = path.join(path.dirname(cert.certFile), 'not-pem.txt');
+  writeFileSync(notPem, 'hello\n');
+  afterAll(() => {
+    cert.remove();
+    other.remove();
+  });
+
+  it('serves plain HTTP without them (empty values count as unset)', () => {
+    expect(loadConfig({}).http.tls).toBeNull();
+    expect(loadConfig({ TLS_CERT: '', TLS_KEY: '' }).http.tls).toBeNull();
+  });
+
+  it('reads both PEM files when both are set', () => {
+    const { tls } = loadConfig(cert.env).http;
+    expect(tls?.certFile).toBe(cert.certFile);
+    expect(tls?.cert.toString()).toBe(cert.cert);
+    expect(tls?.key.toString()).toBe(readFileSync(cert.keyFile, 'utf8'));
+  });
+
+  it.each([
+    ['TLS_CERT alone', () => ({ TLS_CERT: cert.certFile }), /TLS_CERT and TLS_KEY go together/],
+    ['TLS_KEY alone', () => ({ TLS_KEY: cert.keyFile }), /TLS_CERT and TLS_KEY go together/],
+    ['a missing certificate file', () => ({ ...cert.env, TLS_CERT: '/nonexistent/cert.pem' }), /TLS_CERT: cannot read \/nonexistent\/cert\.pem \(ENOENT\)/],
+    ['a missing key file', () => ({ ...cert.env, TLS_KEY: '/nonexistent/key.pem' }), /TLS_KEY: cannot read \/nonexistent\/key\.pem \(ENOENT\)/],
+    ['a directory as the certificate', () => ({ ...cert.env, TLS_CERT: path.dirname(cert.certFile) }), /TLS_CERT: cannot read .* \(EISDIR\)/],
+    ['a key where the certificate goes', () => ({ TLS_CERT: cert.keyFile, TLS_KEY: cert.keyFile }), /TLS_CERT: .*key\.pem is not a PEM certificate/],
+    ['a certificate where the key goes', () => ({ TLS_CERT: cert.certFile, TLS_KEY: cert.certFile }), /TLS_KEY: .*cert\.pem is not an unencrypted PEM private key/],
+    ['a file that is no PEM at all', () => ({ TLS_CERT: notPem, TLS_KEY: cert.keyFile }), /TLS_CERT: .*not-pem\.txt is not a PEM certificate/],
+    ['the key of another certificate', () => ({ TLS_CERT: cert.certFile, TLS_KEY: other.keyFile }), /TLS_KEY: the private key in TLS_KEY does not belong to the certificate in TLS_CERT/],
+    ['an http:// PUBLIC_URL', () => ({ ...cert.env, PUBLIC_URL: 'http://a.live.example' }), /PUBLIC_URL: PUBLIC_URL must be an https:\/\/ URL when TLS_CERT and TLS_KEY are set/],
+  ])('refuses %s, naming the variable', (_what, env, message) => {
+    expect(() => loadConfig(env())).toThrow(message);
   });
 });

@@ -1,3 +1,4 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,48 @@ function parseCidrList(value: string, ctx: z.RefinementCtx): Cidr[] {
     else ctx.addIssue({ code: 'custom', message: `TRUSTED_PROXIES: ${item} is not an IP address or CIDR` });
   }
   return cidrs;
+}
+
+/**
+ * A PEM file named by TLS_CERT or TLS_KEY, read and parsed while the configuration is checked, so
+ * that a wrong path or a file that is not what it should be stops start-up with the variable's
+ * name, before any worker or FFmpeg is started (not as an obscure OpenSSL error at listen time).
+ */
+function pemFile(kind: 'certificate' | 'key') {
+  return z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .transform((file, ctx) => {
+        let pem: Buffer;
+        try {
+          pem = readFileSync(file);
+        } catch (error) {
+          const code = error instanceof Error && 'code' in error ? String(error.code) : String(error);
+          ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${code})` });
+          return z.NEVER;
+        }
+        try {
+          if (kind === 'certificate') new X509Certificate(pem);
+          else createPrivateKey(pem);
+        } catch {
+          const what = kind === 'certificate' ? 'a PEM certificate' : 'an unencrypted PEM private key';
+          ctx.addIssue({ code: 'custom', message: `${file} is not ${what}` });
+          return z.NEVER;
+        }
+        return { file, pem };
+      })
+      .optional(),
+  );
+}
+
+/** Does the private key in TLS_KEY belong to the (first, leaf) certificate in TLS_CERT? */
+function keyMatchesCertificate(cert: Buffer, key: Buffer): boolean {
+  try {
+    return new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
+  } catch {
+    return false;
+  }
 }
 
 /** Every setting comes from the environment with a safe default (loopback only, ports in range). */
@@ -119,6 +162,15 @@ const schema = z
     TRUSTED_PROXIES: z.preprocess((v) => (v === undefined ? '' : v), z.string().transform(parseCidrList)),
     /** Where the built SvelteKit app lives (adapter-node output); absent → HLS and API only. */
     WEB_BUILD_DIR: z.string().default(path.resolve('web/build')),
+    /**
+     * HTTPS: PEM files of the certificate (its chain may follow it in the same file, as in Let's
+     * Encrypt's fullchain.pem) and of its private key. With both, the app, /hls and Socket.IO are
+     * served over HTTPS (WSS) on PORT; with neither, plain HTTP. Browsers allow the camera only in
+     * a secure context (HTTPS, or localhost), so a broadcaster on another machine needs one or the
+     * other, or a TLS proxy in front.
+     */
+    TLS_CERT: pemFile('certificate'),
+    TLS_KEY: pemFile('key'),
     // HTTP hygiene (issue 12): slow-client timeouts and who may read /metrics.
     /**
      * A client must send its whole request head within this time (slowloris). Node's default is
@@ -142,6 +194,19 @@ const schema = z
     (c) => !c.REDIS_URL || c.PUBLIC_URL || !['0.0.0.0', '::', '[::]'].includes(c.HOST),
     'PUBLIC_URL is required with REDIS_URL when HOST is a wildcard address: other instances send viewers to this URL',
   )
+  .refine((c) => (c.TLS_CERT === undefined) === (c.TLS_KEY === undefined), {
+    message: 'TLS_CERT and TLS_KEY go together: set both (HTTPS) or neither (HTTP)',
+    path: [],
+  })
+  .refine((c) => !c.TLS_CERT || !c.TLS_KEY || keyMatchesCertificate(c.TLS_CERT.pem, c.TLS_KEY.pem), {
+    message: 'the private key in TLS_KEY does not belong to the certificate in TLS_CERT',
+    path: ['TLS_KEY'],
+  })
+  .refine((c) => !c.TLS_CERT || !c.PUBLIC_URL?.startsWith('http:'), {
+    // PUBLIC_URL is where other instances send viewers to reach this one directly: over TLS.
+    message: 'PUBLIC_URL must be an https:// URL when TLS_CERT and TLS_KEY are set',
+    path: ['PUBLIC_URL'],
+  })
   .refine((c) => c.HTTP_HEADERS_TIMEOUT_MS <= c.HTTP_REQUEST_TIMEOUT_MS, 'HTTP_HEADERS_TIMEOUT_MS must be <= HTTP_REQUEST_TIMEOUT_MS')
   .refine(
     (c) => c.HLS_RTP_MAX_PORT < c.RTC_MIN_PORT || c.HLS_RTP_MIN_PORT > c.RTC_MAX_PORT,
@@ -164,6 +229,11 @@ export function sections(e: Env) {
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       metricsToken: e.METRICS_TOKEN,
+      /**
+       * Null: plain HTTP. The PEM contents are held here (not re-read at listen time) so what was
+       * checked is what is served; nothing logs the configuration as a whole.
+       */
+      tls: e.TLS_CERT && e.TLS_KEY ? { certFile: e.TLS_CERT.file, cert: e.TLS_CERT.pem, key: e.TLS_KEY.pem } : null,
     },
     log: { level: e.LOG_LEVEL },
     /** mediasoup: workers and where WebRTC (and pipe) transports listen. */

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { lendWebHost, type WebHost } from '../../../protocol/web-host.js';
@@ -29,6 +30,8 @@ export interface HttpOptions {
   timeouts: { headersMs: number; requestMs: number };
   /** Sources the pages' CSP must allow beyond their own origin (see WebHost). */
   crossOriginSources: readonly string[];
+  /** PEM certificate (chain) and key: serve HTTPS instead of HTTP on the same port. */
+  tls: { cert: Buffer; key: Buffer } | null;
 }
 
 /** The SvelteKit app as built by adapter-node, or null when it has not been built. */
@@ -84,6 +87,8 @@ function serveWeb(web: Handler, req: IncomingMessage, res: ServerResponse, host:
  * are in the middle of sending a request.
  */
 function slowClientOptions({ headersMs, requestMs }: HttpOptions['timeouts']): http.ServerOptions {
+  // https.Server stores these exactly as http.Server does and runs the same periodic check once
+  // listening; it starts the clock when the TLS handshake is done (that is when HTTP begins).
   return {
     headersTimeout: headersMs,
     requestTimeout: requestMs,
@@ -93,13 +98,15 @@ function slowClientOptions({ headersMs, requestMs }: HttpOptions['timeouts']): h
 
 /**
  * One HTTP server for everything: /hls (playlists from memory, segments from disk), /healthz,
- * /metrics, then the SvelteKit app.
+ * /metrics, then the SvelteKit app; over HTTPS with the same handler and limits when `tls` is
+ * given (Socket.IO attaches to whichever server this returns). No HSTS header either way: see
+ * security-headers.ts.
  */
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
   const segments = segmentFiles(o.hlsRoot, o.segmentSeconds, (r) => o.playlists(r.channelId)?.segment(r.file));
   const web = await loadWebHandler(o.webBuildDir, o.logger);
   const webHost: WebHost = { log: o.logger, crossOriginSources: o.crossOriginSources };
-  return http.createServer(slowClientOptions(o.timeouts), (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     const notFound = () => reply(res, 404, 'Not found');
     setSecurityHeaders(res);
@@ -134,5 +141,18 @@ export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
     }
     if (web) return serveWeb(web, req, res, webHost, notFound, o.logger);
     notFound();
-  });
+  };
+  if (!o.tls) return http.createServer(slowClientOptions(o.timeouts), handle);
+  return https.createServer(
+    {
+      ...slowClientOptions(o.timeouts),
+      cert: o.tls.cert,
+      key: o.tls.key,
+      // Node waits 120 s for a TLS handshake by default: a client that opens a connection and
+      // never finishes the handshake would hold it (a file descriptor) for that long, before the
+      // headers timeout can start. Give the handshake no more time than the request head.
+      handshakeTimeout: o.timeouts.headersMs,
+    },
+    handle,
+  );
 }

@@ -18,6 +18,13 @@ const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ['Permissions-Policy', 'camera=(self), microphone=(self), display-capture=(), geolocation=(), payment=(), usb=()'],
 ];
 
+/**
+ * No Strict-Transport-Security, even when the server speaks HTTPS itself (TLS_CERT): HSTS makes
+ * browsers refuse the host over HTTP, and refuse to click through a certificate warning, for as
+ * long as max-age says. On a LAN with a self-signed certificate, or after going back to plain HTTP,
+ * that locks every browser that ever visited out of the site. A deployment with a real certificate
+ * that wants HSTS adds it at its proxy or CDN, where it knows the certificate will stay valid.
+ */
 export function setSecurityHeaders(res: ServerResponse): void {
   for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
 }

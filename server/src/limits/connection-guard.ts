@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import tls from 'node:tls';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { normalizeAddress, type ClientAddresses } from '../http/client-address.js';
@@ -25,6 +26,11 @@ const LOG_EVERY_MS = 10_000;
  * Caps TCP connections before any HTTP is parsed: one address cannot hold thousands of sockets,
  * and when the server as a whole is saturated new connections are dropped (and logged) instead of
  * running out of file descriptors, which would stall segment writes and health checks too.
+ *
+ * Over HTTPS too: there 'connection' is still the raw TCP socket (the TLS socket arrives later,
+ * as 'secureConnection'), so the cap acts before any TLS handshake work is done. A refused
+ * connection is then only closed: a 429 could be read only after a handshake, which is the very
+ * work (CPU, a slot) a flood should not get.
  */
 export function guardConnections(server: Server, o: ConnectionGuardOptions): { open(address: string): number } {
   const open = new Map<string, number>();
@@ -37,6 +43,7 @@ export function guardConnections(server: Server, o: ConnectionGuardOptions): { o
   };
 
   const { maxConnections, connectionsPerAddress } = o.limits;
+  const overTls = server instanceof tls.Server;
   server.maxConnections = maxConnections;
   server.on('drop', (info) => {
     o.onRefused('connections');
@@ -49,7 +56,8 @@ export function guardConnections(server: Server, o: ConnectionGuardOptions): { o
     if (count > connectionsPerAddress) {
       o.onRefused('connections_per_address');
       warn('per-address connection limit reached: connections refused', { address, limit: connectionsPerAddress });
-      socket.end(TOO_MANY, () => socket.destroy());
+      if (overTls) socket.destroy();
+      else socket.end(TOO_MANY, () => socket.destroy());
       return;
     }
     open.set(address, count);

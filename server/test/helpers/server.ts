@@ -5,6 +5,7 @@ import path from 'node:path';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/logger.js';
+import type { TestCertificate } from './tls.js';
 
 export type TestServer = App & {
   /** This server's own hls/ folder (removed by stop). */
@@ -18,6 +19,8 @@ export interface StartServerOptions {
   /** Take the rest of the settings from this process's environment (e2e, benchmarks). */
   inheritEnv?: boolean;
   logger?: Logger;
+  /** Serve HTTPS with this certificate (sets TLS_CERT / TLS_KEY); `url` is then https://. */
+  tls?: Pick<TestCertificate, 'env'>;
 }
 
 /**
@@ -34,6 +37,7 @@ export async function startServer(env: Record<string, string> = {}, o: StartServ
     HLS_DIR: hlsDir,
     LOG_LEVEL: 'silent',
     ...(o.web ? {} : { WEB_BUILD_DIR: path.join(hlsDir, 'no-web-app') }),
+    ...o.tls?.env,
     ...env,
   });
   if (o.web && !existsSync(path.join(config.http.webBuildDir, 'handler.js'))) throw new Error('the web app is not built: run npm run build first');

@@ -1,6 +1,5 @@
 import type { App } from '../../src/app.js';
-import type { Logger } from '../../src/logger.js';
-import { startServer, type TestServer } from './server.js';
+import { startServer, type StartServerOptions, type TestServer } from './server.js';
 import { createRtpIngest, type RtpIngest } from './rtp-ingest.js';
 import type { Channel } from '../../src/channel/channel.js';
 import { eventually } from './processes.js';
@@ -8,8 +7,8 @@ import { startRtpSource, stopProcess } from './rtp-source.js';
 import type { ChildProcess } from 'node:child_process';
 
 /** An integration-test server: one mediasoup worker, no web app unless WEB_BUILD_DIR is given. */
-export function startTestApp(env: Record<string, string> = {}, { logger }: { logger?: Logger } = {}): Promise<TestServer> {
-  return startServer({ MEDIASOUP_WORKERS: '1', ...env }, { logger });
+export function startTestApp(env: Record<string, string> = {}, { logger, tls }: Pick<StartServerOptions, 'logger' | 'tls'> = {}): Promise<TestServer> {
+  return startServer({ MEDIASOUP_WORKERS: '1', ...env }, { logger, tls });
 }
 
 /** A channel fed by FFmpeg over RTP, like a broadcaster but without a browser. */
