@@ -244,6 +244,36 @@ describe('serveChannels: connecting', () => {
     expect(await fresh.emitWithAck('createProducerTransport', {})).toEqual(transport);
   });
 
+  it('refuses with internal, without its text, when the claim fails by a fault', async () => {
+    const channel = fakeChannel(CHANNEL);
+    channel.port.publish.claim.mockImplementationOnce(() => {
+      throw new Error('redis: READONLY You can’t write against a read only replica');
+    });
+    const t = await serve([channel.port]);
+    const error = await t.refusal(CHANNEL, broadcaster);
+    expect(connectErrorCode(error)).toBe('internal');
+    expect(error.message).not.toMatch(/READONLY|redis/);
+  });
+
+  it('lets the claim go when the broadcaster’s connection closes before it is connected', async () => {
+    const channel = fakeChannel(CHANNEL);
+    const t = await serve([channel.port]);
+    let found: (port: ChannelPort | null) => void = () => undefined;
+    t.locator.find.mockImplementationOnce(() => new Promise((resolve) => (found = resolve)));
+    const client = t.open(CHANNEL, broadcaster);
+    await vi.waitFor(() => expect(t.locator.find).toHaveBeenCalledOnce(), soon);
+    client.io.engine.close(); // gone while the server is still looking the channel up
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    found(channel.port);
+    await vi.waitFor(() => expect(channel.port.publish.left).toHaveBeenCalledOnce(), soon);
+    const claimedBy = channel.port.publish.claim.mock.calls[0]?.[0];
+    expect(channel.port.publish.left).toHaveBeenCalledWith(claimedBy, true);
+    expect(channel.port.join).not.toHaveBeenCalled();
+    // Another page may broadcast now: nothing holds the channel.
+    const other = await t.join(CHANNEL, { role: 'broadcaster', publishToken: TOKEN, session: 'page-session-2' });
+    expect(other.connected).toBe(true);
+  });
+
   it('asks the locator once per connection, not per request', async () => {
     const { port } = fakeChannel(CHANNEL);
     const t = await serve([port]);

@@ -18,8 +18,20 @@ export interface ChannelNamespaceOptions {
   logger: Logger;
 }
 
+/**
+ * What a refused connection is told: a ChannelError as it is (code in `data`), anything else —
+ * a fault of ours — logged and reported as `internal` without its text, as acks do.
+ */
+export function refusal(error: unknown, logger: Logger): ChannelError {
+  if (error instanceof ChannelError) return error;
+  logger.error({ err: error }, 'connection refused by a fault');
+  return new ChannelError('internal', 'the server could not accept this connection; please try again');
+}
+
 /** The channel each connected socket joined (found once, in the middleware). */
 const portOf = new WeakMap<SignallingSocket, ChannelPort>();
+/** Broadcaster claims made in the middleware, released if the connection closes before it connects. */
+const claimsInFlight = new WeakMap<SignallingSocket, () => void>();
 
 /**
  * A real-time viewer session holds a WebRTC transport (ports, a share of the router): limited per
@@ -61,8 +73,16 @@ export function serveChannels(nsp: SignallingNamespace, o: ChannelNamespaceOptio
         const replaced = port.publish.claim(socket.id, auth.data.publishToken, auth.data.session);
         if (replaced) socket.nsp.sockets.get(replaced)?.disconnect();
       } catch (error) {
-        return next(error instanceof Error ? error : new Error(String(error)));
+        return next(refusal(error, port.logger));
       }
+      // A connection that closes before it is connected never gets 'disconnect': let the claim go.
+      const release = () => port.publish.left(socket.id, true);
+      if (socket.conn.readyState !== 'open') {
+        release();
+        return next(new ChannelError('internal', 'the connection closed while joining'));
+      }
+      socket.conn.once('close', release);
+      claimsInFlight.set(socket, release);
     }
     socket.data.role = auth.data.role;
     portOf.set(socket, port);
@@ -71,6 +91,8 @@ export function serveChannels(nsp: SignallingNamespace, o: ChannelNamespaceOptio
 
   nsp.on('connection', (socket) => {
     const port = portOf.get(socket);
+    const claim = claimsInFlight.get(socket);
+    if (claim) socket.conn.off('close', claim); // from now on 'disconnect' tells the port
     if (!port) return void socket.disconnect();
     const isBroadcaster = socket.data.role === 'broadcaster';
     const log = port.logger.child({ socketId: socket.id, role: socket.data.role });

@@ -7,7 +7,7 @@ import type { ClientAddresses } from '../http/client-address.js';
 import type { ClientLimits } from '../limits/client-limits.js';
 import type { Logger } from '../logger.js';
 import { Audiences } from './audiences.js';
-import { serveChannels } from './channel-namespace.js';
+import { refusal, serveChannels } from './channel-namespace.js';
 import { firstOf, localChannels } from './local-channel.js';
 import { serveLobby } from './lobby.js';
 import type { ChannelLocator, DirectorySource, PresenceSink } from './ports.js';
@@ -70,7 +70,7 @@ export function serveSignalling(io: SignallingServer, o: SignallingOptions): Sig
       limits.socketsPerAddress.checkAbove(addresses.of(socket.request));
       next();
     } catch (error) {
-      next(error instanceof Error ? error : new Error(String(error)));
+      next(refusal(error, o.logger));
     }
   };
 
