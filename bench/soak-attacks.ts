@@ -22,19 +22,20 @@ export interface AttackResult {
   refused: number;
   /** Refusal / outcome messages with counts. */
   outcomes: Map<string, number>;
-  /** What the server did to what was held (e.g. squatted channels ended after N s). */
+  /** What happened to what was held, the same in every wave (e.g. "/healthz meanwhile: 200"). */
   note: string;
+  /** How long the server took to end what was held (ms), and what that time is. */
+  times: number[];
+  timesWhat: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const count = (outcomes: Map<string, number>, key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
-const range = (values: number[]) =>
-  values.length === 0 ? '—' : `${seconds(Math.min(...values))}–${seconds(Math.max(...values))} s`;
 
 function result(attack: string, from: string): AttackResult {
-  return { attack, from, attempts: 0, held: 0, refused: 0, outcomes: new Map(), note: '' };
+  return { attack, from, attempts: 0, held: 0, refused: 0, outcomes: new Map(), note: '', times: [], timesWhat: '' };
 }
 
 /**
@@ -99,7 +100,8 @@ export async function squat(url: string, addresses: string[], perAddress: number
       }
     }
     const ended = (await Promise.all(endings)).filter((v): v is number => v !== null);
-    r.note = `${ended.length}/${r.held} ended ${range(ended)} after produce`;
+    r.times = ended;
+    r.timesWhat = 'ended by the server, after produce';
   } finally {
     sockets.forEach((s) => s.disconnect());
   }
@@ -206,7 +208,9 @@ export async function idleConnections(url: string, address: string, n: number, c
   const closed = held.filter((c) => c.closedAt !== null);
   for (const c of held) count(r.outcomes, c.closedAt === null ? `still open after ${seconds(capMs)} s` : `closed by the server: ${c.received.split('\r\n')[0] || '(no response)'}`);
   conns.forEach((c) => c.socket.destroy());
-  r.note = `/healthz from 127.0.0.1 meanwhile: ${health}; held ones closed by the server ${range(closed.map((c) => c.closedAt! - started))} after connecting`;
+  r.note = `/healthz from 127.0.0.1 meanwhile: ${health}`;
+  r.times = closed.map((c) => c.closedAt! - started);
+  r.timesWhat = 'held ones closed by the server, after connecting';
   return r;
 }
 
@@ -239,7 +243,8 @@ export async function slowloris(url: string, address: string, n: number, capMs: 
   const closed = conns.filter((c) => c.closedAt !== null);
   r.held = conns.length;
   for (const c of conns) count(r.outcomes, c.closedAt === null ? `still open after ${seconds(capMs)} s` : `closed by the server: ${c.received.split('\r\n')[0] || '(no response)'}`);
-  r.note = `closed by the server ${range(closed.map((c) => c.closedAt! - started))} after the request line`;
+  r.times = closed.map((c) => c.closedAt! - started);
+  r.timesWhat = 'closed by the server, after the request line';
   conns.forEach((c) => c.socket.destroy());
   return r;
 }

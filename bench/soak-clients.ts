@@ -136,7 +136,7 @@ async function hlsPlayer(
         for (const name of last < 0 ? names.slice(-1) : names.filter((n) => !fetched.has(n))) {
           fetched.add(name);
           const t = now();
-          const seg = await get(`${base}${name}`, `, listed ${Math.round(now() - listedAt)} ms before, newest ${msn}`);
+          const seg = await get(`${base}${name}`, `, ${Math.round(now() - listedAt)} ms after a playlist that listed it, newest ${msn}`);
           if (seg?.status === 200 && !probe) log.segmentMs.push({ at: t, value: now() - t });
         }
         if (fetched.size > 64) for (const name of [...fetched].slice(0, fetched.size - 32)) fetched.delete(name);

@@ -46,7 +46,9 @@ export interface ProcSample {
 export function sampleServer(pid: number): ProcSample {
   const children = descendants(pid);
   const workers = children.filter((c) => c.comm.startsWith('mediasoup-work'));
-  const ffmpegs = children.filter((c) => c.comm === 'ffmpeg');
+  // FFmpeg is started through `setpriv --pdeathsig` (it dies with the server); a sample may catch
+  // it before setpriv has exec'ed it.
+  const ffmpegs = children.filter((c) => c.comm === 'ffmpeg' || (c.comm === 'setpriv' && commandLine(c.pid).includes('ffmpeg')));
   const sum = (pids: number[], f: (pid: number) => number) => pids.reduce((s, p) => s + f(p), 0);
   return {
     at: performance.now(),

@@ -9,11 +9,12 @@
  * left, the warm-up vs the end, and quiet periods vs attack waves.
  *
  *   npm run bench:soak     SOAK_MINUTES=30  SOAK_WAVE_SECONDS=150  SOAK_VIEWERS=30  SOAK_HLS_VIEWERS=20
+ *                          SOAK_KEEP_LOG=1 (keep the server's log)  SOAK_JSON=file (raw samples)
  *
  * Not part of `npm run bench` (it would add half an hour): run it by name.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Socket } from 'socket.io-client';
@@ -60,6 +61,8 @@ interface MetricsSample {
   ffmpegRestarts: number;
   ffmpegStalls: number;
   hlsPaused: number;
+  /** V8 heap in use (prom-client default metric): a leak shows here before RSS says anything. */
+  heapUsedMiB: number;
 }
 
 async function sampleMetrics(url: string): Promise<MetricsSample | null> {
@@ -75,6 +78,7 @@ async function sampleMetrics(url: string): Promise<MetricsSample | null> {
       ffmpegRestarts: metric(m, 'livecast_ffmpeg_restarts_total'),
       ffmpegStalls: metric(m, 'livecast_ffmpeg_stalls_total'),
       hlsPaused: metric(m, 'livecast_hls_paused_channels'),
+      heapUsedMiB: metric(m, 'livecast_nodejs_heap_size_used_bytes') / 2 ** 20,
     };
   } catch {
     return null;
@@ -275,6 +279,21 @@ export async function runSoak(): Promise<void> {
     loadBefore,
     loadAfter: os.loadavg(),
   });
+  if (process.env.SOAK_JSON) {
+    // Raw samples for analysis after the fact (times in ms since the audience arrived).
+    const rel = <T extends { at: number }>(xs: T[]) => xs.map((x) => ({ ...x, at: Math.round(x.at - t0) }));
+    writeFileSync(
+      process.env.SOAK_JSON,
+      JSON.stringify({
+        samples: rel(samples),
+        metrics: rel(metricsSamples).map((m) => ({ ...m, refusals: Object.fromEntries(m.refusals) })),
+        advances: rel(log.advances),
+        hlsErrors: rel(log.hlsErrors),
+        joinMs: rel(log.joinMs),
+        waves: waves.map((w) => ({ index: w.index, start: w.start - t0, end: w.end - t0, steps: w.steps.map((st) => ({ ...st, start: st.start - t0, end: st.end - t0 })) })),
+      }),
+    );
+  }
   if (!process.env.SOAK_KEEP_LOG) rmSync(logFile, { force: true });
   else console.error(`server log kept: ${logFile}`);
 }
@@ -293,7 +312,8 @@ async function runWave(index: number, url: string, channelId: string, limits: Re
     try {
       results.push(await attack());
     } catch (error) {
-      results.push({ attack: name, from: '', attempts: 0, held: 0, refused: 0, outcomes: new Map([[`the attack itself failed: ${String(error)}`, 1]]), note: '' });
+      const outcomes = new Map([[`the attack itself failed: ${String(error)}`, 1]]);
+      results.push({ attack: name, from: '', attempts: 0, held: 0, refused: 0, outcomes, note: '', times: [], timesWhat: '' });
     } finally {
       step.end = now();
     }
@@ -383,6 +403,7 @@ function report(r: ReportInput): void {
       min: m + 1,
       phase: wave ? `wave ${wave.index}` : m * 60_000 < r.warmupMs ? 'warm-up' : 'quiet',
       'RSS MiB': s ? f1(s.rssMiB) : '—',
+      'heap MiB': ms ? f1(ms.heapUsedMiB) : '—',
       FDs: s?.fds ?? '—',
       'workers RSS MiB': s ? f1(s.workersRssMiB) : '—',
       'workers FDs': s?.workersFds ?? '—',
@@ -434,13 +455,28 @@ function report(r: ReportInput): void {
     }
     byMessage.set(key, (byMessage.get(key) ?? 0) + 1);
   }
+  const half = samples.filter((s) => s.at - t0 >= r.durationMs / 2);
+  const heapAfter = metricsSamples.filter((m) => m.at - t0 >= r.warmupMs);
+  const heapHalf = metricsSamples.filter((m) => m.at - t0 >= r.durationMs / 2);
+  const heapHours = (m: MetricsSample) => (m.at - t0) / 3_600_000;
   const summary: Record<string, string | number>[] = [
-    { measure: 'server RSS slope after warm-up (least squares)', value: `${f1(slope(after.map((s) => [hours(s), s.rssMiB])))} MiB/h over ${after.length} samples` },
+    {
+      measure: 'server RSS slope (least squares): after warm-up / second half only',
+      value: `${f1(slope(after.map((s) => [hours(s), s.rssMiB])))} / ${f1(slope(half.map((s) => [hours(s), s.rssMiB])))} MiB/h (${after.length} / ${half.length} samples)`,
+    },
+    {
+      measure: 'server V8 heap used slope: after warm-up / second half only',
+      value: `${f1(slope(heapAfter.map((m) => [heapHours(m), m.heapUsedMiB])))} / ${f1(slope(heapHalf.map((m) => [heapHours(m), m.heapUsedMiB])))} MiB/h`,
+    },
     { measure: 'mediasoup workers RSS slope after warm-up', value: `${f1(slope(after.map((s) => [hours(s), s.workersRssMiB])))} MiB/h` },
     { measure: 'server FDs slope after warm-up', value: `${f1(slope(after.map((s) => [hours(s), s.fds])))} /h` },
     {
       measure: 'server RSS: idle before audience → end of warm-up → last loaded sample → idle after audience',
       value: `${f1(r.idleStart?.proc.rssMiB ?? NaN)} → ${f1(endOfWarmup?.rssMiB ?? NaN)} → ${f1(lastLoaded?.rssMiB ?? NaN)} → ${f1(r.idleEnd?.proc.rssMiB ?? NaN)} MiB`,
+    },
+    {
+      measure: 'server V8 heap used: idle before audience → idle after audience',
+      value: `${f1(r.idleStart?.metrics?.heapUsedMiB ?? NaN)} → ${f1(r.idleEnd?.metrics?.heapUsedMiB ?? NaN)} MiB`,
     },
     {
       measure: 'server FDs: min / max / final loaded (10 s samples; waves peak between samples)',
@@ -497,19 +533,29 @@ function report(r: ReportInput): void {
       'held / wave': perWave((a) => a.held),
       'refused / wave': perWave((a) => a.refused),
       'answers (count over all waves)': [...outcomes].map(([k, v]) => `${k} ×${v}`).join('; '),
-      'what the server did (per wave)': [...new Set(results.map((a) => a.note))].join(' | '),
+      'what the server did': [
+        ...new Set(results.map((a) => a.note).filter(Boolean)),
+        ...[...new Set(results.map((a) => a.timesWhat).filter(Boolean))].map((what) => {
+          const times = results.flatMap((a) => a.times);
+          const held = results.reduce((n, a) => n + a.held, 0);
+          return `${times.length}/${held} ${what} ${f1(Math.min(...times) / 1000)}–${f1(Math.max(...times) / 1000)} s`;
+        }),
+      ].join('; '),
     });
   }
   printTable('Attacks (per kind, over all waves)', attackRows);
 
   const waveRows = waves.map((w) => {
-    const gapsIn = within(log.advances, w.start, w.end).map((a) => a.value);
+    const advancesIn = within(log.advances, w.start, w.end);
+    const gapsIn = advancesIn.map((a) => a.value);
+    const worst = advancesIn.reduce<Timed<number> | null>((m, a) => (!m || a.value > m.value ? a : m), null);
     return {
       wave: w.index,
       'at min': f1((w.start - t0) / 60_000),
       's': f1((w.end - w.start) / 1000),
       'segments advanced': gapsIn.length,
       'max gap s': gapsIn.length ? f2(Math.max(...gapsIn) / 1000) : '—',
+      'max gap ended at s into wave': worst ? f1((worst.at - w.start) / 1000) : '—',
       stalls: gapsIn.filter((g) => g > r.stallMs).length,
       'HLS errors': within(log.hlsErrors, w.start, w.end).length,
       'released after s': w.releasedMs === null ? 'NOT within 30 s' : f1(w.releasedMs / 1000),
