@@ -104,7 +104,8 @@ function generate(playlistUrl: string, viewers: number): Promise<LoadResult> {
 }
 
 export async function runHlsServing(): Promise<void> {
-  const server = await startBenchServer();
+  // Thousands of simulated viewers come from one address; the per-address cap is not under test.
+  const server = await startBenchServer({ MAX_CONNECTIONS_PER_ADDRESS: '100000' });
   const fed = await startFedChannel(server.app);
   const binary = nginxBinary();
   const nginx = binary ? await startNginx(binary, server.app.config.hls.dir) : null;

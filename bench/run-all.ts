@@ -1,24 +1,29 @@
 /**
  * All benchmarks, one after the other (they would disturb each other's CPU measurements if run
  * together): npm run bench. Results go to stdout as Markdown tables; docs/benchmarks.md keeps
- * the latest ones with how to read them.
+ * the latest ones with how to read them. The soak runs only when named (npm run bench:soak): it
+ * takes half an hour.
  */
 import { runCluster } from './cluster.js';
 import { runCostPerChannel } from './cost-per-channel.js';
 import { runGlassToGlass } from './glass-to-glass.js';
 import { runHlsServing } from './hls-serving.js';
 import { runSignalling } from './signalling.js';
+import { runSoak } from './soak.js';
 
 const only = process.argv[2];
-const benchmarks: [string, () => Promise<void>][] = [
+/** `onlyByName`: skipped by a plain `npm run bench`. */
+const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['latency', runGlassToGlass],
   ['cost', runCostPerChannel],
   ['serving', runHlsServing],
   ['signalling', runSignalling],
   ['cluster', runCluster],
+  ['soak', runSoak, { onlyByName: true }],
 ];
-for (const [name, run] of benchmarks) {
-  if (only && only !== name) continue;
+if (only && !benchmarks.some(([name]) => name === only)) throw new Error(`no benchmark named ${only}`);
+for (const [name, run, options] of benchmarks) {
+  if (only ? only !== name : options?.onlyByName) continue;
   console.error(`\n=== ${name} ===`);
   await run();
 }

@@ -41,7 +41,14 @@ const videoRtp = (ssrc: number) => ({
 
 /** One level: a fresh server, n clients of each kind, all at once. */
 async function measureLevel(n: number): Promise<Record<string, string | number>[]> {
-  const server = await startBenchServer({ MAX_CHANNELS: String(n + 10), CHANNEL_CREATE_PER_MINUTE: '100000' });
+  // Every simulated client comes from 127.0.0.1: the per-address limits would measure themselves.
+  const server = await startBenchServer({
+    MAX_CHANNELS: String(n + 10),
+    CHANNEL_CREATE_PER_MINUTE: '100000',
+    MAX_CHANNELS_PER_ADDRESS: String(n + 10),
+    MAX_SOCKETS_PER_ADDRESS: String(4 * n + 10),
+    MAX_CONNECTIONS_PER_ADDRESS: String(4 * n + 10),
+  });
   const url = server.app.url;
   const sockets: Socket[] = [];
   try {

@@ -149,6 +149,15 @@ describe('per-client limits', () => {
     }
   });
 
+  it('admits exactly the per-address limit of a simultaneous burst of Socket.IO connections', async () => {
+    const burst = await Promise.allSettled(Array.from({ length: 9 }, () => openSocket(app.url, '/', from('192.0.2.40'))));
+    for (const r of burst) if (r.status === 'fulfilled') track(r.value);
+    expect(burst.filter((r) => r.status === 'fulfilled')).toHaveLength(6);
+    const refused = burst.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+    expect(refused).toHaveLength(3);
+    for (const reason of refused) expect(reason).toContain('too many connections from your address (limit 6)');
+  });
+
   it('caps Socket.IO connections per address with a clear error', async () => {
     for (let i = 0; i < 6; i++) await openSocket(app.url, '/', from('192.0.2.50')).then(track);
     await expect(openSocket(app.url, '/', from('192.0.2.50'))).rejects.toThrow(

@@ -31,21 +31,8 @@ export class Quota {
     }
   }
 
-  /** Refuses (throws) when `key` holds more than `limit` (for things counted before they can be refused). */
-  checkAbove(key: string): void {
-    if (this.count(key) > this.limit) {
-      this.onRefused(this.name);
-      throw new ChannelError('full', this.refusal(this.limit));
-    }
-  }
-
   take(key: string): () => void {
     this.check(key);
-    return this.add(key);
-  }
-
-  /** Counts one more for `key` without refusing. */
-  add(key: string): () => void {
     this.held.set(key, this.count(key) + 1);
     let released = false;
     return () => {

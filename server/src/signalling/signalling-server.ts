@@ -60,14 +60,18 @@ export function serveSignalling(io: SignallingServer, o: SignallingOptions): Sig
   const { addresses, limits, registry } = o;
   const intervalMs = o.config.presence.intervalMs;
 
-  // Socket.IO connections per client address: counted as they open, refused at their first
-  // namespace with a clear error (the client then sees it), closed by connectTimeout.
-  io.engine.on('connection', (conn: { request: IncomingMessage; once(event: 'close', listener: () => void): void }) => {
-    conn.once('close', limits.socketsPerAddress.add(addresses.of(conn.request)));
-  });
-  const perAddress = (socket: { request: IncomingMessage }, next: (error?: Error) => void) => {
+  // Socket.IO connections per client address, admitted at their first namespace (the client then
+  // sees a refusal with its reason) and counted until the connection closes. Counting at
+  // admission, not at the engine's handshake, keeps a burst of simultaneous connections from
+  // refusing one another beyond the limit. A connection that joins nothing is closed by
+  // connectTimeout.
+  const admitted = new WeakSet<object>();
+  const perAddress = (socket: { request: IncomingMessage; conn: { once(event: 'close', listener: () => void): unknown } }, next: (error?: Error) => void) => {
+    if (admitted.has(socket.conn)) return next(); // another namespace over an admitted connection
     try {
-      limits.socketsPerAddress.checkAbove(addresses.of(socket.request));
+      const release = limits.socketsPerAddress.take(addresses.of(socket.request));
+      admitted.add(socket.conn);
+      socket.conn.once('close', release);
       next();
     } catch (error) {
       next(refusal(error, o.logger));
