@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { Server } from 'socket.io';
+import { Server, type ServerOptions } from 'socket.io';
 import { CHANNEL_NAMESPACE_PATTERN, MAX_MESSAGE_BYTES, type Audience, type DirectoryEntry } from '../../../protocol/index.js';
 import type { ChannelRegistry } from '../channel/channel-registry.js';
 import type { Config } from '../config.js';
@@ -17,7 +17,7 @@ import type { SignallingServer } from './socket-types.js';
  * Socket.IO on the HTTP server. `adapter`: how events reach other instances (cluster: Redis);
  * absent, Socket.IO's in-memory default.
  */
-export function createSocketServer(httpServer: HttpServer, adapter?: ConstructorParameters<typeof Server>[1] extends infer O ? O extends { adapter?: infer A } ? A : never : never): SignallingServer {
+export function createSocketServer(httpServer: HttpServer, adapter?: ServerOptions['adapter']): SignallingServer {
   return new Server(httpServer, {
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     cleanupEmptyChildNamespaces: true,
