@@ -29,6 +29,8 @@ export interface HttpOptions {
   timeouts: { headersMs: number; requestMs: number };
   /** Sources the pages' CSP must allow beyond their own origin (see WebHost). */
   crossOriginSources: readonly string[];
+  /** Protocol endpoints (WHIP): each answers the requests it owns and returns true, or false. */
+  routes?: ReadonlyArray<(req: IncomingMessage, res: ServerResponse) => boolean>;
 }
 
 /** The SvelteKit app as built by adapter-node, or null when it has not been built. */
@@ -92,8 +94,8 @@ function slowClientOptions({ headersMs, requestMs }: HttpOptions['timeouts']): h
 }
 
 /**
- * One HTTP server for everything: /hls (playlists from memory, segments from disk), /healthz,
- * /metrics, then the SvelteKit app.
+ * One HTTP server for everything: /hls (playlists from memory, segments from disk), protocol
+ * routes (/whip), /healthz, /metrics, then the SvelteKit app.
  */
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
   const segments = segmentFiles(o.hlsRoot, o.segmentSeconds, (r) => o.playlists(r.channelId)?.segment(r.file));
@@ -120,6 +122,7 @@ export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
       if (hls.isPlaylist) return servePlaylist(req, res, hls.channelId, o.playlists, o.segmentSeconds);
       return void segments(req, res, hls, notFound);
     }
+    for (const route of o.routes ?? []) if (route(req, res)) return;
     if (url === '/healthz') return reply(res, 200, '{"ok":true}', 'application/json');
     if (url === '/metrics') {
       if (o.metricsToken !== undefined && !hasBearerToken(req.headers.authorization, o.metricsToken)) {
