@@ -3,6 +3,7 @@ import { build } from 'esbuild';
 import { io as connect } from 'socket.io-client';
 import { whipEndpointPath } from '../protocol/ids.js';
 import { lobbyResultSchemas } from '../protocol/schemas.js';
+import { whipOffer } from '../server/test/helpers/whip-offer.js';
 import { expect, expectVideoPlaying, test } from './fixtures.js';
 
 declare global {
@@ -101,4 +102,23 @@ test('an independent WHIP client publishes from Chromium; HLS and real-time view
   for (const viewer of [hls, realtime]) await expect(viewer.getByTestId('status')).toHaveText('Stream ended');
   await expect.poll(() => app.registry.get(channelId)).toBeUndefined();
   expect(channel.router.closed).toBe(true);
+});
+
+test('the go-live page’s encoder panel gives a WHIP URL and stream key that an encoder can publish with', async ({ app, page }) => {
+  await page.goto('/go-live');
+  await page.getByTestId('encoder-create').click();
+  const whipUrl = await page.getByTestId('whip-url').inputValue();
+  const streamKey = await page.getByTestId('stream-key').inputValue();
+  const channelId = new RegExp(`^${app.url}/whip/([A-Za-z0-9_-]{22})$`).exec(whipUrl)?.[1];
+  expect(channelId, whipUrl).toBeTruthy();
+  expect(streamKey).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  // The key is shown masked; the page's own channel (if it went live) is not this one.
+  await expect(page.getByTestId('stream-key')).toHaveAttribute('type', 'password');
+
+  const headers = { 'Content-Type': 'application/sdp', Authorization: `Bearer ${streamKey}` };
+  const created = await fetch(whipUrl, { method: 'POST', headers, body: whipOffer() });
+  expect(created.status).toBe(201);
+  const deleted = await fetch(new URL(created.headers.get('location')!, whipUrl), { method: 'DELETE', headers });
+  expect(deleted.status).toBe(200);
+  await expect.poll(() => app.registry.get(channelId!)).toBeUndefined();
 });
