@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel } from '../src/channel/channel.js';
 import { createLogger } from '../src/logger.js';
 import { logCapture } from './helpers/output.js';
-import { eventually } from './helpers/processes.js';
+import { eventually, udpSocketCount } from './helpers/processes.js';
 import type { TestServer } from './helpers/server.js';
 import { startTestApp } from './helpers/test-app.js';
 import { whipOffer } from './helpers/whip-offer.js';
@@ -16,7 +16,7 @@ describe('WHIP ingest: the HTTP surface', () => {
 
   beforeAll(async () => {
     // A short source timeout: a session whose ICE/DTLS never completes must be released quickly.
-    app = await startTestApp({ SOURCE_MEDIA_TIMEOUT_MS: '2000' }, { logger: createLogger('debug', log) });
+    app = await startTestApp({ SOURCE_MEDIA_TIMEOUT_MS: '2000', MAX_CHANNELS: '50' }, { logger: createLogger('debug', log) });
   });
   afterAll(async () => {
     await app?.stop();
@@ -150,5 +150,30 @@ describe('WHIP ingest: the HTTP surface', () => {
     expect(reason).toBe('no media arrived from the broadcaster');
     expect(Date.now() - started).toBeLessThan(6000);
     await eventually(() => channel.router.closed && app.registry.get(channel.id) === undefined, 'the channel to be released', 5000);
+  });
+
+  it('leaves nothing behind: 20 publish/DELETE cycles and 10 sessions abandoned before ICE', async () => {
+    const routers = async () => (await Promise.all(app.pool.workers.map((w) => w.dump()))).reduce((n, d) => n + d.routerIds.length, 0);
+    await eventually(async () => app.registry.size === 0 && (await routers()) === 0, 'earlier tests’ channels to be gone', 10_000);
+    const sockets = await udpSocketCount();
+    for (let i = 0; i < 20; i++) {
+      const { channel, streamKey, endpoint } = await newChannel();
+      const res = await post(endpoint, whipOffer(), sdpHeaders(streamKey));
+      expect(res.status).toBe(201);
+      expect(await udpSocketCount()).toBeGreaterThan(sockets); // the session's transport really listens
+      const del = await fetch(app.url + res.headers.get('location')!, { method: 'DELETE', headers: { Authorization: `Bearer ${streamKey}` } });
+      expect(del.status).toBe(200);
+      await channel.end('test over');
+    }
+    const abandoned = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const { channel, streamKey, endpoint } = await newChannel();
+        expect((await post(endpoint, whipOffer(), sdpHeaders(streamKey))).status).toBe(201);
+        return channel;
+      }),
+    );
+    await eventually(() => abandoned.every((c) => c.ended), 'the abandoned sessions to be released', 10_000);
+    await eventually(async () => app.registry.size === 0 && (await routers()) === 0 && (await udpSocketCount()) === sockets, 'routers, transports and sockets to be freed', 10_000);
+    expect(app.ports.allocated).toBe(0);
   });
 });

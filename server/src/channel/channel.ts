@@ -249,6 +249,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
       return answer;
     } catch (error) {
       whip.close();
+      // Ended meanwhile (server shutting down, worker died): its router is gone, which is no fault of the offer.
+      if (this.ended) throw new ChannelError('not-found', 'this channel has ended');
       if (this.tracksByKind.size > 0) void this.end('the encoder’s session could not be set up');
       else if (this.whip === whip) this.whip = null;
       throw error;
