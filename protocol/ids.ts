@@ -55,3 +55,19 @@ export function parseHlsPath(url: string): HlsFileRequest | null {
   if (!match) return null;
   return { channelId: match[1]!, file: match[2]!, isPlaylist: match[2] === HLS_PLAYLIST_FILE };
 }
+
+// ---------------------------------------------------------------- WHIP (RFC 9725)
+
+/** The channel's WHIP endpoint an encoder POSTs its offer to (with the stream key as bearer token). */
+export const whipEndpointPath = (channelId: string): string => `/whip/${channelId}`;
+/** A WHIP session's URL (the Location of the 201): DELETE on it ends the broadcast. */
+export const whipSessionPath = (channelId: string, sessionId: string): string => `/whip/${channelId}/${sessionId}`;
+
+/** `/whip/<id>` or `/whip/<id>/<session>`, matched on the raw URL (no query, no encoding). */
+const WHIP_PATH = new RegExp(`^/whip/(${ID_CHARS})(?:/(${ID_CHARS}))?$`);
+
+export function parseWhipPath(url: string): { channelId: string; sessionId?: string } | null {
+  const match = WHIP_PATH.exec(url);
+  if (!match) return null;
+  return match[2] ? { channelId: match[1]!, sessionId: match[2] } : { channelId: match[1]! };
+}

@@ -157,8 +157,11 @@ const consumerInfo = z.object({
 });
 
 export const lobbyResultSchemas = {
-  /** `origin`: the instance that carries the channel (null: this one); the broadcaster connects there. */
-  createChannel: z.object({ channelId: z.string(), publishToken: z.string(), origin: z.string().nullable() }),
+  /**
+   * `origin`: the instance that carries the channel (null: this one); the broadcaster connects there.
+   * `streamKey`: the bearer token for WHIP (`POST <origin>/whip/<channelId>`), for an encoder such as OBS.
+   */
+  createChannel: z.object({ channelId: z.string(), publishToken: z.string(), streamKey: z.string(), origin: z.string().nullable() }),
   watchDirectory: z.object({ channels: z.array(directoryEntry) }),
 } as const;
 

@@ -93,7 +93,7 @@ describe('results', () => {
     expectTypeOf<ChannelResults['stopBroadcast']>().toEqualTypeOf<{ stopped: true }>();
     expectTypeOf<ChannelResults['resumeConsumer']>().toEqualTypeOf<{ resumed: true }>();
     expectTypeOf<ChannelResults['consume']>().toEqualTypeOf<{ consumers: ConsumerInfo[] }>();
-    expectTypeOf<LobbyResults['createChannel']>().toEqualTypeOf<{ channelId: string; publishToken: string; origin: string | null }>();
+    expectTypeOf<LobbyResults['createChannel']>().toEqualTypeOf<{ channelId: string; publishToken: string; streamKey: string; origin: string | null }>();
     // What mediasoup-client's Device and Transport take, as the page receives them.
     expectTypeOf<ChannelResults['getRouterRtpCapabilities']>().toEqualTypeOf<{ rtpCapabilities: ms.RtpCapabilities }>();
     expectTypeOf<TransportOptions>().toEqualTypeOf<{

@@ -8,6 +8,7 @@ import { plugInCluster } from './cluster/plug-in.js';
 import type { Config } from './config.js';
 import { ClientAddresses } from './http/client-address.js';
 import { createHttpServer } from './http/http-server.js';
+import { whipRoute } from './whip/whip-route.js';
 import { ClientLimits } from './limits/client-limits.js';
 import { guardConnections } from './limits/connection-guard.js';
 import type { Logger } from './logger.js';
@@ -31,6 +32,9 @@ export interface App {
   limits: ClientLimits;
   close(): Promise<void>;
 }
+
+/** A WHIP offer is 2–8 KB; 64 KB leaves room for many codecs and candidates, and no more. */
+const WHIP_MAX_OFFER_BYTES = 64 * 1024;
 
 /**
  * Composition root: media workers, channels, HTTP and signalling on one port. The cluster, when
@@ -91,6 +95,9 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     // ws:, mixed content.) Alone, a page talks to its own origin only.
     crossOriginSources: cluster ? ['http:', 'https:', 'ws:', 'wss:'] : [],
     tls: config.http.tls,
+    // WHIP reaches this instance's channels only: an encoder is given the URL of the instance
+    // that carries its channel (the createChannel origin).
+    routes: [whipRoute({ channel: (channelId) => registry.get(channelId), maxOfferBytes: WHIP_MAX_OFFER_BYTES, logger })],
   });
   const addresses = new ClientAddresses(config.limits.trustedProxies);
   const limits = new ClientLimits(config.limits, (limit) => metrics.limitRefusals.inc({ limit }));

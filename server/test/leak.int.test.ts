@@ -3,10 +3,10 @@
  * it: routers, transports, child processes, UDP sockets, HLS folders, SDP files and ports.
  */
 import { execFileSync } from 'node:child_process';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { descendants, eventually } from './helpers/processes.js';
+import { eventually, udpSocketCount } from './helpers/processes.js';
 import { startFedChannel, startTestApp } from './helpers/test-app.js';
 
 let app: Awaited<ReturnType<typeof startTestApp>>;
@@ -19,27 +19,6 @@ afterAll(() => app?.stop());
 function childProcesses(): string[] {
   const out = execFileSync('ps', ['-o', 'comm=', '--ppid', String(process.pid)]).toString();
   return out.split('\n').map((l) => l.trim()).filter((c) => c && c !== 'ps').sort();
-}
-
-/**
- * UDP sockets held by this process and its children (mediasoup workers, FFmpeg, RTP senders):
- * the socket inodes of their file descriptors that /proc/net/udp lists. Counting the whole table
- * would also count other programs on the machine opening and closing sockets meanwhile.
- */
-async function udpSocketCount(): Promise<number> {
-  const tables = await Promise.all(['/proc/net/udp', '/proc/net/udp6'].map((f) => readFile(f, 'utf8')));
-  const udpInodes = new Set(tables.flatMap((t) => t.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/)[9])));
-  const pids = [process.pid, ...descendants(process.pid).map((p) => p.pid)];
-  let count = 0;
-  for (const pid of pids) {
-    const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
-    for (const fd of fds) {
-      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-      if (inode && udpInodes.has(inode)) count++;
-    }
-  }
-  return count;
 }
 
 async function snapshot() {

@@ -7,6 +7,8 @@ import type { WorkerPool } from '../media/worker-pool.js';
 
 /** 192 random bits: the broadcaster's secret. */
 const newPublishToken = (): string => randomBase64Url(24);
+/** 192 random bits: the encoders' (WHIP) bearer token, separate so it can be given to OBS alone. */
+const newStreamKey = (): string => randomBase64Url(24);
 
 /** All live channels of this server, each on a router of the least-loaded worker. */
 export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
@@ -34,7 +36,7 @@ export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
     return [...this.channels.values()];
   }
 
-  async create(): Promise<{ channel: Channel; publishToken: string }> {
+  async create(): Promise<{ channel: Channel; publishToken: string; streamKey: string }> {
     if (this.closing) throw new ChannelError('full', 'the server is shutting down');
     const max = this.context.config.channels.max;
     if (this.channels.size + this.pendingCreates >= max) {
@@ -44,13 +46,14 @@ export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
     try {
       const id = newChannelId();
       const publishToken = newPublishToken();
+      const streamKey = newStreamKey();
       const router = await this.pool.createRouter({ channelId: id });
-      const channel = new Channel(id, publishToken, router, this.context, this.logger);
+      const channel = new Channel(id, publishToken, streamKey, router, this.context, this.logger);
       this.channels.set(id, channel);
       channel.once('ended', () => this.channels.delete(id));
       channel.logger.info('channel created');
       this.emit('created', channel);
-      return { channel, publishToken };
+      return { channel, publishToken, streamKey };
     } finally {
       this.pendingCreates--;
     }

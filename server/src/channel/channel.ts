@@ -8,6 +8,8 @@ import type { LivePlaylist } from '../readers/hls/live-playlist.js';
 import { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
 import { sameSecret } from '../secrets.js';
 import { WebRtcPublisher } from '../sources/webrtc-publisher.js';
+import { WhipPublisher } from '../sources/whip-publisher.js';
+import type { WhipOffer } from '../whip/sdp-offer.js';
 import { ChannelError } from './channel-error.js';
 import { KeyFrameTiming } from './key-frames.js';
 import type { ChannelMedia, ChannelReader } from './reader.js';
@@ -52,11 +54,15 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
   liveSince = 0;
   /** The source: the broadcaster's WebRTC transport and producers. */
   readonly publisher: WebRtcPublisher;
+  /** The source when an encoder publishes over WHIP instead of the go-live page. */
+  private whip: WhipPublisher | null = null;
   readonly realtime: RealtimeViewers;
 
   constructor(
     readonly id: string,
     private readonly publishToken: string,
+    /** The encoders' (WHIP) secret: separate from the page's publish token, never logged. */
+    private readonly streamKey: string,
     readonly router: types.Router,
     private readonly context: ChannelContext,
     logger: Logger,
@@ -177,6 +183,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
   claimBroadcaster(socketId: string, token: string, session?: string): string | null {
     if (this.ended) throw new ChannelError('not-found', 'this channel has ended');
     if (!sameSecret(token, this.publishToken)) throw new ChannelError('unauthorized', 'invalid publish token for this channel');
+    if (this.whip) throw new ChannelError('conflict', 'an encoder is publishing to this channel (WHIP)');
     let replaced: string | null = null;
     if (this.broadcaster !== null && this.broadcaster.socketId !== socketId) {
       if (!session || this.broadcaster.session !== session) throw new ChannelError('conflict', 'this channel already has a broadcaster');
@@ -211,6 +218,50 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
 
   isBroadcaster(socketId: string): boolean {
     return this.broadcaster?.socketId === socketId;
+  }
+
+  /** Whether `key` is this channel's stream key (constant time). */
+  isStreamKey(key: string): boolean {
+    return sameSecret(key, this.streamKey);
+  }
+
+  /** Whether a source (the go-live page or an encoder) has claimed the channel. */
+  get hasSource(): boolean {
+    return this.broadcaster !== null || this.whip !== null || this.tracksByKind.size > 0;
+  }
+
+  /**
+   * An encoder publishes over WHIP: claimed synchronously (a second POST racing this one gets a
+   * conflict), then the transport and producers are made and handed to `addTrack` like any
+   * source's. A failure before any track exists leaves the channel as it was; after, it ends it.
+   * Returns the SDP answer.
+   */
+  async publishWhip(offer: WhipOffer, sessionId: string): Promise<string> {
+    this.assertOpen();
+    if (this.hasSource) throw new ChannelError('conflict', 'this channel already has a broadcaster');
+    const whip = new WhipPublisher(sessionId, this.router, this.context.config.rtc, (reason) => void this.end(reason));
+    this.whip = whip;
+    try {
+      const { producers, answer } = await whip.start(offer);
+      if (this.ended) throw new ChannelError('not-found', 'this channel has ended');
+      for (const producer of producers) this.addTrack(producer);
+      this.logger.info({ tracks: producers.map((p) => p.kind) }, 'an encoder is publishing (WHIP)');
+      return answer;
+    } catch (error) {
+      whip.close();
+      // Ended meanwhile (server shutting down, worker died): its router is gone, which is no fault of the offer.
+      if (this.ended) throw new ChannelError('not-found', 'this channel has ended');
+      if (this.tracksByKind.size > 0) void this.end('the encoder’s session could not be set up');
+      else if (this.whip === whip) this.whip = null;
+      throw error;
+    }
+  }
+
+  /** DELETE on the WHIP session: the encoder stopped on purpose, like a broadcaster leaving. False if no such session. */
+  endWhip(sessionId: string): boolean {
+    if (this.ended || !this.whip || !sameSecret(sessionId, this.whip.sessionId)) return false;
+    void this.end('the broadcaster left');
+    return true;
   }
 
   createProducerTransport(): Promise<TransportOptions> {
@@ -281,6 +332,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
         this.readers.clear();
         await Promise.all(closing);
         this.publisher.close();
+        this.whip?.close();
       } finally {
         this.router.close();
       }

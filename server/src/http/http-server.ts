@@ -32,6 +32,8 @@ export interface HttpOptions {
   crossOriginSources: readonly string[];
   /** PEM certificate (chain) and key: serve HTTPS instead of HTTP on the same port. */
   tls: { cert: Buffer; key: Buffer } | null;
+  /** Protocol endpoints (WHIP): each answers the requests it owns and returns true, or false. */
+  routes?: ReadonlyArray<(req: IncomingMessage, res: ServerResponse) => boolean>;
 }
 
 /** The SvelteKit app as built by adapter-node, or null when it has not been built. */
@@ -97,10 +99,10 @@ function slowClientOptions({ headersMs, requestMs }: HttpOptions['timeouts']): h
 }
 
 /**
- * One HTTP server for everything: /hls (playlists from memory, segments from disk), /healthz,
- * /metrics, then the SvelteKit app; over HTTPS with the same handler and limits when `tls` is
- * given (Socket.IO attaches to whichever server this returns). No HSTS header either way: see
- * security-headers.ts.
+ * One HTTP server for everything: /hls (playlists from memory, segments from disk), protocol
+ * routes (/whip), /healthz, /metrics, then the SvelteKit app; over HTTPS with the same handler
+ * and limits when `tls` is given (Socket.IO attaches to whichever server this returns). No HSTS
+ * header either way: see security-headers.ts.
  */
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
   const segments = segmentFiles(o.hlsRoot, o.segmentSeconds, (r) => o.playlists(r.channelId)?.segment(r.file));
@@ -127,6 +129,7 @@ export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
       if (hls.isPlaylist) return servePlaylist(req, res, hls.channelId, o.playlists, o.segmentSeconds);
       return void segments(req, res, hls, notFound);
     }
+    for (const route of o.routes ?? []) if (route(req, res)) return;
     if (url === '/healthz') return reply(res, 200, '{"ok":true}', 'application/json');
     if (url === '/metrics') {
       if (o.metricsToken !== undefined && !hasBearerToken(req.headers.authorization, o.metricsToken)) {

@@ -80,10 +80,10 @@ export function serveLobby(lobby: SignallingNamespace, options: LobbyOptions): v
         } catch {
           throw new ChannelError('full', 'too many channels created from your address; try again in a minute');
         }
-        const { channel, publishToken } = await registry.create();
+        const { channel, publishToken, streamKey } = await registry.create();
         channel.once('ended', release);
         options.onChannelCreated?.();
-        return { channelId: channel.id, publishToken, origin: options.origin };
+        return { channelId: channel.id, publishToken, streamKey, origin: options.origin };
       } catch (error) {
         release();
         throw error;

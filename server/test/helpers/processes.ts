@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 
 /** All processes below `pid`, with their command names (cut at 15 characters by the kernel). */
 export function descendants(pid: number): { pid: number; comm: string }[] {
@@ -44,4 +45,25 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, t
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * UDP sockets held by this process and its children (mediasoup workers, FFmpeg, RTP senders):
+ * the socket inodes of their file descriptors that /proc/net/udp lists. Counting the whole table
+ * would also count other programs on the machine opening and closing sockets meanwhile.
+ */
+export async function udpSocketCount(): Promise<number> {
+  const tables = await Promise.all(['/proc/net/udp', '/proc/net/udp6'].map((f) => readFile(f, 'utf8')));
+  const udpInodes = new Set(tables.flatMap((t) => t.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/)[9])));
+  const pids = [process.pid, ...descendants(process.pid).map((p) => p.pid)];
+  let count = 0;
+  for (const pid of pids) {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
+    for (const fd of fds) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode && udpInodes.has(inode)) count++;
+    }
+  }
+  return count;
 }

@@ -1,0 +1,124 @@
+import type { WHIPClient } from '@eyevinn/whip-web-client';
+import { build } from 'esbuild';
+import { io as connect } from 'socket.io-client';
+import { whipEndpointPath } from '../protocol/ids.js';
+import { lobbyResultSchemas } from '../protocol/schemas.js';
+import { whipOffer } from '../server/test/helpers/whip-offer.js';
+import { expect, expectVideoPlaying, test } from './fixtures.js';
+
+declare global {
+  interface Window {
+    WHIPClient: typeof WHIPClient;
+    whip?: WHIPClient;
+  }
+}
+
+/**
+ * The proof that WHIP ingest speaks the standard, not our own dialect: Eyevinn's WHIP client
+ * (@eyevinn/whip-web-client, written by others against RFC 9725) runs in Chromium with the fake
+ * camera and microphone and publishes to a channel; the channel's existing readers (HLS and
+ * real-time viewers on the watch page) play it, and the client's DELETE ends it for them.
+ */
+let clientBundle = '';
+test.beforeAll(async () => {
+  // The library is an ES module with bare imports (events, sdp-transform): bundled for the page
+  // here, offline, with the esbuild the web build already uses.
+  const result = await build({
+    stdin: { contents: "import { WHIPClient } from '@eyevinn/whip-web-client'; window.WHIPClient = WHIPClient;", resolveDir: process.cwd(), loader: 'js' },
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome120',
+    logLevel: 'silent',
+  });
+  clientBundle = result.outputFiles[0]!.text;
+});
+
+/** Creates a channel through the lobby, as the go-live page does, and returns the ack (validated). */
+async function createChannel(url: string) {
+  const lobby = connect(url, { transports: ['websocket'], reconnection: false });
+  try {
+    const ack: unknown = await lobby.timeout(10_000).emitWithAck('createChannel', {});
+    return lobbyResultSchemas.createChannel.parse(ack);
+  } finally {
+    lobby.close();
+  }
+}
+
+test('an independent WHIP client publishes from Chromium; HLS and real-time viewers play; DELETE ends it for them', async ({ app, browser, page }) => {
+  const { channelId, streamKey, publishToken } = await createChannel(app.url);
+  expect(streamKey).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  expect(streamKey).not.toBe(publishToken);
+  const channel = app.registry.get(channelId)!;
+
+  // A blank page on the server's origin (no app code, no CSP) to host the library.
+  await page.route(`${app.url}/whip-client-test`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>WHIP client</title>' }));
+  await page.goto('/whip-client-test');
+  await page.addScriptTag({ content: clientBundle });
+
+  const started = Date.now();
+  let answered = 0;
+  page.on('response', (response) => {
+    if (response.request().method() === 'POST' && response.url().includes('/whip/')) answered = Date.now();
+  });
+  let firstMedia = 0;
+  const mediaPoll = setInterval(() => {
+    if (!firstMedia && channel.mediaFlowing) firstMedia = Date.now();
+  }, 50);
+  const resource = await page.evaluate(
+    async ({ endpoint, key }) => {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
+      // No STUN server: nothing outside this machine; the server's answer carries its candidates.
+      const client = new window.WHIPClient({ endpoint, opts: { authkey: key, iceServers: [] } });
+      window.whip = client;
+      await client.ingest(stream);
+      return client.getResourceUrl();
+    },
+    { endpoint: `${app.url}${whipEndpointPath(channelId)}`, key: streamKey },
+  );
+  expect(resource).toMatch(new RegExp(`^${app.url}/whip/${channelId}/[A-Za-z0-9_-]{22}$`));
+  await expect.poll(() => channel.state.phase, { timeout: 20_000 }).toBe('live');
+  clearInterval(mediaPoll);
+  // For the record (not asserted: the machine is shared): where the time to the first segment goes.
+  console.log(`WHIP from ingest(): 201 answer ${answered - started} ms, media seen ${firstMedia - started} ms, first HLS playlist ${Date.now() - started} ms`);
+  expect(channel.tracks().map((p) => [p.kind, p.rtpParameters.codecs[0]!.mimeType]).sort()).toEqual([
+    ['audio', 'audio/opus'],
+    ['video', 'video/H264'],
+  ]);
+
+  const hls = await (await browser.newContext()).newPage();
+  const realtime = await (await browser.newContext()).newPage();
+  await hls.goto(`/watch/${channelId}?mode=hls`);
+  await realtime.goto(`/watch/${channelId}?mode=realtime`);
+  await expectVideoPlaying(hls);
+  await expectVideoPlaying(realtime);
+  await expect(hls.getByTestId('mode')).toHaveAttribute('data-mode', 'hls');
+  await expect(realtime.getByTestId('mode')).toHaveAttribute('data-mode', 'realtime');
+  expect(channel.realtime.count).toBe(1);
+
+  // The library's own DELETE (with the bearer token) on the session URL ends the broadcast.
+  await page.evaluate(() => window.whip!.destroy());
+  for (const viewer of [hls, realtime]) await expect(viewer.getByTestId('status')).toHaveText('Stream ended');
+  await expect.poll(() => app.registry.get(channelId)).toBeUndefined();
+  expect(channel.router.closed).toBe(true);
+});
+
+test('the go-live page’s encoder panel gives a WHIP URL and stream key that an encoder can publish with', async ({ app, page }) => {
+  await page.goto('/go-live');
+  await page.getByTestId('encoder-create').click();
+  const whipUrl = await page.getByTestId('whip-url').inputValue();
+  const streamKey = await page.getByTestId('stream-key').inputValue();
+  const channelId = new RegExp(`^${app.url}/whip/([A-Za-z0-9_-]{22})$`).exec(whipUrl)?.[1];
+  expect(channelId, whipUrl).toBeTruthy();
+  expect(streamKey).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  // The key is shown masked; the page's own channel (if it went live) is not this one.
+  await expect(page.getByTestId('stream-key')).toHaveAttribute('type', 'password');
+
+  const headers = { 'Content-Type': 'application/sdp', Authorization: `Bearer ${streamKey}` };
+  const created = await fetch(whipUrl, { method: 'POST', headers, body: whipOffer() });
+  expect(created.status).toBe(201);
+  const deleted = await fetch(new URL(created.headers.get('location')!, whipUrl), { method: 'DELETE', headers });
+  expect(deleted.status).toBe(200);
+  await expect.poll(() => app.registry.get(channelId!)).toBeUndefined();
+});
