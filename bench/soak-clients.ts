@@ -7,7 +7,7 @@
  */
 import { Agent, request as httpRequest } from 'undici';
 import { io as connect, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import { channelNamespace, hlsPlaylistPath } from '../protocol/index.js';
+import { channelNamespace, hlsPlaylistPath, isError } from '../protocol/index.js';
 import { fakeDtls } from '../server/test/helpers/sockets.js';
 
 /** Something that happened at a time (ms, performance.now() clock). */
@@ -69,10 +69,15 @@ export function openSocketFrom(url: string, nsp: string, localAddress: string, a
   });
 }
 
-/** One acknowledged request; a timeout or a closed socket becomes `{ error }` like a refusal. */
+/**
+ * One acknowledged request; a refusal (`{ error: { code, message } }`), a timeout or a closed
+ * socket all become `{ error: '<code>: <message>' }` for counting.
+ */
 export async function ask<T extends object>(socket: Socket, event: string, payload: object = {}): Promise<T | { error: string }> {
   try {
-    return (await socket.timeout(15_000).emitWithAck(event, payload)) as T | { error: string };
+    const answer: unknown = await socket.timeout(15_000).emitWithAck(event, payload);
+    if (isError(answer)) return { error: `${answer.error.code}: ${answer.error.message}` };
+    return answer as T;
   } catch (error) {
     return { error: `no answer: ${error instanceof Error ? error.message : String(error)}` };
   }
