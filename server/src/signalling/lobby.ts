@@ -6,16 +6,15 @@ import type { ClientAddresses } from '../http/client-address.js';
 import type { ClientLimits } from '../limits/client-limits.js';
 import type { Logger } from '../logger.js';
 import { ChannelError } from '../channel/channel-error.js';
-import type { ChannelRegistry } from '../channel/channel-registry.js';
 import { sameSecret } from '../secrets.js';
 import { requestHandlers } from './ack.js';
 import { Coalescer } from './coalesced-value.js';
-import type { DirectorySource } from './ports.js';
+import type { ChannelFactory, DirectorySource } from './ports.js';
 
 const DIRECTORY_ROOM = 'directory';
 
 export interface LobbyOptions {
-  registry: ChannelRegistry;
+  channels: ChannelFactory;
   /** The live channels listed (this instance's, or the whole cluster's). */
   directory: DirectorySource;
   /** Where channels created here are carried from, as the broadcaster should connect (null: here). */
@@ -37,10 +36,10 @@ export interface LobbyOptions {
  * are full snapshots (a few hundred bytes per channel), coalesced to at most one per interval.
  */
 export function serveLobby(lobby: SignallingNamespace, options: LobbyOptions): void {
-  const { registry, logger, limits } = options;
+  const { channels, logger, limits } = options;
   const creations = new RateLimiterMemory({ points: options.createPerMinute, duration: 60 });
   const snapshot = async (): Promise<DirectoryEntry[]> =>
-    (await options.directory.live()).sort((a, b) => b.viewers - a.viewers || a.liveSince - b.liveSince);
+    [...(await options.directory.live())].sort((a, b) => b.viewers - a.viewers || a.liveSince - b.liveSince);
 
   let last = '';
   /** Pushes the snapshot if it changed; true when it did. */
@@ -80,7 +79,7 @@ export function serveLobby(lobby: SignallingNamespace, options: LobbyOptions): v
         } catch {
           throw new ChannelError('full', 'too many channels created from your address; try again in a minute');
         }
-        const { channel, publishToken, streamKey } = await registry.create();
+        const { channel, publishToken, streamKey } = await channels.create();
         channel.once('ended', release);
         options.onChannelCreated?.();
         return { channelId: channel.id, publishToken, streamKey, origin: options.origin };

@@ -79,6 +79,15 @@ export const noPresenceElsewhere: PresenceSink = {
   changed: () => undefined,
 };
 
+/** How the lobby creates channels (the channel registry); the secrets go to the creating page only. */
+export interface ChannelFactory {
+  create(): Promise<{
+    channel: { readonly id: string; once(event: 'ended', listener: () => void): unknown };
+    publishToken: string;
+    streamKey: string;
+  }>;
+}
+
 /** The live channels the lobby lists (this instance's, or the whole cluster's). */
 export interface DirectorySource {
   live(): Promise<DirectoryEntry[]>;

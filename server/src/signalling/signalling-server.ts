@@ -100,7 +100,7 @@ export function serveSignalling(io: SignallingServer, o: SignallingOptions): Sig
   const lobby = io.of('/');
   lobby.use(perAddress);
   serveLobby(lobby, {
-    registry,
+    channels: registry,
     directory,
     origin: o.origin,
     publishKey: o.config.channels.publishKey,
