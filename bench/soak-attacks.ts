@@ -176,13 +176,8 @@ function rawConnect(port: number, localAddress: string): Promise<RawConnection |
   });
 }
 
-/**
- * Idle TCP connections (connect, send nothing) from one address: beyond MAX_CONNECTIONS_PER_ADDRESS
- * answered 429. While they are held, another address must still get /healthz; how long the server
- * keeps the idle ones is measured (capped at `capMs`).
- */
-export async function idleConnections(url: string, address: string, n: number, capMs: number): Promise<AttackResult> {
-  const r = result('idle TCP connections, one address', address);
+/** `n` TCP connections from `address`, one after the other; refused ones are counted in `r`. */
+async function rawConnections(url: string, address: string, n: number, r: AttackResult, onOpen: (c: RawConnection) => void = () => undefined): Promise<RawConnection[]> {
   const port = Number(new URL(url).port);
   const conns: RawConnection[] = [];
   for (let i = 0; i < n; i++) {
@@ -191,8 +186,22 @@ export async function idleConnections(url: string, address: string, n: number, c
     if (c instanceof Error) {
       r.refused++;
       count(r.outcomes, `connect: ${c.message}`);
-    } else conns.push(c);
+    } else {
+      onOpen(c);
+      conns.push(c);
+    }
   }
+  return conns;
+}
+
+/**
+ * Idle TCP connections (connect, send nothing) from one address: beyond MAX_CONNECTIONS_PER_ADDRESS
+ * answered 429. While they are held, another address must still get /healthz; how long the server
+ * keeps the idle ones is measured (capped at `capMs`).
+ */
+export async function idleConnections(url: string, address: string, n: number, capMs: number): Promise<AttackResult> {
+  const r = result('idle TCP connections, one address', address);
+  const conns = await rawConnections(url, address, n, r);
   const started = performance.now();
   await sleep(1000);
   const held = conns.filter((c) => !c.received && c.closedAt === null);
@@ -220,19 +229,7 @@ export async function idleConnections(url: string, address: string, n: number, c
  */
 export async function slowloris(url: string, address: string, n: number, capMs: number): Promise<AttackResult> {
   const r = result('slowloris (partial headers, a line every 5 s)', address);
-  const port = Number(new URL(url).port);
-  const conns: RawConnection[] = [];
-  for (let i = 0; i < n; i++) {
-    r.attempts++;
-    const c = await rawConnect(port, address);
-    if (c instanceof Error) {
-      r.refused++;
-      count(r.outcomes, `connect: ${c.message}`);
-      continue;
-    }
-    c.socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-    conns.push(c);
-  }
+  const conns = await rawConnections(url, address, n, r, (c) => c.socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n'));
   const started = performance.now();
   let line = 0;
   while (performance.now() - started < capMs && conns.some((c) => c.closedAt === null)) {
