@@ -1,10 +1,10 @@
 import type { WHIPClient } from '@eyevinn/whip-web-client';
-import { build } from 'esbuild';
 import { io as connect } from 'socket.io-client';
 import { whipEndpointPath } from '../protocol/ids.js';
 import { lobbyResultSchemas } from '../protocol/schemas.js';
 import { whipOffer } from '../server/test/helpers/whip-offer.js';
 import { expect, expectVideoPlaying, test } from './fixtures.js';
+import { bundleForPage, openBlankPageWith } from './page-bundle.js';
 
 declare global {
   interface Window {
@@ -21,18 +21,7 @@ declare global {
  */
 let clientBundle = '';
 test.beforeAll(async () => {
-  // The library is an ES module with bare imports (events, sdp-transform): bundled for the page
-  // here, offline, with the esbuild the web build already uses.
-  const result = await build({
-    stdin: { contents: "import { WHIPClient } from '@eyevinn/whip-web-client'; window.WHIPClient = WHIPClient;", resolveDir: process.cwd(), loader: 'js' },
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'chrome120',
-    logLevel: 'silent',
-  });
-  clientBundle = result.outputFiles[0]!.text;
+  clientBundle = await bundleForPage("import { WHIPClient } from '@eyevinn/whip-web-client'; window.WHIPClient = WHIPClient;");
 });
 
 /** Creates a channel through the lobby, as the go-live page does, and returns the ack (validated). */
@@ -52,10 +41,7 @@ test('an independent WHIP client publishes from Chromium; HLS and real-time view
   expect(streamKey).not.toBe(publishToken);
   const channel = app.registry.get(channelId)!;
 
-  // A blank page on the server's origin (no app code, no CSP) to host the library.
-  await page.route(`${app.url}/whip-client-test`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>WHIP client</title>' }));
-  await page.goto('/whip-client-test');
-  await page.addScriptTag({ content: clientBundle });
+  await openBlankPageWith(page, app.url, clientBundle);
 
   const started = Date.now();
   let answered = 0;

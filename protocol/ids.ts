@@ -63,11 +63,24 @@ export const whipEndpointPath = (channelId: string): string => `/whip/${channelI
 /** A WHIP session's URL (the Location of the 201): DELETE on it ends the broadcast. */
 export const whipSessionPath = (channelId: string, sessionId: string): string => `/whip/${channelId}/${sessionId}`;
 
-/** `/whip/<id>` or `/whip/<id>/<session>`, matched on the raw URL (no query, no encoding). */
-const WHIP_PATH = new RegExp(`^/whip/(${ID_CHARS})(?:/(${ID_CHARS}))?$`);
+// ---------------------------------------------------------------- WHEP (draft-ietf-wish-whep)
 
-export function parseWhipPath(url: string): { channelId: string; sessionId?: string } | null {
-  const match = WHIP_PATH.exec(url);
+/** The channel's WHEP endpoint a player POSTs its offer to (no token: viewing is public, as HLS is). */
+export const whepEndpointPath = (channelId: string): string => `/whep/${channelId}`;
+/** A WHEP session's URL (the Location of the 201): DELETE on it ends the playback. */
+export const whepSessionPath = (channelId: string, sessionId: string): string => `/whep/${channelId}/${sessionId}`;
+
+const sessionPathPattern = (prefix: string) => new RegExp(`^/${prefix}/(${ID_CHARS})(?:/(${ID_CHARS}))?$`);
+const WHIP_PATH = sessionPathPattern('whip');
+const WHEP_PATH = sessionPathPattern('whep');
+
+function parseSessionPath(pattern: RegExp, url: string): { channelId: string; sessionId?: string } | null {
+  const match = pattern.exec(url);
   if (!match) return null;
   return match[2] ? { channelId: match[1]!, sessionId: match[2] } : { channelId: match[1]! };
 }
+
+/** `/whip/<id>` or `/whip/<id>/<session>`, matched on the raw URL (no query, no encoding). */
+export const parseWhipPath = (url: string) => parseSessionPath(WHIP_PATH, url);
+/** `/whep/<id>` or `/whep/<id>/<session>`, matched on the raw URL (no query, no encoding). */
+export const parseWhepPath = (url: string) => parseSessionPath(WHEP_PATH, url);

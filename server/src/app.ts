@@ -8,7 +8,6 @@ import { plugInCluster } from './cluster/plug-in.js';
 import type { Config } from './config.js';
 import { ClientAddresses } from './http/client-address.js';
 import { createHttpServer } from './http/http-server.js';
-import { whipRoute } from './whip/whip-route.js';
 import { ClientLimits } from './limits/client-limits.js';
 import { guardConnections } from './limits/connection-guard.js';
 import type { Logger } from './logger.js';
@@ -19,6 +18,8 @@ import { PortAllocator, udpPortProbe } from './readers/hls/port-allocator.js';
 import { noPresenceElsewhere } from './signalling/ports.js';
 import { createSocketServer, serveSignalling } from './signalling/signalling-server.js';
 import type { SignallingServer } from './signalling/socket-types.js';
+import { whepRoute } from './whep/whep-route.js';
+import { whipRoute } from './whip/whip-route.js';
 
 export interface App {
   /** http://host:port the server listens on (https:// with TLS_CERT / TLS_KEY). */
@@ -33,8 +34,10 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** A WHIP offer is 2–8 KB; 64 KB leaves room for many codecs and candidates, and no more. */
-const WHIP_MAX_OFFER_BYTES = 64 * 1024;
+/** A WHIP or WHEP offer is 2–8 KB; 64 KB leaves room for many codecs and candidates, and no more. */
+const MAX_OFFER_BYTES = 64 * 1024;
+/** A WHEP player that has not completed ICE and DTLS by then is gone (nothing else would notice). */
+const WHEP_CONNECT_WITHIN_MS = 10_000;
 
 /**
  * Composition root: media workers, channels, HTTP and signalling on one port. The cluster, when
@@ -67,10 +70,13 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       hls: { ports, runDir },
       onFfmpegRestart: () => metrics.ffmpegRestarts.inc(),
       onFfmpegStall: () => metrics.ffmpegStalls.inc(),
+      createRouter: (mediaCodecs, channelId) => pool.createRouter({ channelId, egress: true }, mediaCodecs),
     },
     logger,
   );
 
+  const addresses = new ClientAddresses(config.limits.trustedProxies);
+  const limits = new ClientLimits(config.limits, (limit) => metrics.limitRefusals.inc({ limit }));
   const httpServer = await createHttpServer({
     hlsRoot: config.hls.dir,
     segmentSeconds: config.hls.segmentSeconds,
@@ -95,12 +101,21 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     // ws:, mixed content.) Alone, a page talks to its own origin only.
     crossOriginSources: cluster ? ['http:', 'https:', 'ws:', 'wss:'] : [],
     tls: config.http.tls,
-    // WHIP reaches this instance's channels only: an encoder is given the URL of the instance
-    // that carries its channel (the createChannel origin).
-    routes: [whipRoute({ channel: (channelId) => registry.get(channelId), maxOfferBytes: WHIP_MAX_OFFER_BYTES, logger })],
+    // WHIP and WHEP reach this instance's channels only: an encoder is given the URL of the
+    // instance that carries its channel (the createChannel origin), and so is a WHEP player
+    // (the channel state's origin).
+    routes: [
+      whipRoute({ channel: (channelId) => registry.get(channelId), maxOfferBytes: MAX_OFFER_BYTES, logger }),
+      whepRoute({
+        channel: (channelId) => registry.get(channelId),
+        maxOfferBytes: MAX_OFFER_BYTES,
+        connectWithinMs: WHEP_CONNECT_WITHIN_MS,
+        perAddress: limits.realtimePerAddress,
+        addresses,
+        logger,
+      }),
+    ],
   });
-  const addresses = new ClientAddresses(config.limits.trustedProxies);
-  const limits = new ClientLimits(config.limits, (limit) => metrics.limitRefusals.inc({ limit }));
   guardConnections(httpServer, { limits: config.limits, addresses, logger, onRefused: (limit) => metrics.limitRefusals.inc({ limit }) });
 
   // Listening first gives this instance's URL, which is its origin in a cluster.

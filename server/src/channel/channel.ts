@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { HlsPipeline, type HlsRuntime } from '../readers/hls/hls-pipeline.js';
 import type { LivePlaylist } from '../readers/hls/live-playlist.js';
+import type { RouterFactory } from '../readers/realtime/egress-routers.js';
 import { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
 import { sameSecret } from '../secrets.js';
 import { WebRtcPublisher } from '../sources/webrtc-publisher.js';
@@ -24,6 +25,8 @@ export interface ChannelContext {
   /** Counted in metrics. */
   onFfmpegRestart: () => void;
   onFfmpegStall: () => void;
+  /** Routers for players that need the channel under other payload types (WHEP; see EgressRouters). */
+  createRouter: (mediaCodecs: Parameters<RouterFactory>[0], channelId: string) => ReturnType<RouterFactory>;
 }
 
 type ChannelEvents = { state: [ChannelMediaState]; ended: [reason: string]; realtimeViewers: [count: number] };
@@ -71,7 +74,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
     this.logger = logger.child({ channelId: id });
     const { channels, rtc } = context.config;
     this.publisher = new WebRtcPublisher(router, rtc, (reason) => void this.end(reason));
-    this.realtime = this.attach('realtime', new RealtimeViewers(this, rtc, channels.realtimeViewers, () => this.emit('realtimeViewers', this.realtime.count)));
+    this.realtime = this.attach('realtime', new RealtimeViewers(this, rtc, channels.realtimeViewers, () => this.emit('realtimeViewers', this.realtime.count), (codecs) => context.createRouter(codecs, id)));
     this.sourceWatch = new SourceWatch(() => this.tracks(), {
       timeoutMs: channels.sourceTimeoutMs,
       onFirstMedia: () => {

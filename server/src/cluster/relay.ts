@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { oneAtATime } from '../media/one-at-a-time.js';
 import type { WorkerPool } from '../media/worker-pool.js';
+import type { RouterFactory } from '../readers/realtime/egress-routers.js';
 import { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
 import type { ClusterBus } from './bus.js';
 import type { PipeOffer } from './messages.js';
@@ -44,8 +45,9 @@ export class Relay implements ChannelMedia {
     limit: number,
     readonly logger: Logger,
     onRealtimeChange: () => void,
+    createRouter: RouterFactory,
   ) {
-    this.realtime = new RealtimeViewers(this, rtc, limit, onRealtimeChange);
+    this.realtime = new RealtimeViewers(this, rtc, limit, onRealtimeChange, createRouter);
   }
 
   static async open(o: {
@@ -60,7 +62,9 @@ export class Relay implements ChannelMedia {
     const router = await o.pool.createRouter({ channelId: o.channelId, relay: true });
     try {
       const pipe = await createPipe(router, o.rtc, { relayOf: o.channelId });
-      const relay = new Relay(o.channelId, router, pipe, o.bus, o.rtc, o.limit, o.logger.child({ channelId: o.channelId, relay: true }), o.onRealtimeChange);
+      const relay = new Relay(o.channelId, router, pipe, o.bus, o.rtc, o.limit, o.logger.child({ channelId: o.channelId, relay: true }), o.onRealtimeChange, (codecs) =>
+        o.pool.createRouter({ channelId: o.channelId, egress: true }, codecs),
+      );
       const offer = await o.bus.requestPipe(o.channelId, endpointOf(pipe));
       await pipe.connect({ ip: offer.ip, port: offer.port });
       await relay.adopt(offer);

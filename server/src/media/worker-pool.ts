@@ -59,11 +59,12 @@ export class WorkerPool {
     return this.slots.map((s) => (s ? { routers: s.routers, consumers: s.consumers } : { routers: Infinity, consumers: Infinity }));
   }
 
-  async createRouter(appData: Record<string, unknown> = {}): Promise<types.Router> {
+  /** A router on the least-loaded worker: a channel's (the standard codecs), or one with `mediaCodecs` of its own. */
+  async createRouter(appData: Record<string, unknown> = {}, mediaCodecs: types.RtpCodecCapability[] = routerMediaCodecs): Promise<types.Router> {
     const index = pickLeastLoaded(this.loads());
     const slot = index === -1 ? null : this.slots[index];
     if (!slot || slot.worker.closed) throw new Error('no media worker is available, try again shortly');
-    const router = await slot.worker.createRouter({ mediaCodecs: routerMediaCodecs, appData });
+    const router = await slot.worker.createRouter({ mediaCodecs, appData });
     slot.routers++;
     router.observer.once('close', () => slot.routers--);
     router.observer.on('newtransport', (transport) => {

@@ -52,7 +52,8 @@ class ChannelAudience {
 
   update(): void {
     const elsewhere = this.o.presence.viewersElsewhere(this.channel.id);
-    this.audience.set({ viewers: this.viewerSockets.size + elsewhere.viewers, realtime: this.channel.realtime.count + elsewhere.realtime });
+    // WHEP players watch without a socket: counted from the channel's real-time sessions.
+    this.audience.set({ viewers: this.viewerSockets.size + this.channel.realtime.standaloneCount + elsewhere.viewers, realtime: this.channel.realtime.count + elsewhere.realtime });
   }
 
   broadcast(message: ChannelBroadcast): void {
@@ -123,7 +124,7 @@ export class Audiences {
     let viewers = 0;
     let realtime = 0;
     for (const a of this.byChannel.values()) {
-      viewers += a.viewerSockets.size;
+      viewers += a.viewerSockets.size + a.channel.realtime.standaloneCount;
       realtime += a.channel.realtime.count;
     }
     return { viewers, realtime };

@@ -1,13 +1,10 @@
 import { isSameProfile } from 'h264-profile-level-id';
 import type { types } from 'mediasoup';
-import sdpTransform, { type MediaAttributes, type MediaDescription, type SessionDescription } from 'sdp-transform';
+import sdpTransform, { type MediaAttributes, type MediaDescription } from 'sdp-transform';
+import { OfferError } from '../http/sdp-exchange.js';
+import { checkMediaLine, parseOffer, remoteDtls } from '../media/sdp-session.js';
 
-/** A refusal of the offer itself: the client gets 400 with this reason. */
-export class OfferError extends Error {}
-
-const FINGERPRINT_ALGORITHMS = ['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512'] as const;
-type FingerprintAlgorithm = (typeof FINGERPRINT_ALGORITHMS)[number];
-const isFingerprintAlgorithm = (value: string): value is FingerprintAlgorithm => (FINGERPRINT_ALGORITHMS as readonly string[]).includes(value);
+export { OfferError };
 
 /** One m-line of the offer as a mediasoup producer needs it, plus what the answer must repeat. */
 export interface OfferedTrack {
@@ -29,8 +26,7 @@ export interface WhipOffer {
   answerSetup: 'passive' | 'active';
 }
 
-/** Upper bounds: a real encoder offers two m-lines with a dozen codecs; anything far beyond is hostile. */
-const MAX_MEDIA = 8;
+/** A real encoder sends at most three simulcast layers; anything far beyond is hostile. */
 const MAX_ENCODINGS = 4;
 
 /**
@@ -41,50 +37,15 @@ const MAX_ENCODINGS = 4;
  * with a reason a person can act on.
  */
 export function parseWhipOffer(sdp: string, router: types.RtpCapabilities): WhipOffer {
-  let session: SessionDescription;
-  try {
-    session = sdpTransform.parse(sdp);
-  } catch (error) {
-    throw new OfferError(`the SDP offer cannot be parsed: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  // sdp-transform is lenient: it parses anything line by line, so the shape is checked here.
-  if (session.version !== 0 || !Array.isArray(session.media) || session.media.length === 0) {
-    throw new OfferError('the body is not an SDP offer with media (v=0 and at least one m= line expected)');
-  }
-  if (session.media.length > MAX_MEDIA) throw new OfferError(`the offer has ${session.media.length} m-lines; at most one audio and one video are accepted`);
-  const bundle = session.groups?.find((g) => g.type === 'BUNDLE');
-  const bundled = new Set(String(bundle?.mids ?? '').split(' ').filter(Boolean));
-
+  const session = parseOffer(sdp);
   const tracks: OfferedTrack[] = [];
   for (const media of session.media) {
     if (media.type !== 'audio' && media.type !== 'video') throw new OfferError(`m=${media.type} is not supported; only audio and video are ingested`);
     if (tracks.some((t) => t.kind === media.type)) throw new OfferError(`the offer has more than one ${media.type} m-line; a channel takes one of each`);
-    if (media.direction !== 'sendonly' && media.direction !== 'sendrecv') throw new OfferError(`the ${media.type} m-line must send (sendonly), not ${media.direction ?? 'nothing'}`);
-    if (!/UDP\/TLS\/RTP\/SAVPF/i.test(media.protocol)) throw new OfferError(`the ${media.type} m-line's protocol ${media.protocol} is not UDP/TLS/RTP/SAVPF`);
-    const mid = media.mid === undefined ? '' : String(media.mid);
-    if (!mid) throw new OfferError(`the ${media.type} m-line has no a=mid`);
-    if (!bundled.has(mid)) throw new OfferError(`the ${media.type} m-line (mid ${mid}) is not in a=group:BUNDLE; this server takes one bundled transport`);
-    if (!media.rtcpMux) throw new OfferError(`the ${media.type} m-line lacks a=rtcp-mux`);
+    const mid = checkMediaLine(session, media, 'send');
     tracks.push(offeredTrack(media.type, mid, media, router));
   }
-  const dtls = dtlsOf(session);
-  return { tracks, ...dtls };
-}
-
-function dtlsOf(session: SessionDescription): Pick<WhipOffer, 'dtls' | 'answerSetup'> {
-  const first = session.media[0];
-  const fingerprint = first?.fingerprint ?? session.fingerprint;
-  if (!fingerprint) throw new OfferError('the offer has no a=fingerprint (DTLS)');
-  const algorithm = fingerprint.type.toLowerCase();
-  if (!isFingerprintAlgorithm(algorithm)) throw new OfferError(`unsupported DTLS fingerprint algorithm ${fingerprint.type}`);
-  if (!/^([0-9A-Fa-f]{2}:)+[0-9A-Fa-f]{2}$/.test(fingerprint.hash)) throw new OfferError('the DTLS fingerprint is not hex bytes separated by colons');
-  const setup = first?.setup ?? session.setup ?? 'actpass';
-  // actpass/active: the client is the DTLS client and the answer is passive (what RFC 9725 clients do).
-  if (setup === 'actpass' || setup === 'active') {
-    return { dtls: { role: 'client', fingerprints: [{ algorithm, value: fingerprint.hash }] }, answerSetup: 'passive' };
-  }
-  if (setup === 'passive') return { dtls: { role: 'server', fingerprints: [{ algorithm, value: fingerprint.hash }] }, answerSetup: 'active' };
-  throw new OfferError(`unsupported a=setup:${setup}`);
+  return { tracks, ...remoteDtls(session) };
 }
 
 type RtpLine = MediaAttributes['rtp'][number];

@@ -78,3 +78,12 @@ export function whipOffer(o: { simulcast?: boolean; videoCodec?: string; audio?:
   }
   return lines.join('\r\n') + '\r\n';
 }
+
+/** A WHEP offer as a player makes it: the same m-lines, receive-only, without SSRCs of its own. */
+export function whepOffer(o: { audio?: boolean } = {}): string {
+  return whipOffer(o)
+    .split('\r\n')
+    .filter((line) => !line.startsWith('a=ssrc'))
+    .join('\r\n')
+    .replace(/a=sendonly/g, 'a=recvonly');
+}

@@ -3,11 +3,27 @@ import type { ConsumerInfo, TransportOptions } from '../../../../protocol/index.
 import { ChannelError } from '../../channel/channel-error.js';
 import type { ChannelMedia, ChannelReader } from '../../channel/reader.js';
 import { createWebRtcTransport, transportOptions, type WebRtcSettings } from '../../media/webrtc-transport.js';
+import { EgressRouters, type RouterFactory, type ViewerRoute } from './egress-routers.js';
+import { planEgress, withMatchingRtx } from './payload-types.js';
 
 interface Session {
   transport: types.WebRtcTransport;
   connected: boolean;
   consumers: Map<string, types.Consumer>;
+  standalone: boolean;
+  /** The router the session's transport is on, and the channel's tracks there. */
+  route: ViewerRoute;
+}
+
+export interface SessionOptions {
+  /** Called once the session's transport closes, however that happens. */
+  onClosed?: () => void;
+  /**
+   * A viewer with no signalling connection (WHEP): nothing else notices when it vanishes, so its
+   * session ends if ICE and DTLS do not complete within `connectWithinMs`, or once ICE consent
+   * expires (the player is gone without a DELETE). Counted apart: the audience has no socket for it.
+   */
+  standalone?: { connectWithinMs: number };
 }
 
 /**
@@ -18,16 +34,33 @@ interface Session {
  */
 export class RealtimeViewers implements ChannelReader {
   private readonly sessions = new Map<string, Session>();
+  private readonly egress: EgressRouters;
 
   constructor(
     private readonly media: ChannelMedia,
     private readonly settings: WebRtcSettings,
     readonly limit: number,
     private readonly onChange: () => void,
-  ) {}
+    /** Makes the routers that carry the channel to players with other payload types (WHEP). */
+    createRouter: RouterFactory,
+  ) {
+    this.egress = new EgressRouters(media, createRouter);
+  }
+
+  /** Egress routers open now (see EgressRouters), for tests and leak checks. */
+  get egressRouters(): number {
+    return this.egress.size;
+  }
 
   get count(): number {
     return this.sessions.size;
+  }
+
+  /** Viewers without a signalling connection (WHEP players). */
+  get standaloneCount(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.standalone) n++;
+    return n;
   }
 
   /** Consumers across all sessions, for tests and metrics. */
@@ -37,20 +70,41 @@ export class RealtimeViewers implements ChannelReader {
     return n;
   }
 
-  /** `onClosed` is called once the session's transport closes, however that happens. */
-  async createTransport(viewerId: string, onClosed?: () => void): Promise<TransportOptions> {
-    if (this.media.tracks().length === 0) throw new ChannelError('conflict', 'the broadcast has not started yet');
-    if (this.sessions.has(viewerId)) throw new ChannelError('conflict', 'the consumer transport already exists');
-    if (this.sessions.size >= this.limit) {
-      throw new ChannelError('full', `real-time viewing is full (${this.limit} viewers); watch over HLS`);
+  async createTransport(viewerId: string, onClosed?: () => void, options: SessionOptions = {}): Promise<TransportOptions> {
+    const route: ViewerRoute = { router: this.media.router, tracks: () => this.media.tracks(), release: () => undefined };
+    return transportOptions(await this.openSession(viewerId, { ...options, onClosed: onClosed ?? options.onClosed }, route));
+  }
+
+  private async openSession(viewerId: string, { onClosed, standalone }: SessionOptions, route: ViewerRoute): Promise<types.WebRtcTransport> {
+    try {
+      this.checkRoom(viewerId);
+    } catch (error) {
+      route.release();
+      throw error;
     }
-    const transport = await createWebRtcTransport(this.media.router, this.settings, { role: 'consumer', viewerId });
+    let transport: types.WebRtcTransport;
+    try {
+      transport = await createWebRtcTransport(route.router, this.settings, { role: 'consumer', viewerId });
+    } catch (error) {
+      route.release();
+      throw error;
+    }
+    transport.observer.once('close', route.release);
     if (this.sessions.has(viewerId) || this.sessions.size >= this.limit) {
       transport.close(); // a concurrent request won the race
       throw new ChannelError('full', 'the consumer transport already exists or real-time viewing is full');
     }
-    this.sessions.set(viewerId, { transport, connected: false, consumers: new Map() });
+    this.sessions.set(viewerId, { transport, connected: false, consumers: new Map(), standalone: !!standalone, route });
     if (onClosed) transport.observer.once('close', onClosed);
+    if (standalone) {
+      const deadline = setTimeout(() => {
+        if (transport.dtlsState !== 'connected') this.leave(viewerId);
+      }, standalone.connectWithinMs);
+      transport.observer.once('close', () => clearTimeout(deadline));
+      transport.on('icestatechange', (state) => {
+        if (state === 'disconnected' || state === 'closed') this.leave(viewerId);
+      });
+    }
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') this.leave(viewerId);
       // A key frame asked for at resume time may have arrived before the path was up and been
@@ -59,7 +113,45 @@ export class RealtimeViewers implements ChannelReader {
     });
     transport.observer.once('close', () => this.forget(viewerId, transport));
     this.onChange();
-    return transportOptions(transport);
+    return transport;
+  }
+
+  /**
+   * A standalone viewer (WHEP) in one go: its transport connected with the player's DTLS
+   * parameters, and a running consumer for each `wanted` track the channel has (with the m-line's
+   * mid). Returns the transport (for the answer) and the consumers by kind.
+   */
+  async openStandalone(
+    viewerId: string,
+    o: {
+      dtlsParameters: types.DtlsParameters;
+      rtpCapabilities: types.RtpCapabilities;
+      wanted: { kind: 'audio' | 'video'; mid: string }[];
+      connectWithinMs: number;
+      onClosed: () => void;
+    },
+  ): Promise<{ transport: types.WebRtcTransport; consumers: Map<'audio' | 'video', types.Consumer> }> {
+    this.checkRoom(viewerId);
+    const tracks = this.media.tracks().filter((p) => o.wanted.some((w) => w.kind === p.kind));
+    const plan = planEgress(
+      tracks.map((p) => p.consumableRtpParameters.codecs.find((c) => !/\/rtx$/i.test(c.mimeType))!),
+      o.rtpCapabilities,
+    );
+    const route = await this.egress.route(plan);
+    const transport = await this.openSession(viewerId, { onClosed: o.onClosed, standalone: { connectWithinMs: o.connectWithinMs } }, route);
+    try {
+      await this.connect(viewerId, o.dtlsParameters);
+      await this.consume(viewerId, withMatchingRtx(o.rtpCapabilities, route.router.rtpCapabilities), o.wanted);
+      const consumers = new Map<'audio' | 'video', types.Consumer>();
+      for (const consumer of this.session(viewerId).consumers.values()) {
+        consumers.set(consumer.kind, consumer);
+        await this.resume(viewerId, consumer.id);
+      }
+      return { transport, consumers };
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
   }
 
   async connect(viewerId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
@@ -69,18 +161,31 @@ export class RealtimeViewers implements ChannelReader {
     session.connected = true;
   }
 
-  /** Consumes every track of the channel's source, paused until `resume`. */
-  async consume(viewerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumerInfo[]> {
+  /** Refuses a viewer when the broadcast has not started, the viewer has a session, or viewing is full. */
+  private checkRoom(viewerId: string): void {
+    if (this.media.tracks().length === 0) throw new ChannelError('conflict', 'the broadcast has not started yet');
+    if (this.sessions.has(viewerId)) throw new ChannelError('conflict', 'the consumer transport already exists');
+    if (this.sessions.size >= this.limit) {
+      throw new ChannelError('full', `real-time viewing is full (${this.limit} viewers); watch over HLS`);
+    }
+  }
+
+  /**
+   * Consumes the channel's source tracks, paused until `resume`: every track, or those of the
+   * `wanted` kinds, each with its m-line's mid.
+   */
+  async consume(viewerId: string, rtpCapabilities: types.RtpCapabilities, wanted?: { kind: 'audio' | 'video'; mid: string }[]): Promise<ConsumerInfo[]> {
     const session = this.session(viewerId);
     if (session.consumers.size > 0) throw new ChannelError('conflict', 'already consuming this channel');
-    const producers = this.media.tracks();
+    const producers = session.route.tracks().filter((p) => !wanted || wanted.some((w) => w.kind === p.kind));
     if (producers.length === 0) throw new ChannelError('conflict', 'the broadcast has not started yet');
     const infos: ConsumerInfo[] = [];
     for (const producer of producers) {
-      if (!this.media.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
-        throw new ChannelError('conflict', `this browser cannot decode the channel’s ${producer.kind} (${producer.rtpParameters.codecs[0]?.mimeType})`);
+      if (!this.canConsume(session.route.router, producer, rtpCapabilities)) {
+        throw new ChannelError('conflict', `this player cannot decode the channel’s ${producer.kind} (${producer.rtpParameters.codecs[0]?.mimeType})`);
       }
-      const consumer = await session.transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
+      const mid = wanted?.find((w) => w.kind === producer.kind)?.mid;
+      const consumer = await session.transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, ...(mid ? { mid } : {}) });
       session.consumers.set(consumer.id, consumer);
       consumer.observer.once('close', () => session.consumers.delete(consumer.id));
       infos.push({ id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters as ConsumerInfo['rtpParameters'] });
@@ -97,6 +202,20 @@ export class RealtimeViewers implements ChannelReader {
     await consumer.resume();
   }
 
+  /** mediasoup throws on capabilities it finds malformed: for a client's capabilities, that is a no. */
+  private canConsume(router: types.Router, producer: types.Producer, rtpCapabilities: types.RtpCapabilities): boolean {
+    try {
+      return router.canConsume({ producerId: producer.id, rtpCapabilities });
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether `viewerId` has a session. */
+  has(viewerId: string): boolean {
+    return this.sessions.has(viewerId);
+  }
+
   private requestKeyFrames(viewerId: string): void {
     for (const consumer of this.sessions.get(viewerId)?.consumers.values() ?? []) {
       if (consumer.kind === 'video' && !consumer.paused) this.media.requestKeyFrame(consumer);
@@ -110,6 +229,7 @@ export class RealtimeViewers implements ChannelReader {
 
   close(): void {
     for (const session of [...this.sessions.values()]) session.transport.close();
+    this.egress.close();
   }
 
   private forget(viewerId: string, transport: types.WebRtcTransport): void {

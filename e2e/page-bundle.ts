@@ -1,0 +1,27 @@
+import { build } from 'esbuild';
+import type { Page } from '@playwright/test';
+
+/**
+ * Bundles an npm library written by others (ES modules with bare imports) into one script for a
+ * page, offline, with the esbuild the web build already uses. `entry` is the module source that
+ * puts what the test needs on `window`.
+ */
+export async function bundleForPage(entry: string): Promise<string> {
+  const result = await build({
+    stdin: { contents: entry, resolveDir: process.cwd(), loader: 'js' },
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome120',
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+/** A blank page on the server's origin (no app code, no CSP) hosting `bundle`. */
+export async function openBlankPageWith(page: Page, origin: string, bundle: string): Promise<void> {
+  await page.route(`${origin}/third-party-client`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>third-party client</title><video data-testid="player" autoplay muted playsinline></video>' }));
+  await page.goto('/third-party-client');
+  await page.addScriptTag({ content: bundle });
+}
