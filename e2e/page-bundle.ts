@@ -22,6 +22,6 @@ export async function bundleForPage(entry: string): Promise<string> {
 /** A blank page on the server's origin (no app code, no CSP) hosting `bundle`. */
 export async function openBlankPageWith(page: Page, origin: string, bundle: string): Promise<void> {
   await page.route(`${origin}/third-party-client`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>third-party client</title><video data-testid="player" autoplay muted playsinline></video>' }));
-  await page.goto('/third-party-client');
+  await page.goto(`${origin}/third-party-client`);
   await page.addScriptTag({ content: bundle });
 }

@@ -1,3 +1,4 @@
+import type { Page } from '@playwright/test';
 import type { WHIPClient } from '@eyevinn/whip-web-client';
 import { io as connect } from 'socket.io-client';
 import { whipEndpointPath } from '../protocol/ids.js';
@@ -35,6 +36,21 @@ async function createChannel(url: string) {
   }
 }
 
+/** The library publishes the fake camera and microphone; resolves with its session (resource) URL. */
+function ingest(page: Page, endpoint: string, key: string): Promise<string | undefined> {
+  return page.evaluate(
+    async ({ endpoint, key }) => {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
+      // No STUN server: nothing outside this machine; the server's answer carries its candidates.
+      const client = new window.WHIPClient({ endpoint, opts: { authkey: key, iceServers: [] } });
+      window.whip = client;
+      await client.ingest(stream);
+      return client.getResourceUrl();
+    },
+    { endpoint, key },
+  );
+}
+
 test('an independent WHIP client publishes from Chromium; HLS and real-time viewers play; DELETE ends it for them', async ({ app, browser, page }) => {
   const { channelId, streamKey, publishToken } = await createChannel(app.url);
   expect(streamKey).toMatch(/^[A-Za-z0-9_-]{32}$/);
@@ -52,17 +68,7 @@ test('an independent WHIP client publishes from Chromium; HLS and real-time view
   const mediaPoll = setInterval(() => {
     if (!firstMedia && channel.mediaFlowing) firstMedia = Date.now();
   }, 50);
-  const resource = await page.evaluate(
-    async ({ endpoint, key }) => {
-      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
-      // No STUN server: nothing outside this machine; the server's answer carries its candidates.
-      const client = new window.WHIPClient({ endpoint, opts: { authkey: key, iceServers: [] } });
-      window.whip = client;
-      await client.ingest(stream);
-      return client.getResourceUrl();
-    },
-    { endpoint: `${app.url}${whipEndpointPath(channelId)}`, key: streamKey },
-  );
+  const resource = await ingest(page, `${app.url}${whipEndpointPath(channelId)}`, streamKey);
   expect(resource).toMatch(new RegExp(`^${app.url}/whip/${channelId}/[A-Za-z0-9_-]{22}$`));
   await expect.poll(() => channel.state.phase, { timeout: 20_000 }).toBe('live');
   clearInterval(mediaPoll);
@@ -87,24 +93,48 @@ test('an independent WHIP client publishes from Chromium; HLS and real-time view
   await page.evaluate(() => window.whip!.destroy());
   for (const viewer of [hls, realtime]) await expect(viewer.getByTestId('status')).toHaveText('Stream ended');
   await expect.poll(() => app.registry.get(channelId)).toBeUndefined();
-  expect(channel.router.closed).toBe(true);
+  // The registry forgets the channel when it starts ending; the router closes after its readers (FFmpeg).
+  await expect.poll(() => channel.router.closed).toBe(true);
 });
 
-test('the go-live page’s encoder panel gives a WHIP URL and stream key that an encoder can publish with', async ({ app, page }) => {
+test('the go-live page’s encoder panel: waiting for the encoder, a new key (the old one refused), live when an encoder publishes, ended when it stops', async ({ app, browser, page }) => {
   await page.goto('/go-live');
   await page.getByTestId('encoder-create').click();
   const whipUrl = await page.getByTestId('whip-url').inputValue();
-  const streamKey = await page.getByTestId('stream-key').inputValue();
+  const firstKey = await page.getByTestId('stream-key').inputValue();
   const channelId = new RegExp(`^${app.url}/whip/([A-Za-z0-9_-]{22})$`).exec(whipUrl)?.[1];
   expect(channelId, whipUrl).toBeTruthy();
-  expect(streamKey).toMatch(/^[A-Za-z0-9_-]{32}$/);
-  // The key is shown masked; the page's own channel (if it went live) is not this one.
+  expect(firstKey).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  // The key is shown masked.
   await expect(page.getByTestId('stream-key')).toHaveAttribute('type', 'password');
+  const status = page.getByTestId('encoder-status');
+  await expect(status).toHaveText('Waiting for the encoder…');
+  await expect(status).toHaveAttribute('data-state', 'waiting');
+  // The page holds the channel against the idle timeout, and is not counted as a viewer.
+  const channel = app.registry.get(channelId!)!;
+  expect(channel.idleTimerRunning).toBe(false);
 
-  const headers = { 'Content-Type': 'application/sdp', Authorization: `Bearer ${streamKey}` };
-  const created = await fetch(whipUrl, { method: 'POST', headers, body: whipOffer() });
-  expect(created.status).toBe(201);
-  const deleted = await fetch(new URL(created.headers.get('location')!, whipUrl), { method: 'DELETE', headers });
-  expect(deleted.status).toBe(200);
+  await page.getByTestId('encoder-new-key').click();
+  await expect(page.getByTestId('stream-key')).not.toHaveValue(firstKey);
+  const newKey = await page.getByTestId('stream-key').inputValue();
+  expect(newKey).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  const offer = (key: string) => fetch(whipUrl, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${key}` }, body: whipOffer() });
+  expect((await offer(firstKey)).status).toBe(401);
+  await expect(status).toHaveText('Waiting for the encoder…');
+
+  // An encoder (Eyevinn's WHIP client in another tab) publishes with the new key.
+  const encoder = await (await browser.newContext()).newPage();
+  await openBlankPageWith(encoder, app.url, clientBundle);
+  expect(await ingest(encoder, whipUrl, newKey)).toMatch(new RegExp(`^${app.url}/whip/${channelId}/`));
+  await expect(status).toHaveText('Live · 0 viewers', { timeout: 20_000 });
+  await expect(status).toHaveAttribute('data-state', 'live');
+  const viewer = await (await browser.newContext()).newPage();
+  await viewer.goto(`/watch/${channelId}?mode=hls`);
+  await expect(status).toHaveText('Live · 1 viewer');
+
+  // The encoder stops (its DELETE, with the new key): the panel says so.
+  await encoder.evaluate(() => window.whip!.destroy());
+  await expect(status).toHaveText('Ended: the broadcaster left');
+  await expect(page.getByTestId('encoder-new-key')).toHaveCount(0);
   await expect.poll(() => app.registry.get(channelId!)).toBeUndefined();
 });

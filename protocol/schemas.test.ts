@@ -3,13 +3,14 @@ import { CHANNEL_ID_PATTERN, CHANNEL_NAMESPACE_PATTERN, channelNamespace } from 
 import { channelAuth } from './schemas.js';
 
 describe('channel auth', () => {
-  it('accepts viewers and broadcasters with a token', () => {
+  it('accepts viewers, and broadcasters and owners with a token', () => {
     expect(channelAuth.safeParse({ role: 'viewer' }).success).toBe(true);
     expect(channelAuth.safeParse({ role: 'broadcaster', publishToken: 'secret' }).success).toBe(true);
+    expect(channelAuth.safeParse({ role: 'owner', publishToken: 'secret' }).success).toBe(true);
   });
 
-  it('refuses a broadcaster without a token, unknown roles and non-objects', () => {
-    for (const auth of [{ role: 'broadcaster' }, { role: 'broadcaster', publishToken: '' }, { role: 'admin' }, 'viewer', null, {}]) {
+  it('refuses a broadcaster or owner without a token, unknown roles and non-objects', () => {
+    for (const auth of [{ role: 'broadcaster' }, { role: 'broadcaster', publishToken: '' }, { role: 'owner' }, { role: 'owner', publishToken: '' }, { role: 'admin' }, 'viewer', null, {}]) {
       expect(channelAuth.safeParse(auth).success).toBe(false);
     }
   });

@@ -98,14 +98,22 @@ const rtpParameters = z.looseObject({
 
 export const mediaKind = z.enum(['audio', 'video']);
 
+/** The channel's secret from `createChannel`, held by the page that created it. */
+const publishToken = z.string().min(1).max(128);
+
 export const channelAuth = z.discriminatedUnion('role', [
   z.object({ role: z.literal('viewer') }),
   z.object({
     role: z.literal('broadcaster'),
-    publishToken: z.string().min(1).max(128),
+    publishToken,
     /** Random per publishing page: a reconnect of the same page may replace its stale connection. */
     session: z.string().min(8).max(64).optional(),
   }),
+  /**
+   * The page that created the channel for an encoder, following it without publishing or being
+   * counted as a viewer; while it is connected the channel is not dropped as idle.
+   */
+  z.object({ role: z.literal('owner'), publishToken }),
 ]);
 
 const rtpCapabilities = z.looseObject({
@@ -137,6 +145,8 @@ export const channelRequestSchemas = {
   resumeConsumer: z.object({ consumerId }).strict(),
   /** Leaves real-time viewing (e.g. to fall back to HLS); the viewer stays counted. */
   stopConsuming: empty,
+  /** Replaces the channel's WHIP stream key; the old one stops working at once. Any connection may ask, with the token. */
+  rotateStreamKey: z.object({ publishToken }).strict(),
 } as const;
 
 // ---------------------------------------------------------------- results (server → client acks)
@@ -176,6 +186,7 @@ export const channelResultSchemas = {
   consume: z.object({ consumers: z.array(consumerInfo) }),
   resumeConsumer: z.object({ resumed: z.literal(true) }),
   stopConsuming: z.object({ stopped: z.literal(true) }),
+  rotateStreamKey: z.object({ streamKey: z.string() }),
 } as const;
 
 // ---------------------------------------------------------------- server events (server → client)

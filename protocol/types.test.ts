@@ -134,11 +134,16 @@ describe('requests', () => {
     expectTypeOf<keyof ChannelClientToServer>().toEqualTypeOf<keyof typeof channelRequestSchemas>();
     expectTypeOf<keyof LobbyClientToServer>().toEqualTypeOf<keyof typeof lobbyRequestSchemas>();
     expectTypeOf<Parameters<ChannelClientToServer['resumeConsumer']>[0]>().toEqualTypeOf<{ consumerId: string }>();
+    expectTypeOf<Parameters<ChannelClientToServer['rotateStreamKey']>[0]>().toEqualTypeOf<{ publishToken: string }>();
+    expectTypeOf<AckOf<'rotateStreamKey'>>().toEqualTypeOf<Ack<{ streamKey: string }>>();
     expectTypeOf<Parameters<LobbyClientToServer['createChannel']>[0]>().toEqualTypeOf<{ publishKey?: string | undefined }>();
   });
 
-  it('requires a publish token of a broadcaster, and nothing of a viewer', () => {
-    expectTypeOf<ChannelAuth['role']>().toEqualTypeOf<'viewer' | 'broadcaster'>();
+  it('requires a publish token of a broadcaster and an owner, and nothing of a viewer', () => {
+    expectTypeOf<ChannelAuth['role']>().toEqualTypeOf<'viewer' | 'broadcaster' | 'owner'>();
+    expectTypeOf<Extract<ChannelAuth, { role: 'owner' }>>().toEqualTypeOf<{ role: 'owner'; publishToken: string }>();
+    // @ts-expect-error -- an owner without its token is not a ChannelAuth
+    assertType<ChannelAuth>({ role: 'owner' });
     expectTypeOf<Extract<ChannelAuth, { role: 'viewer' }>>().toEqualTypeOf<{ role: 'viewer' }>();
     expectTypeOf<Extract<ChannelAuth, { role: 'broadcaster' }>>().toEqualTypeOf<{ role: 'broadcaster'; publishToken: string; session?: string | undefined }>();
     // @ts-expect-error -- a broadcaster without its token is not a ChannelAuth

@@ -164,6 +164,39 @@ describe('several instances sharing one Redis', () => {
     }
   });
 
+  it('refuses the owner’s requests for A’s channel on B with conflict (the key stays), and serves them on A', async () => {
+    const { channel, publishToken, streamKey } = await a.registry.create();
+    try {
+      const ownerOnB = await eventually(async () => {
+        const error = await new Promise<Error | null>((resolve) => {
+          const socket = connect(`${b.url}${channelNamespace(channel.id)}`, { auth: { role: 'owner', publishToken }, transports: ['websocket'], reconnection: false });
+          sockets.push(socket);
+          socket.once('connect', () => resolve(null));
+          socket.once('connect_error', resolve);
+        });
+        // not-found until B has read the channel's record from the directory.
+        return error && (error as Error & { data?: { code?: string } }).data?.code !== 'not-found' ? error : null;
+      }, 'B to know A’s channel');
+      expect((ownerOnB as Error & { data?: unknown }).data).toEqual({ code: 'conflict' });
+      expect(ownerOnB.message).toContain(a.url);
+
+      const onB = watch(b, channel.id);
+      await eventually(() => onB.seen.state, 'B’s viewer to be told the state');
+      expect(await onB.socket.timeout(5000).emitWithAck('rotateStreamKey', { publishToken })).toEqual({
+        error: { code: 'conflict', message: `this channel is carried by another server (${a.url}); manage it there` },
+      });
+      expect(channel.isStreamKey(streamKey)).toBe(true);
+
+      const onA = watch(a, channel.id);
+      await eventually(() => onA.seen.state, 'A’s viewer to be told the state');
+      const rotated = (await onA.socket.timeout(5000).emitWithAck('rotateStreamKey', { publishToken })) as { streamKey: string };
+      expect(channel.isStreamKey(rotated.streamKey)).toBe(true);
+      expect(channel.isStreamKey(streamKey)).toBe(false);
+    } finally {
+      await channel.end('test over');
+    }
+  });
+
   it('ends a channel for viewers on B within the directory expiry when its instance is killed', async () => {
     const owner = await startInstance({ REDIS_URL: redis.url, CLUSTER_CHANNEL_TTL_MS: String(TTL_MS), MEDIASOUP_WORKERS: '1', WEB_BUILD_DIR: '/nonexistent' });
     const origin = owner.url;

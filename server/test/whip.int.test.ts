@@ -1,10 +1,13 @@
 import sdpTransform from 'sdp-transform';
+import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { channelNamespace } from '../../protocol/index.js';
 import type { Channel } from '../src/channel/channel.js';
 import { createLogger } from '../src/logger.js';
 import { logCapture } from './helpers/output.js';
 import { eventually, udpSocketCount } from './helpers/processes.js';
 import type { TestServer } from './helpers/server.js';
+import { openSocket, request } from './helpers/sockets.js';
 import { startTestApp } from './helpers/test-app.js';
 import { whipOffer } from './helpers/whip-offer.js';
 
@@ -175,5 +178,143 @@ describe('WHIP ingest: the HTTP surface', () => {
     await eventually(() => abandoned.every((c) => c.ended), 'the abandoned sessions to be released', 10_000);
     await eventually(async () => app.registry.size === 0 && (await routers()) === 0 && (await udpSocketCount()) === sockets, 'routers, transports and sockets to be freed', 10_000);
     expect(app.ports.allocated).toBe(0);
+  });
+});
+
+/** Stream keys after creation: rotation from the channel's namespace, and the owner's hold on the idle timeout. */
+describe('WHIP stream keys: rotation and the owner’s hold', () => {
+  const IDLE_MS = 1500;
+  let app: TestServer;
+  const log = logCapture();
+  /** Every secret the tests saw: none may reach the log. */
+  const secrets: string[] = [];
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp(
+      // A short idle timeout to see it fire; the source timeout well above a test's steps.
+      { CHANNEL_IDLE_TIMEOUT_MS: String(IDLE_MS), SOURCE_MEDIA_TIMEOUT_MS: '4000', MAX_CHANNELS_PER_ADDRESS: '2' },
+      { logger: createLogger('debug', log) },
+    );
+  });
+  afterAll(async () => {
+    sockets.forEach((s) => s.close());
+    await app?.stop();
+    const text = JSON.stringify(log.records());
+    expect(secrets.length).toBeGreaterThan(0);
+    for (const secret of secrets) expect(text).not.toContain(secret);
+  });
+
+  async function newChannel() {
+    const { channel, streamKey, publishToken } = await app.registry.create();
+    secrets.push(streamKey, publishToken);
+    return { channel, streamKey, publishToken, endpoint: `${app.url}/whip/${channel.id}` };
+  }
+  const open = async (channelId: string, auth: object) => {
+    const socket = await openSocket(app.url, channelNamespace(channelId), { auth });
+    sockets.push(socket);
+    return socket;
+  };
+  const rotate = async (socket: Socket, publishToken: string) => {
+    const result = await request<{ streamKey?: string; error?: { code: string; message: string } }>(socket, 'rotateStreamKey', { publishToken });
+    if (result.streamKey) secrets.push(result.streamKey);
+    return result;
+  };
+  const post = (endpoint: string, key: string) =>
+    fetch(endpoint, { method: 'POST', body: whipOffer(), headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${key}` } });
+  const del = (location: string, key: string) => fetch(app.url + location, { method: 'DELETE', headers: { Authorization: `Bearer ${key}` } });
+
+  it('rotates the key: the old one gets 401 at once, the new one publishes; a wrong token is unauthorized; an ended channel not-found', async () => {
+    const { channel, streamKey: oldKey, publishToken, endpoint } = await newChannel();
+    const owner = await open(channel.id, { role: 'owner', publishToken });
+    expect(await rotate(owner, oldKey)).toEqual({ error: { code: 'unauthorized', message: 'invalid publish token for this channel' } });
+    expect(channel.isStreamKey(oldKey)).toBe(true);
+
+    const { streamKey: newKey } = await rotate(owner, publishToken);
+    expect(newKey).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(newKey).not.toBe(oldKey);
+    const refused = await post(endpoint, oldKey);
+    expect([refused.status, await refused.text()]).toEqual([401, expect.stringContaining('wrong stream key')]);
+    const created = await post(endpoint, newKey!);
+    expect(created.status).toBe(201);
+    const location = created.headers.get('location')!;
+    expect((await del(location, oldKey)).status).toBe(401);
+    expect((await del(location, newKey!)).status).toBe(200);
+    await eventually(() => channel.ended, 'the channel to end');
+    expect(await rotate(owner, publishToken)).toMatchObject({ error: { code: 'not-found' } });
+  });
+
+  it('keeps a running WHIP session publishing through a rotation; its DELETE then needs the new key', async () => {
+    const { channel, streamKey: oldKey, publishToken, endpoint } = await newChannel();
+    const created = await post(endpoint, oldKey);
+    expect(created.status).toBe(201);
+    // Any connection with the publish token may rotate (here a viewer's, as a hand-made client would).
+    const viewer = await open(channel.id, { role: 'viewer' });
+    const { streamKey: newKey } = await rotate(viewer, publishToken);
+    expect(channel.ended).toBe(false);
+    expect(channel.tracks()).toHaveLength(2);
+    expect((await post(endpoint, oldKey)).status).toBe(401);
+    expect((await post(endpoint, newKey!)).status).toBe(409); // the session still holds the channel
+    const location = created.headers.get('location')!;
+    expect((await del(location, oldKey)).status).toBe(401);
+    expect(channel.ended).toBe(false);
+    expect((await del(location, newKey!)).status).toBe(200);
+    await eventually(() => channel.ended, 'the channel to end');
+  });
+
+  it('refuses an owner connection with a wrong token', async () => {
+    const { channel, streamKey } = await newChannel();
+    await expect(open(channel.id, { role: 'owner', publishToken: streamKey })).rejects.toMatchObject({ data: { code: 'unauthorized' } });
+    expect(channel.idleTimerRunning).toBe(true);
+    await channel.end('test over');
+  });
+
+  it('does not drop a channel as idle while its owner is connected; once the owner leaves, the idle timeout runs again', async () => {
+    // Created through the lobby, as the page does: each holds a per-address slot until it ends.
+    const lobby = await openSocket(app.url, '/');
+    sockets.push(lobby);
+    const create = () => request<{ channelId: string; publishToken: string; streamKey: string; error?: { code: string } }>(lobby, 'createChannel', {});
+    const held = await create();
+    const owner = await open(held.channelId, { role: 'owner', publishToken: held.publishToken });
+    const heldChannel = app.registry.get(held.channelId)!;
+    expect(heldChannel.idleTimerRunning).toBe(false);
+    const idle = await create();
+    secrets.push(held.streamKey, held.publishToken, idle.streamKey, idle.publishToken);
+    // The per-address limit still counts held channels.
+    expect(await create()).toMatchObject({ error: { code: 'full' } });
+    const idleChannel = app.registry.get(idle.channelId)!;
+    const idleEnded = new Promise<string>((resolve) => idleChannel.once('ended', resolve));
+
+    expect(await idleEnded).toBe('nobody went live on this channel in time');
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 1000));
+    expect(heldChannel.ended).toBe(false);
+    // The owner is not a viewer.
+    expect(await (await fetch(`${app.url}/metrics`)).text()).toMatch(/^livecast_viewers\{mode="hls"\} 0$/m);
+
+    const left = Date.now();
+    owner.close();
+    await eventually(() => heldChannel.ended, 'the released channel to end', IDLE_MS + 5000);
+    expect(Date.now() - left).toBeGreaterThanOrEqual(IDLE_MS - 100);
+    // Both slots are free again.
+    const again = await create();
+    expect(again.channelId).toBeTruthy();
+    secrets.push(again.streamKey, again.publishToken);
+    await app.registry.get(again.channelId)?.end('test over');
+  });
+
+  it('still ends a held channel when its encoder stops: DELETE at once, silence after SOURCE_MEDIA_TIMEOUT_MS', async () => {
+    const a = await newChannel();
+    await open(a.channel.id, { role: 'owner', publishToken: a.publishToken });
+    const created = await post(a.endpoint, a.streamKey);
+    expect(created.status).toBe(201);
+    expect((await del(created.headers.get('location')!, a.streamKey)).status).toBe(200);
+    await eventually(() => a.channel.ended, 'the held channel to end on DELETE', 3000);
+
+    const b = await newChannel();
+    await open(b.channel.id, { role: 'owner', publishToken: b.publishToken });
+    expect((await post(b.endpoint, b.streamKey)).status).toBe(201);
+    // This session never completes ICE: the source watch ends it, hold or not.
+    const reason = await new Promise<string>((resolve) => b.channel.once('ended', resolve));
+    expect(reason).toBe('no media arrived from the broadcaster');
   });
 });

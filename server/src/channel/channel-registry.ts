@@ -1,14 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { newChannelId, randomBase64Url } from '../../../protocol/ids.js';
+import { newChannelId } from '../../../protocol/ids.js';
 import type { Logger } from '../logger.js';
+import { newPublishToken, newStreamKey } from '../secrets.js';
 import { Channel, type ChannelContext } from './channel.js';
 import { ChannelError } from './channel-error.js';
 import type { WorkerPool } from '../media/worker-pool.js';
-
-/** 192 random bits: the broadcaster's secret. */
-const newPublishToken = (): string => randomBase64Url(24);
-/** 192 random bits: the encoders' (WHIP) bearer token, separate so it can be given to OBS alone. */
-const newStreamKey = (): string => randomBase64Url(24);
 
 /** All live channels of this server, each on a router of the least-loaded worker. */
 export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {

@@ -7,12 +7,13 @@ import { HlsPipeline, type HlsRuntime } from '../readers/hls/hls-pipeline.js';
 import type { LivePlaylist } from '../readers/hls/live-playlist.js';
 import type { RouterFactory } from '../readers/realtime/egress-routers.js';
 import { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
-import { sameSecret } from '../secrets.js';
+import { newStreamKey, sameSecret } from '../secrets.js';
 import { WebRtcPublisher } from '../sources/webrtc-publisher.js';
 import { WhipPublisher } from '../sources/whip-publisher.js';
 import type { WhipOffer } from '../whip/sdp-offer.js';
 import { ChannelError } from './channel-error.js';
 import { KeyFrameTiming } from './key-frames.js';
+import { IdleTimer } from './idle-timer.js';
 import type { ChannelMedia, ChannelReader } from './reader.js';
 import { SourceWatch } from './source-watch.js';
 
@@ -50,7 +51,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
   private readonly keyFrames = new KeyFrameTiming();
   private readonly sourceWatch: SourceWatch;
   private hlsStarting: Promise<void> | null = null;
-  private idleTimer: NodeJS.Timeout | null;
+  private readonly idle: IdleTimer;
   private graceTimer: NodeJS.Timeout | null = null;
   private ending: Promise<void> | null = null;
   /** When HLS went live (ms since epoch); 0 before. */
@@ -64,8 +65,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
   constructor(
     readonly id: string,
     private readonly publishToken: string,
-    /** The encoders' (WHIP) secret: separate from the page's publish token, never logged. */
-    private readonly streamKey: string,
+    /** The encoders' (WHIP) secret: separate from the page's publish token, never logged; replaced by `rotateStreamKey`. */
+    private streamKey: string,
     readonly router: types.Router,
     private readonly context: ChannelContext,
     logger: Logger,
@@ -78,13 +79,13 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
     this.sourceWatch = new SourceWatch(() => this.tracks(), {
       timeoutMs: channels.sourceTimeoutMs,
       onFirstMedia: () => {
-        this.clearIdleTimer();
+        this.idle.stop();
         this.logger.info('media is flowing from the broadcaster');
       },
       onSilent: (reason) => void this.end(reason),
     });
     router.on('workerclose', () => void this.end('the media server restarted; please go live again'));
-    this.idleTimer = setTimeout(() => void this.end('nobody went live on this channel in time'), channels.idleTimeoutMs);
+    this.idle = new IdleTimer(channels.idleTimeoutMs, () => void this.end('nobody went live on this channel in time'));
   }
 
   get channelId(): string {
@@ -228,6 +229,41 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
     return sameSecret(key, this.streamKey);
   }
 
+  /**
+   * A new stream key replaces the old one at once: later WHIP POSTs and DELETEs need the new key.
+   * A WHIP session already publishing keeps running (its media path does not carry the key); it
+   * ends as any session does, by the new key's DELETE or by going silent. Returns the new key.
+   */
+  rotateStreamKey(publishToken: string): string {
+    this.assertOwner(publishToken);
+    this.streamKey = newStreamKey();
+    this.logger.info('stream key replaced');
+    return this.streamKey;
+  }
+
+  /**
+   * The owner's page (`holderId`: its connection) is watching the channel: the idle timeout is
+   * suspended until `releaseIdle`, so a broadcaster can take its time setting up an encoder.
+   */
+  holdIdle(holderId: string, publishToken: string): void {
+    this.assertOwner(publishToken);
+    this.idle.hold(holderId);
+  }
+
+  releaseIdle(holderId: string): void {
+    this.idle.release(holderId);
+  }
+
+  /** Whether the idle timeout runs now (tests). */
+  get idleTimerRunning(): boolean {
+    return this.idle.running;
+  }
+
+  private assertOwner(publishToken: string): void {
+    this.assertOpen();
+    if (!sameSecret(publishToken, this.publishToken)) throw new ChannelError('unauthorized', 'invalid publish token for this channel');
+  }
+
   /** Whether a source (the go-live page or an encoder) has claimed the channel. */
   get hasSource(): boolean {
     return this.broadcaster !== null || this.whip !== null || this.tracksByKind.size > 0;
@@ -319,7 +355,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
   end(reason: string): Promise<void> {
     this.ending ??= (async () => {
       this.phase = 'ended';
-      this.clearIdleTimer();
+      this.idle.stop();
       this.sourceWatch.close();
       this.keyFrames.close();
       if (this.graceTimer) clearTimeout(this.graceTimer);
@@ -379,10 +415,5 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
 
   private assertOpen(): void {
     if (this.ended) throw new ChannelError('not-found', 'this channel has ended');
-  }
-
-  private clearIdleTimer(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
   }
 }

@@ -10,6 +10,15 @@ const onlyTheBroadcaster = () => {
 };
 
 /**
+ * The owner's requests are refused rather than routed to the origin: the page that holds the
+ * publish token connects to the origin anyway (`createChannel` names it), so only a hand-made
+ * client gets here, and refusing keeps the channel's secrets off the bus between instances.
+ */
+const onlyAtTheOrigin = (record: ChannelRecord) => () => {
+  throw new ChannelError('conflict', `this channel is carried by another server (${record.state.origin}); manage it there`);
+};
+
+/**
  * A channel another instance carries, as signalling sees it: viewers are counted here and told
  * what the owner says (RemoteChannels); real-time viewing goes through this instance's relay of
  * the channel; publishing happens on the owner only.
@@ -37,6 +46,11 @@ export function remoteChannelPort(record: ChannelRecord, remoteChannels: RemoteC
       connect: onlyTheBroadcaster,
       produce: onlyTheBroadcaster,
       stop: onlyTheBroadcaster,
+    },
+    owner: {
+      hold: onlyAtTheOrigin(record),
+      release: () => undefined,
+      rotateStreamKey: async () => onlyAtTheOrigin(record)(),
     },
     realtime: {
       rtpCapabilities: async () => (await relays.get(channelId)).router.rtpCapabilities,

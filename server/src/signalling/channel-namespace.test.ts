@@ -22,7 +22,7 @@ import { ClientAddresses } from '../http/client-address.js';
 import { ClientLimits } from '../limits/client-limits.js';
 import { createLogger } from '../logger.js';
 import { serveChannels } from './channel-namespace.js';
-import type { ChannelLocator, ChannelPort, PublishPort, RealtimePort } from './ports.js';
+import type { ChannelLocator, ChannelPort, OwnerPort, PublishPort, RealtimePort } from './ports.js';
 import { createSocketServer } from './signalling-server.js';
 
 const logger = createLogger('silent');
@@ -76,6 +76,20 @@ function fakeChannel(id: string) {
     produce: vi.fn<PublishPort['produce']>(async (kind) => `producer-${kind}`),
     stop: vi.fn<PublishPort['stop']>(async () => undefined),
   } satisfies PublishPort;
+  /** Who holds the channel against the idle timeout, as the port was told. */
+  const holders = new Set<string>();
+  let keys = 0;
+  const owner = {
+    hold: vi.fn<OwnerPort['hold']>((socketId, token) => {
+      if (token !== TOKEN) throw new ChannelError('unauthorized', 'invalid publish token for this channel');
+      holders.add(socketId);
+    }),
+    release: vi.fn<OwnerPort['release']>((socketId) => void holders.delete(socketId)),
+    rotateStreamKey: vi.fn<OwnerPort['rotateStreamKey']>(async (token) => {
+      if (token !== TOKEN) throw new ChannelError('unauthorized', 'invalid publish token for this channel');
+      return `stream-key-${++keys}`;
+    }),
+  } satisfies OwnerPort;
   const realtime = {
     rtpCapabilities: vi.fn<RealtimePort['rtpCapabilities']>(async () => ({ codecs: [], headerExtensions: [] })),
     createTransport: vi.fn<RealtimePort['createTransport']>(async (viewerId, closed) => {
@@ -93,9 +107,10 @@ function fakeChannel(id: string) {
     join: vi.fn<ChannelPort['join']>(),
     leave: vi.fn<ChannelPort['leave']>(),
     publish,
+    owner,
     realtime,
   } satisfies ChannelPort;
-  return { port, onClosed };
+  return { port, onClosed, holders };
 }
 
 type ChannelClient = ClientSocket<ChannelServerToClient, ChannelClientToServer>;
@@ -178,6 +193,7 @@ function idOf(client: ChannelClient): string {
 
 const viewer: ChannelAuth = { role: 'viewer' };
 const broadcaster: ChannelAuth = { role: 'broadcaster', publishToken: TOKEN, session: SESSION };
+const owner: ChannelAuth = { role: 'owner', publishToken: TOKEN };
 /** Polls quickly: the server side of a disconnect lands a few milliseconds after the client's. */
 const soon = { timeout: 2000, interval: 5 };
 
@@ -447,5 +463,96 @@ describe('serveChannels: watching in real time', () => {
     expect(port.realtime.resume).toHaveBeenCalledExactlyOnceWith(idOf(client), 'consumer-1');
     expect(await client.emitWithAck('stopConsuming', {})).toEqual({ stopped: true });
     expect(port.realtime.leave).toHaveBeenCalledExactlyOnceWith(idOf(client));
+  });
+});
+
+describe('serveChannels: the channel’s owner (encoder panel)', () => {
+  it('holds the channel while the owner is connected, and releases it on disconnect, without counting a viewer', async () => {
+    const { port, holders } = fakeChannel(CHANNEL);
+    const t = await serve([port]);
+    const client = await t.join(CHANNEL, owner);
+    const id = idOf(client);
+    expect(port.owner.hold).toHaveBeenCalledExactlyOnceWith(id, TOKEN);
+    expect([...holders]).toEqual([id]);
+    expect(port.join).toHaveBeenCalledOnce();
+    expect(port.join.mock.calls[0]![0].data.role).toBe('owner');
+    expect(port.publish.claim).not.toHaveBeenCalled();
+
+    client.disconnect();
+    await vi.waitFor(() => expect(port.owner.release).toHaveBeenCalledExactlyOnceWith(id), soon);
+    expect(holders.size).toBe(0);
+    expect(port.publish.left).not.toHaveBeenCalled();
+    expect(port.realtime.leave).not.toHaveBeenCalled();
+  });
+
+  it('refuses an owner with a wrong token with unauthorized, holding nothing', async () => {
+    const { port, holders } = fakeChannel(CHANNEL);
+    const t = await serve([port]);
+    const error = await t.refusal(CHANNEL, { role: 'owner', publishToken: 'wrong' });
+    expect(connectErrorCode(error)).toBe('unauthorized');
+    expect(holders.size).toBe(0);
+    expect(port.join).not.toHaveBeenCalled();
+  });
+
+  it('lets the hold go when the owner’s connection closes before it is connected', async () => {
+    const channel = fakeChannel(CHANNEL);
+    const t = await serve([channel.port]);
+    let found: (port: ChannelPort | null) => void = () => undefined;
+    t.locator.find.mockImplementationOnce(() => new Promise((resolve) => (found = resolve)));
+    const client = t.open(CHANNEL, owner);
+    await vi.waitFor(() => expect(t.locator.find).toHaveBeenCalledOnce(), soon);
+    client.io.engine.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    found(channel.port);
+    await vi.waitFor(() => expect(channel.port.owner.release).toHaveBeenCalledOnce(), soon);
+    expect(channel.holders.size).toBe(0);
+    expect(channel.port.join).not.toHaveBeenCalled();
+  });
+
+  it('neither publishes nor watches in real time', async () => {
+    const { port } = fakeChannel(CHANNEL);
+    const t = await serve([port], { REALTIME_VIEWERS_PER_ADDRESS: '1' });
+    const client = await t.join(CHANNEL, owner);
+    expect(await client.emitWithAck('createProducerTransport', {})).toMatchObject({ error: { code: 'unauthorized' } });
+    expect(await client.emitWithAck('createConsumerTransport', {})).toMatchObject({ error: { code: 'conflict' } });
+    expect(port.publish.createTransport).not.toHaveBeenCalled();
+    expect(port.realtime.createTransport).not.toHaveBeenCalled();
+    expect(t.limits.realtimePerAddress.size).toBe(0);
+  });
+
+  it.each([
+    ['an owner', owner],
+    ['a viewer', viewer],
+    ['the broadcaster', broadcaster],
+  ] as const)('rotates the stream key for %s that sends the publish token, and refuses a wrong token with unauthorized', async (_, auth) => {
+    const { port } = fakeChannel(CHANNEL);
+    const t = await serve([port]);
+    const client = await t.join(CHANNEL, auth);
+    expect(await client.emitWithAck('rotateStreamKey', { publishToken: TOKEN })).toEqual({ streamKey: 'stream-key-1' });
+    expect(await client.emitWithAck('rotateStreamKey', { publishToken: 'wrong' })).toEqual({
+      error: { code: 'unauthorized', message: 'invalid publish token for this channel' },
+    });
+    expect(port.owner.rotateStreamKey).toHaveBeenCalledTimes(2);
+    expect(t.requestErrors).toEqual(['rotateStreamKey']);
+  });
+
+  it('answers a rotation without a token with bad-request, never reaching the port', async () => {
+    const { port } = fakeChannel(CHANNEL);
+    const t = await serve([port]);
+    const client = await t.join(CHANNEL, viewer);
+    for (const payload of [{}, { publishToken: '' }, { publishToken: TOKEN, extra: 1 }]) {
+      // Reflect.apply: these payloads break the protocol's type on purpose.
+      const result: unknown = await Reflect.apply(client.emitWithAck, client, ['rotateStreamKey', payload]);
+      expect(result).toMatchObject({ error: { code: 'bad-request' } });
+    }
+    expect(port.owner.rotateStreamKey).not.toHaveBeenCalled();
+  });
+
+  it('answers the port’s not-found (the channel ended) as it is', async () => {
+    const { port } = fakeChannel(CHANNEL);
+    port.owner.rotateStreamKey.mockRejectedValueOnce(new ChannelError('not-found', 'this channel has ended'));
+    const t = await serve([port]);
+    const client = await t.join(CHANNEL, owner);
+    expect(await client.emitWithAck('rotateStreamKey', { publishToken: TOKEN })).toEqual({ error: { code: 'not-found', message: 'this channel has ended' } });
   });
 });

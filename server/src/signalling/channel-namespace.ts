@@ -30,7 +30,7 @@ export function refusal(error: unknown, logger: Logger): ChannelError {
 
 /** The channel each connected socket joined (found once, in the middleware). */
 const portOf = new WeakMap<SignallingSocket, ChannelPort>();
-/** Broadcaster claims made in the middleware, released if the connection closes before it connects. */
+/** Broadcaster claims and owner holds made in the middleware, released if the connection closes before it connects. */
 const claimsInFlight = new WeakMap<SignallingSocket, () => void>();
 
 /**
@@ -67,16 +67,22 @@ export function serveChannels(nsp: SignallingNamespace, o: ChannelNamespaceOptio
     }
     if (!port) return next(new ChannelError('not-found', 'channel not found'));
     const auth = channelAuth.safeParse(socket.handshake.auth);
-    if (!auth.success) return next(new ChannelError('bad-request', 'invalid connection parameters: expected role viewer or broadcaster'));
-    if (auth.data.role === 'broadcaster') {
+    if (!auth.success) return next(new ChannelError('bad-request', 'invalid connection parameters: expected role viewer, broadcaster or owner'));
+    if (auth.data.role !== 'viewer') {
+      let release: () => void;
       try {
-        const replaced = port.publish.claim(socket.id, auth.data.publishToken, auth.data.session);
-        if (replaced) socket.nsp.sockets.get(replaced)?.disconnect();
+        if (auth.data.role === 'broadcaster') {
+          const replaced = port.publish.claim(socket.id, auth.data.publishToken, auth.data.session);
+          if (replaced) socket.nsp.sockets.get(replaced)?.disconnect();
+          release = () => port.publish.left(socket.id, true);
+        } else {
+          port.owner.hold(socket.id, auth.data.publishToken);
+          release = () => port.owner.release(socket.id);
+        }
       } catch (error) {
         return next(refusal(error, port.logger));
       }
       // A connection that closes before it is connected never gets 'disconnect': let the claim go.
-      const release = () => port.publish.left(socket.id, true);
       if (socket.conn.readyState !== 'open') {
         release();
         return next(new ChannelError('internal', 'the connection closed while joining'));
@@ -94,14 +100,15 @@ export function serveChannels(nsp: SignallingNamespace, o: ChannelNamespaceOptio
     const claim = claimsInFlight.get(socket);
     if (claim) socket.conn.off('close', claim); // from now on 'disconnect' tells the port
     if (!port) return void socket.disconnect();
-    const isBroadcaster = socket.data.role === 'broadcaster';
+    const role = socket.data.role;
     const log = port.logger.child({ socketId: socket.id, role: socket.data.role });
     port.join(socket);
     log.info('joined');
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'left');
       // 'client namespace disconnect' is the page leaving on purpose (Stop, tab closed).
-      if (isBroadcaster) port.publish.left(socket.id, reason !== 'client namespace disconnect');
+      if (role === 'broadcaster') port.publish.left(socket.id, reason !== 'client namespace disconnect');
+      else if (role === 'owner') port.owner.release(socket.id);
       else port.realtime.leave(socket.id);
       port.leave(socket);
     });
@@ -117,8 +124,10 @@ export function serveChannels(nsp: SignallingNamespace, o: ChannelNamespaceOptio
       if (!port.publish.isBroadcaster(socket.id)) throw new ChannelError('unauthorized', 'only the channel’s broadcaster can publish');
       return fn(payload);
     };
+    // Real-time sessions are for counted viewers only: an uncounted connection must not take slots.
     const viewOnly = <P, R>(fn: (payload: P) => Promise<R>) => (payload: P) => {
-      if (isBroadcaster) throw new ChannelError('conflict', 'the broadcaster cannot watch its own channel in real time');
+      if (role === 'broadcaster') throw new ChannelError('conflict', 'the broadcaster cannot watch its own channel in real time');
+      if (role !== 'viewer') throw new ChannelError('conflict', 'the channel’s owner page is not a viewer; open the watch page to watch');
       return fn(payload);
     };
 
@@ -140,6 +149,8 @@ export function serveChannels(nsp: SignallingNamespace, o: ChannelNamespaceOptio
       await port.publish.stop();
       return { stopped: true as const };
     }));
+
+    on('rotateStreamKey', async ({ publishToken }) => ({ streamKey: await port.owner.rotateStreamKey(publishToken) }));
 
     on('createConsumerTransport', viewOnly(async () => {
       const release = takeRealtimeSlot(socket, o);

@@ -19,6 +19,11 @@ export function localChannelPort(channel: Channel, audiences: Audiences): Channe
       produce: (kind, rtpParameters) => channel.produce(kind, rtpParameters),
       stop: () => channel.end('the broadcaster ended the stream'),
     },
+    owner: {
+      hold: (socketId, token) => channel.holdIdle(socketId, token),
+      release: (socketId) => channel.releaseIdle(socketId),
+      rotateStreamKey: async (token) => channel.rotateStreamKey(token),
+    },
     realtime: {
       rtpCapabilities: async () => channel.rtpCapabilities,
       createTransport: (viewerId, onClosed) => channel.realtime.createTransport(viewerId, onClosed),

@@ -30,6 +30,19 @@ export interface PublishPort {
   stop(): Promise<void>;
 }
 
+/**
+ * What the channel's owner (whoever holds the publish token, e.g. the go-live page's encoder panel)
+ * may do besides publishing. A channel of another instance refuses it: its secrets live on its origin.
+ */
+export interface OwnerPort {
+  /** Checks the token; the channel is not dropped as idle while `socketId` stays connected. */
+  hold(socketId: string, publishToken: string): void;
+  /** That connection closed (unknown ids are ignored). */
+  release(socketId: string): void;
+  /** Checks the token; returns the channel's new stream key (the old one stops working at once). */
+  rotateStreamKey(publishToken: string): Promise<string>;
+}
+
 /** Real-time (WebRTC) viewing of a channel, one session per viewer socket. */
 export interface RealtimePort {
   rtpCapabilities(): Promise<types.RtpCapabilities>;
@@ -48,6 +61,7 @@ export interface ChannelPort {
   join(socket: SignallingSocket): void;
   leave(socket: SignallingSocket): void;
   readonly publish: PublishPort;
+  readonly owner: OwnerPort;
   readonly realtime: RealtimePort;
 }
 

@@ -1,5 +1,6 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type {
+  ChannelAuth,
   ChannelClientToServer,
   ChannelServerToClient,
   LobbyClientToServer,
@@ -16,7 +17,7 @@ export type ClientToServer = LobbyClientToServer & ChannelClientToServer;
 export type ServerToClient = LobbyServerToClient & ChannelServerToClient;
 
 export interface SocketData {
-  role: 'viewer' | 'broadcaster';
+  role: ChannelAuth['role'];
   /** Set when another instance carries the channel (cluster). */
   remote?: ChannelRecord;
 }
