@@ -43,7 +43,7 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
     }
     await new Promise((r) => setTimeout(r, 3000)); // settle
     const segment = server.app.config.hls.segmentSeconds;
-    const startSegments = fed.map((f) => f.channel.playlist?.newestSegment ?? -1);
+    const startSegments = fed.map((f) => f.channel.hlsStream?.newestSegment ?? -1);
     const cpu = await cpuPercentOver(
       {
         ffmpeg: fed.map((f) => f.channel.ffmpegPid!).filter(Boolean),
@@ -55,7 +55,7 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
     );
     // "On time": the playlist gained at least 80 % of the segments the window should produce.
     const expected = WINDOW_S / segment;
-    const onTime = fed.filter((f, i) => (f.channel.playlist?.newestSegment ?? -1) - startSegments[i]! >= expected * 0.8).length;
+    const onTime = fed.filter((f, i) => (f.channel.hlsStream?.newestSegment ?? -1) - startSegments[i]! >= expected * 0.8).length;
     const ffmpegRss = fed.reduce((s, f) => s + rssMiB(f.channel.ffmpegPid!), 0);
     return {
       channels,

@@ -42,11 +42,11 @@ async function viewer(endAt: number, offsetMs: number): Promise<void> {
     const text = playlist.body?.toString() ?? '';
     const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
     const average = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : 1;
-    const segments = [...text.matchAll(/^seg_(\d+)\.ts$/gm)].map((m) => Number(m[1]));
+    const segments = [...text.matchAll(/^seg_(\d+)\.m4s$/gm)].map((m) => Number(m[1]));
     // A new viewer starts at the live edge; then every segment is fetched once, in order.
     if (seen === -1 && segments.length) seen = segments.at(-1)! - 1;
     for (const n of segments.filter((x) => x > seen)) {
-      segmentMs.push((await get(`${base}seg_${String(n).padStart(5, '0')}.ts`)).ms);
+      segmentMs.push((await get(`${base}seg_${n}.m4s`)).ms);
       seen = n;
     }
     await new Promise((r) => setTimeout(r, Math.max(0, average * 1000 - (performance.now() - started))));

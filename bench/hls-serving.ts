@@ -1,13 +1,15 @@
 /**
  * HLS serving capacity: simulated viewers (bench/hls-load.ts, its own process) polling a live
  * channel's playlist and fetching its segments, against livecast and against nginx (Debian's
- * package) serving the same folder in the same run. One nginx worker vs one Node process.
+ * package) serving a folder mirrored from the same stream in the same run (livecast holds its
+ * LL-HLS in memory; the mirror copies each playlist version and its files to disk, as a CDN's
+ * origin shield would). One nginx worker vs one Node process.
  *
  *   npm run bench:serving     BENCH_VIEWERS=500,1000,2000  BENCH_SECONDS=20
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { freePort } from '../server/test/helpers/net.js';
 import os from 'node:os';
@@ -50,7 +52,7 @@ events { worker_connections 8192; }
 http {
   access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+  types { application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; video/mp4 mp4; }
   server {
     listen 127.0.0.1:${port};
     location /hls/ { alias ${hlsDir}/; add_header Cache-Control no-cache; }
@@ -76,6 +78,38 @@ http {
       child.kill('SIGQUIT');
       await new Promise((r) => child.once('exit', r));
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Copies a live channel's playlist and files from livecast to `dir`, as they appear, until stopped. */
+function mirror(playlistUrl: string, dir: string): { stop(): Promise<void> } {
+  let running = true;
+  const have = new Set<string>();
+  const loop = (async () => {
+    await mkdir(dir, { recursive: true });
+    while (running) {
+      const res = await fetch(playlistUrl).catch(() => null);
+      const text = res?.ok ? await res.text() : null;
+      if (text) {
+        const names = new Set([...text.matchAll(/^(seg_\d+\.m4s)$|URI="((?:init|part)_[\d_]+\.(?:mp4|m4s))"/gm)].map((m) => m[1] ?? m[2]!));
+        for (const name of names) {
+          if (have.has(name)) continue;
+          const file = await fetch(new URL(name, playlistUrl)).catch(() => null);
+          if (!file?.ok) continue;
+          await writeFile(path.join(dir, name), Buffer.from(await file.arrayBuffer()));
+          have.add(name);
+        }
+        await writeFile(path.join(dir, 'index.m3u8.tmp'), text);
+        await rename(path.join(dir, 'index.m3u8.tmp'), path.join(dir, 'index.m3u8'));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
     },
   };
 }
@@ -108,7 +142,9 @@ export async function runHlsServing(): Promise<void> {
   const server = await startBenchServer({ MAX_CONNECTIONS_PER_ADDRESS: '100000' });
   const fed = await startFedChannel(server.app);
   const binary = nginxBinary();
-  const nginx = binary ? await startNginx(binary, server.app.config.hls.dir) : null;
+  const mirrorDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-mirror-'));
+  const copy = binary ? mirror(`${server.app.url}/hls/${fed.channel.id}/index.m3u8`, path.join(mirrorDir, fed.channel.id)) : null;
+  const nginx = binary ? await startNginx(binary, mirrorDir) : null;
   const rows: Record<string, string | number>[] = [];
   try {
     await new Promise((r) => setTimeout(r, 2000));
@@ -137,6 +173,8 @@ export async function runHlsServing(): Promise<void> {
     }
   } finally {
     await nginx?.stop();
+    await copy?.stop();
+    await rm(mirrorDir, { recursive: true, force: true });
     await fed.stop();
     await server.stop();
   }

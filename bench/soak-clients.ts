@@ -136,7 +136,7 @@ async function hlsPlayer(
         const listedAt = at;
         if (probe && last >= 0) log.advances.push({ at, value: at - lastAdvanceAt });
         lastAdvanceAt = at;
-        const names = [...text.matchAll(/^(seg_\d+\.ts)$/gm)].map((m) => m[1]!);
+        const names = [...text.matchAll(/^(seg_\d+\.m4s)$/gm)].map((m) => m[1]!);
         // A player joining starts at the live edge: only the newest segment, then each new one.
         for (const name of last < 0 ? names.slice(-1) : names.filter((n) => !fetched.has(n))) {
           fetched.add(name);

@@ -433,7 +433,7 @@ function report(r: ReportInput): void {
   for (const e of log.refusals) legit.set(e.value, (legit.get(e.value) ?? 0) + 1);
   const errorsByKind = new Map<string, number>();
   for (const e of log.hlsErrors) {
-    const kind = e.value.split(' ')[0] + (e.value.includes('.ts') ? ' segment' : ' playlist');
+    const kind = e.value.split(' ')[0] + (e.value.includes('.m4s') ? ' segment' : ' playlist');
     errorsByKind.set(kind, (errorsByKind.get(kind) ?? 0) + 1);
   }
   const gaps = log.advances.map((a) => a.value);

@@ -30,18 +30,14 @@ export const channelIdOfNamespace = (name: string): string | undefined => CHANNE
 // ---------------------------------------------------------------- HLS
 
 export const HLS_PLAYLIST_FILE = 'index.m3u8';
-/** FFmpeg's segment name template (`-hls_segment_filename`). */
-export const HLS_SEGMENT_TEMPLATE = 'seg_%05d.ts';
-/** A segment file name as listed in the playlist. */
-export const HLS_SEGMENT_FILE = /^seg_\d{1,10}\.ts$/;
-/** Segment lines of a playlist. */
-export const HLS_SEGMENT_LINES = /^(seg_\d{1,10}\.ts)$/gm;
-export const hlsSegmentFile = (n: number): string => `seg_${String(n).padStart(5, '0')}.ts`;
 
 export const hlsPlaylistPath = (channelId: string): string => `/hls/${channelId}/${HLS_PLAYLIST_FILE}`;
 
-/** The URL path of a channel's HLS file: `/hls/<id>/index.m3u8` or `/hls/<id>/seg_N.ts`, query allowed. */
-const HLS_PATH = new RegExp(`^/hls/(${ID_CHARS})/(index\\.m3u8|seg_\\d{1,10}\\.ts)(?:\\?.*)?$`);
+/**
+ * The URL path of a channel's HLS file: the playlist, an init segment (`init_N.mp4`), a segment
+ * (`seg_N.m4s`) or a partial segment (`part_N_I.m4s`); a query is allowed.
+ */
+const HLS_PATH = new RegExp(`^/hls/(${ID_CHARS})/(index\\.m3u8|init_\\d{1,5}\\.mp4|seg_\\d{1,10}\\.m4s|part_\\d{1,10}_\\d{1,3}\\.m4s)(?:\\?.*)?$`);
 
 export interface HlsFileRequest {
   channelId: string;
@@ -49,7 +45,7 @@ export interface HlsFileRequest {
   isPlaylist: boolean;
 }
 
-/** Matched on the raw URL: no `..`, no percent-encoding, nothing but the two file kinds. */
+/** Matched on the raw URL: no `..`, no percent-encoding, nothing but these file kinds. */
 export function parseHlsPath(url: string): HlsFileRequest | null {
   const match = HLS_PATH.exec(url);
   if (!match) return null;

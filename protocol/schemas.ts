@@ -41,10 +41,9 @@ export const channelMediaState = z.object({
   channelId: z.string(),
   phase: channelPhase,
   /**
-   * Set once FFmpeg has written the first playlist; the watch page starts playing then.
-   * `paused`: why the server cannot produce HLS right now (it resumes by itself); absent while it runs.
+   * Set once the first LL-HLS segment is complete; the watch page starts playing then.
    */
-  hls: z.object({ playlist: z.string(), segmentSeconds: z.number(), paused: z.string().optional() }).nullable(),
+  hls: z.object({ playlist: z.string(), segmentSeconds: z.number() }).nullable(),
   /** Real-time (WebRTC) viewing is possible: the broadcaster's tracks are there. */
   realtime: z.boolean(),
   /** Beyond this many real-time viewers, new viewers get HLS (one router is never overloaded). */

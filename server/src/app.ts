@@ -14,6 +14,7 @@ import type { Logger } from './logger.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { Metrics } from './metrics.js';
 import { removeLeftovers, runDirPrefix } from './readers/hls/leftovers.js';
+import { DrainingStreams } from './readers/hls/draining-streams.js';
 import { PortAllocator, udpPortProbe } from './readers/hls/port-allocator.js';
 import { noPresenceElsewhere } from './signalling/ports.js';
 import { createSocketServer, serveSignalling } from './signalling/signalling-server.js';
@@ -52,6 +53,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   // Connect to Redis first: a wrong REDIS_URL fails startup before any worker is spawned.
   const cluster = config.cluster ? await Cluster.connect(config.cluster, logger) : null;
   const pool = await WorkerPool.start({ size: config.rtc.workers, logger, portRange: { min: config.rtc.minPort, max: config.rtc.maxPort } });
+  const draining = new DrainingStreams();
   const ports = new PortAllocator(config.hls.rtpMinPort, config.hls.rtpMaxPort, udpPortProbe('127.0.0.1'));
   const metrics = new Metrics({
     channels: () => registry.list().map((c) => c.state),
@@ -67,7 +69,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     pool,
     {
       config,
-      hls: { ports, runDir },
+      hls: { ports, runDir, draining },
       onFfmpegRestart: () => metrics.ffmpegRestarts.inc(),
       onFfmpegStall: () => metrics.ffmpegStalls.inc(),
       createRouter: (mediaCodecs, channelId) => pool.createRouter({ channelId, egress: true }, mediaCodecs),
@@ -78,12 +80,9 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const addresses = new ClientAddresses(config.limits.trustedProxies);
   const limits = new ClientLimits(config.limits, (limit) => metrics.limitRefusals.inc({ limit }));
   const httpServer = await createHttpServer({
-    hlsRoot: config.hls.dir,
-    segmentSeconds: config.hls.segmentSeconds,
     webBuildDir: config.http.webBuildDir,
     logger,
-    playlists: (channelId) => registry.get(channelId)?.playlist,
-    isLive: (channelId) => registry.get(channelId)?.ended === false,
+    hls: (channelId) => registry.get(channelId)?.hlsStream ?? draining.get(channelId),
     // A channel another instance carries: its HLS is served there (307 to its origin).
     originOf: cluster
       ? async (channelId) => {
@@ -160,6 +159,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     close: () =>
       (closing ??= (async () => {
         await registry.endAll('the server is shutting down');
+        draining.close();
         await clustered?.stop();
         await new Promise<void>((resolve) => io.close(() => resolve()));
         pool.close();

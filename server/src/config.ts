@@ -96,9 +96,13 @@ const schema = z
     HLS_RTP_MIN_PORT: portNumber.default(20000),
     HLS_RTP_MAX_PORT: portNumber.default(29999),
     HLS_DIR: z.string().default(path.resolve('hls')),
-    /** 0.5 s segments + blocking playlist reload: ~1.2 s glass-to-glass (1 s segments: ~1.5 s). */
-    HLS_SEGMENT_SECONDS: z.coerce.number().min(0.5).max(10).default(0.5),
-    HLS_LIST_SIZE: z.coerce.number().int().min(2).max(30).default(6),
+    /**
+     * LL-HLS segment target: a key frame is asked for this often and segments start at key frames
+     * (EXT-X-TARGETDURATION is this, rounded). Latency comes from the parts, not from short segments.
+     */
+    HLS_SEGMENT_SECONDS: z.coerce.number().min(1).max(10).default(1),
+    /** LL-HLS part target (EXT-X-PART-INF), seconds: players play about three parts behind the live edge. */
+    HLS_PART_SECONDS: z.coerce.number().min(0.1).max(1).default(0.2),
     FFMPEG_PATH: z.string().default('ffmpeg'),
     /**
      * `auto` copies H264 into HLS and transcodes anything else (VP8); `transcode` always re-encodes,
@@ -251,7 +255,7 @@ export function sections(e: Env) {
       rtpMinPort: e.HLS_RTP_MIN_PORT,
       rtpMaxPort: e.HLS_RTP_MAX_PORT,
       segmentSeconds: e.HLS_SEGMENT_SECONDS,
-      listSize: e.HLS_LIST_SIZE,
+      partSeconds: e.HLS_PART_SECONDS,
       ffmpegPath: e.FFMPEG_PATH,
       videoMode: e.HLS_VIDEO_MODE,
       maxRestarts: e.FFMPEG_MAX_RESTARTS,

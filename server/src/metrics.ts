@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface MetricsSources {
-  channels(): { phase: string; hls: { paused?: string } | null }[];
+  channels(): { phase: string }[];
   audience(): { viewers: number; realtime: number };
   workerLoads(): { routers: number; consumers: number }[];
   hlsPortsInUse(): number;
@@ -67,14 +67,6 @@ export class Metrics {
       registers,
       collect() {
         this.set(sources.hlsPortsInUse());
-      },
-    });
-    new Gauge({
-      name: 'livecast_hls_paused_channels',
-      help: 'Live channels whose HLS output is paused because their folder cannot be written',
-      registers,
-      collect() {
-        this.set(sources.channels().filter((c) => c.hls?.paused).length);
       },
     });
     this.ffmpegStalls = new Counter({ name: 'livecast_ffmpeg_stalls_total', help: 'Hung FFmpeg processes (no new segment while media flowed) killed', registers });

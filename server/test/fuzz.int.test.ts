@@ -100,7 +100,7 @@ it('answers 1,200 malformed messages (and oversized and out-of-order ones) with 
   const lobbyEvents = [...Object.keys(lobbyRequestSchemas), 'noSuchEvent', 'constructor', '__proto__'];
   // stopBroadcast is left out: a valid one would end the target channel early (tested below).
   const channelEvents = [...Object.keys(channelRequestSchemas).filter((e) => e !== 'stopBroadcast'), 'noSuchEvent', 'toString', 'hasOwnProperty'];
-  const playlistBefore = broadcast.channel.playlist!.newestSegment;
+  const playlistBefore = broadcast.channel.hlsStream!.newestSegment;
 
 
   const sent: Promise<Sent>[] = [];
@@ -163,7 +163,7 @@ it('answers 1,200 malformed messages (and oversized and out-of-order ones) with 
   // The server is up, the real broadcast kept going and still plays.
   expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
   expect(broadcast.channel.ended).toBe(false);
-  await eventually(() => broadcast.channel.playlist!.newestSegment >= playlistBefore + 2, 'the broadcast to keep advancing', 10_000);
+  await eventually(() => broadcast.channel.hlsStream!.newestSegment >= playlistBefore + 2, 'the broadcast to keep advancing', 10_000);
   const playlist = await fetch(`${app.url}/hls/${broadcast.channel.id}/index.m3u8`);
   expect(playlist.status).toBe(200);
   const errors = await (await fetch(`${app.url}/metrics`)).text();

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -67,7 +67,9 @@ describe('HTTP safety and metrics', () => {
   it('refuses every path that is not a live channel’s playlist or segment', async () => {
     const id = fed.channel.id;
     writeFileSync(path.join(app.config.hls.dir, 'secret.txt'), 'secret');
-    symlinkSync('/etc/passwd', path.join(app.config.hls.dir, id, 'seg_99999.ts'));
+    // Media is served from memory, never from this folder; a file planted there is not served either.
+    mkdirSync(path.join(app.config.hls.dir, id), { recursive: true });
+    symlinkSync('/etc/passwd', path.join(app.config.hls.dir, id, 'seg_99999.m4s'));
     const attempts = [
       '/hls/../package.json',
       '/hls/%2e%2e/package.json',
@@ -75,8 +77,9 @@ describe('HTTP safety and metrics', () => {
       `/hls/${id}/../../package.json`,
       `/hls/${id}/%2e%2e%2f%2e%2e%2fpackage.json`,
       `/hls/${id}/..%2f..%2fpackage.json`,
-      `/hls/${id}/seg_00001.ts/../../../package.json`,
-      `/hls/${id}/seg_99999.ts`, // a symlink to /etc/passwd
+      `/hls/${id}/seg_1.m4s/../../../package.json`,
+      `/hls/${id}/seg_99999.m4s`, // a symlink to /etc/passwd on disk
+      `/hls/${id}/seg_1.ts`, // not a file kind this server makes
       '/hls/secret.txt',
       `/hls/${id}/index.m3u8.tmp`,
       `/hls/${id}/`,
@@ -96,18 +99,18 @@ describe('HTTP safety and metrics', () => {
     expect((await rawGet(app.url, `/hls/${id}/index.m3u8`, 'POST')).status).toBe(405);
   });
 
-  it('serves the live playlist uncached and its segments as MPEG-TS', async () => {
+  it('serves the live playlist never stale and its segments as fMP4', async () => {
     const id = fed.channel.id;
     const playlist = await rawGet(app.url, `/hls/${id}/index.m3u8`);
     expect(playlist.status).toBe(200);
-    expect(playlist.headers['cache-control']).toContain('no-store');
-    const segment = /^(seg_\d+\.ts)$/m.exec(playlist.body)![1]!;
+    expect(playlist.headers['cache-control']).toBe('no-cache');
+    const segment = /^(seg_\d+\.m4s)$/m.exec(playlist.body)![1]!;
     const res = await rawGet(app.url, `/hls/${id}/${segment}`);
     expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toBe('video/mp2t');
+    expect(res.headers['content-type']).toBe('video/iso.segment');
     expect(Number(res.headers['content-length'])).toBeGreaterThan(1000);
-    // A segment that is not (or no longer) on disk is a 404, and the server carries on.
-    expect((await rawGet(app.url, `/hls/${id}/seg_99998.ts`)).status).toBe(404);
+    // A segment that is not (or no longer) held is a 404, and the server carries on.
+    expect((await rawGet(app.url, `/hls/${id}/seg_99998.m4s`)).status).toBe(404);
     expect((await rawGet(app.url, '/healthz')).status).toBe(200);
   });
 
@@ -224,7 +227,8 @@ describe('slow clients (HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS)', () =
     app = await startTestApp({
       HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_MS),
       HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_MS),
-      HLS_SEGMENT_SECONDS: '1',
+      // Two-second segments: a request blocked for the segment after next waits well past the timeouts.
+      HLS_SEGMENT_SECONDS: '2',
     });
     fed = await startFedChannel(app);
   });
@@ -255,13 +259,12 @@ describe('slow clients (HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS)', () =
 
   it('keeps responses that wait longer than the timeouts: blocking playlist reload, Socket.IO long-polling and WebSocket', async () => {
     const { id } = fed.channel;
-    const playlist = (await rawGet(app.url, `/hls/${id}/index.m3u8`)).body;
-    const newest = mediaSequenceOf(playlist) + (playlist.match(/^seg_\d+\.ts$/gm)?.length ?? 0) - 1;
+    const newest = fed.channel.hlsStream!.newestSegment;
     const started = Date.now();
     const blocked = await rawGet(app.url, `/hls/${id}/index.m3u8?_HLS_msn=${newest + 2}`);
     expect(Date.now() - started).toBeGreaterThan(REQUEST_MS + 200); // it really waited past the timeouts
     expect(blocked.status).toBe(200);
-    expect(mediaSequenceOf(blocked.body) + (blocked.body.match(/^seg_\d+\.ts$/gm)?.length ?? 0) - 1).toBeGreaterThanOrEqual(newest + 2);
+    expect(blocked.body).toMatch(new RegExp(`^seg_${newest + 2}\\.m4s$`, 'm'));
 
     for (const transport of ['polling', 'websocket'] as const) {
       const socket = connect(app.url, { transports: [transport], reconnection: false });

@@ -4,7 +4,7 @@ import { hlsPlaylistPath, type ChannelMediaState, type ChannelPhase, type Transp
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { HlsPipeline, type HlsRuntime } from '../readers/hls/hls-pipeline.js';
-import type { LivePlaylist } from '../readers/hls/live-playlist.js';
+import type { LlHlsStream } from '../readers/hls/ll-stream.js';
 import type { RouterFactory } from '../readers/realtime/egress-routers.js';
 import { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
 import { newStreamKey, sameSecret } from '../secrets.js';
@@ -43,8 +43,6 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
   readonly logger: Logger;
   private phase: ChannelPhase = 'waiting';
   private playlistReady = false;
-  /** Why HLS is paused (viewers are told), or null. */
-  private hlsPaused: string | null = null;
   private broadcaster: { socketId: string; session?: string } | null = null;
   private readonly tracksByKind = new Map<'audio' | 'video', types.Producer>();
   private readonly readers = new Map<string, ChannelReader>();
@@ -102,7 +100,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
       channelId: this.id,
       phase: this.phase,
       hls: this.playlistReady
-        ? { playlist: hlsPlaylistPath(this.id), segmentSeconds: hls.segmentSeconds, ...(this.hlsPaused ? { paused: this.hlsPaused } : {}) }
+        ? { playlist: hlsPlaylistPath(this.id), segmentSeconds: hls.segmentSeconds }
         : null,
       realtime: this.tracksByKind.size > 0 && !this.ended,
       realtimeLimit: channels.realtimeViewers,
@@ -132,9 +130,9 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
     return reader;
   }
 
-  /** The live HLS playlist, once the pipeline runs. */
-  get playlist(): LivePlaylist | null {
-    return this.ended ? null : (this.hlsPipeline?.playlist ?? null);
+  /** The live LL-HLS stream, once the pipeline runs. */
+  get hlsStream(): LlHlsStream | undefined {
+    return this.ended ? undefined : this.hlsPipeline?.stream;
   }
 
   private get hlsPipeline(): HlsPipeline | undefined {
@@ -385,11 +383,6 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
     this.hlsStarting = HlsPipeline.start(this, hls, this.context.hls, {
       mediaFlowing: () => this.sourceWatch.flowing,
       onStall: () => this.context.onFfmpegStall(),
-      onPaused: (reason) => {
-        if (this.ended) return;
-        this.hlsPaused = reason;
-        this.emit('state', this.state);
-      },
       onPlaylistReady: () => {
         if (this.ended) return;
         this.playlistReady = true;

@@ -6,21 +6,19 @@ import { pathToFileURL } from 'node:url';
 import { lendWebHost, type WebHost } from '../../../protocol/web-host.js';
 import type { Logger } from '../logger.js';
 import { hasBearerToken } from './bearer.js';
-import { parseHlsPath, segmentFiles } from './hls-files.js';
-import { servePlaylist, type PlaylistLookup } from './hls-playlist-route.js';
+import { parseHlsPath } from '../../../protocol/ids.js';
+import type { LlHlsStream } from '../readers/hls/ll-stream.js';
+import { serveHls } from './hls-route.js';
 import { setSecurityHeaders } from './security-headers.js';
 
 /** adapter-node's handler; it returns a promise (of nothing) for the requests SvelteKit renders. */
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => unknown;
 
 export interface HttpOptions {
-  hlsRoot: string;
-  segmentSeconds: number;
   webBuildDir: string;
   logger: Logger;
-  playlists: PlaylistLookup;
-  /** Only live channels' files are served, whatever is on disk. */
-  isLive: (channelId: string) => boolean;
+  /** A channel's LL-HLS on this instance: live, or ended and draining; undefined otherwise. */
+  hls: (channelId: string) => LlHlsStream | undefined;
   /** Cluster: the origin of the instance that carries a channel this one does not, or null. */
   originOf?: (channelId: string) => Promise<string | null>;
   metrics: () => Promise<{ contentType: string; body: string }>;
@@ -99,13 +97,12 @@ function slowClientOptions({ headersMs, requestMs }: HttpOptions['timeouts']): h
 }
 
 /**
- * One HTTP server for everything: /hls (playlists from memory, segments from disk), protocol
+ * One HTTP server for everything: /hls (LL-HLS from memory), protocol
  * routes (/whip), /healthz, /metrics, then the SvelteKit app; over HTTPS with the same handler
  * and limits when `tls` is given (Socket.IO attaches to whichever server this returns). No HSTS
  * header either way: see security-headers.ts.
  */
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
-  const segments = segmentFiles(o.hlsRoot, o.segmentSeconds, (r) => o.playlists(r.channelId)?.segment(r.file));
   const web = await loadWebHandler(o.webBuildDir, o.logger);
   const webHost: WebHost = { log: o.logger, crossOriginSources: o.crossOriginSources };
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -118,7 +115,8 @@ export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
       if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'Method not allowed');
       const hls = parseHlsPath(url);
       if (!hls) return reply(res, url.includes('..') || url.includes('%') ? 400 : 404, 'Not an HLS file');
-      if (!o.isLive(hls.channelId)) {
+      const stream = o.hls(hls.channelId);
+      if (!stream) {
         if (!o.originOf) return notFound();
         o.originOf(hls.channelId).then(
           (origin) => (origin ? redirect(res, new URL(url, origin).href) : notFound()),
@@ -126,8 +124,7 @@ export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
         );
         return;
       }
-      if (hls.isPlaylist) return servePlaylist(req, res, hls.channelId, o.playlists, o.segmentSeconds);
-      return void segments(req, res, hls, notFound);
+      return serveHls(req, res, hls, stream);
     }
     for (const route of o.routes ?? []) if (route(req, res)) return;
     if (url === '/healthz') return reply(res, 200, '{"ok":true}', 'application/json');

@@ -38,16 +38,18 @@ export function testClip(seconds = 10): string {
  * FFmpeg looping the test clip in real time as RTP into an ingest's ports, for at most `seconds`
  * (the soak benchmark runs longer than the default).
  */
-export function startRtpSource(ingest: Pick<RtpIngest, 'video' | 'audio'>, clip = testClip(), seconds = 900): ChildProcess {
-  const rtp = (p: { rtpPort: number; rtcpPort: number }) => `rtp://127.0.0.1:${p.rtpPort}?rtcpport=${p.rtcpPort}&pkt_size=1200`;
+export function startRtpSource(ingest: Pick<RtpIngest, 'video' | 'audio'>, clip = testClip(), seconds = 900, o: { fromPorts?: { video: number; audio: number } } = {}): ChildProcess {
+  // fromPorts: send from fixed local ports (RTP, RTP + 1), so that a restarted source reaches a comedia ingest that locked onto the first one's.
+  const rtp = (p: { rtpPort: number; rtcpPort: number }, from?: number) =>
+    `rtp://127.0.0.1:${p.rtpPort}?rtcpport=${p.rtcpPort}&pkt_size=1200${from ? `&localrtpport=${from}&localrtcpport=${from + 1}` : ''}`;
   return spawn('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     // -t bounds the loop: if the test process dies without stopping it, it ends by itself.
     '-re', '-stream_loop', '-1', '-t', String(seconds), '-i', clip,
     '-map', '0:v:0', '-c', 'copy', '-payload_type', String(RTP_INGEST.video.payloadType),
-    '-ssrc', String(RTP_INGEST.video.ssrc), '-f', 'rtp', rtp(ingest.video),
+    '-ssrc', String(RTP_INGEST.video.ssrc), '-f', 'rtp', rtp(ingest.video, o.fromPorts?.video),
     '-map', '0:a:0', '-c', 'copy', '-payload_type', String(RTP_INGEST.audio.payloadType),
-    '-ssrc', String(RTP_INGEST.audio.ssrc), '-f', 'rtp', rtp(ingest.audio),
+    '-ssrc', String(RTP_INGEST.audio.ssrc), '-f', 'rtp', rtp(ingest.audio, o.fromPorts?.audio),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 

@@ -21,6 +21,9 @@ function preferredVideoCodec(device: Device): types.RtpCodecCapability | undefin
  * run the handshake (router capabilities → producer transport → DTLS connect → one produce per
  * track). Every step is an acknowledged Socket.IO request; any failure ends in state 'error'.
  */
+/** What the video starts at before the bandwidth estimate takes over, kbit/s. */
+const START_BITRATE_KBPS = 1000;
+
 export class Broadcast {
   private socket: ChannelSocket | null = null;
   private transport: types.Transport | null = null;
@@ -68,7 +71,10 @@ export class Broadcast {
       const video = stream.getVideoTracks()[0];
       const audio = stream.getAudioTracks()[0];
       if (!video || !audio) throw new Error('both a camera and a microphone are needed to go live');
-      await transport.produce({ track: video, codec: preferredVideoCodec(device), stopTracks: false });
+      // Chromium's bandwidth estimate starts at 300 kbit/s and its encoder starts at 320x180,
+      // climbing for seconds; a start bitrate of 1 Mbit/s (x-google-start-bitrate) has it send
+      // full resolution from the first frames on a network that can carry it.
+      await transport.produce({ track: video, codec: preferredVideoCodec(device), codecOptions: { videoGoogleStartBitrate: START_BITRATE_KBPS }, stopTracks: false });
       await transport.produce({ track: audio, stopTracks: false });
       if (this.state === 'connecting') this.set('starting');
     } catch (error) {

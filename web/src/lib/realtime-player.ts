@@ -60,7 +60,8 @@ export async function playRealtime(socket: ChannelSocket, video: HTMLVideoElemen
     stop();
     throw error;
   }
-  return { stop, behindLive: realtimeDelayMeter(transport) };
+  // Real time has no live edge to fall behind: frames are shown as they arrive.
+  return { stop, behindLive: realtimeDelayMeter(transport), lagging: () => false, goLive: () => undefined };
 }
 
 /**

@@ -10,8 +10,6 @@ export interface ViewerEvents {
   onState(state: ViewerState, detail?: string): void;
   onAudience(audience: Audience): void;
   onMode(mode: ViewingMode, note?: string): void;
-  /** Why the server's HLS output is paused (it resumes by itself), or null while it runs. */
-  onHlsPaused(reason: string | null): void;
 }
 
 /**
@@ -62,7 +60,6 @@ export class Viewer {
     socket.on('channelState', (s) => {
       if (socket !== this.socket) return;
       this.channel = s;
-      this.events.onHlsPaused(s.hls?.paused ?? null);
       if (s.phase === 'ended') return this.end('the stream has ended');
       void this.update();
     });
@@ -78,6 +75,14 @@ export class Viewer {
     this.mode = mode;
     this.realtimeFailed = false;
     void this.update();
+  }
+
+  lagging(): boolean {
+    return this.player?.lagging() ?? false;
+  }
+
+  goLive(): void {
+    this.player?.goLive();
   }
 
   behindLive(): Promise<number | null> {
@@ -123,7 +128,7 @@ export class Viewer {
       return;
     }
     if (!c.hls) return this.set('waiting');
-    this.player = playHls(this.video, atOrigin(c.origin, c.hls.playlist), c.hls.segmentSeconds, (message) => this.set('error', message), this.hlsTuning);
+    this.player = playHls(this.video, atOrigin(c.origin, c.hls.playlist), (message) => this.set('error', message), this.hlsTuning);
     this.playerMode = 'hls';
     this.play();
   }

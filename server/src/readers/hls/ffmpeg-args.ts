@@ -1,26 +1,25 @@
-import path from 'node:path';
-import { HLS_PLAYLIST_FILE, HLS_SEGMENT_TEMPLATE } from '../../../../protocol/ids.js';
-
 export interface HlsOutputOptions {
   sdpPath: string;
-  outDir: string;
-  segmentSeconds: number;
-  listSize: number;
+  /** FFmpeg cuts a fragment at least this often (µs): the packager builds parts of whole fragments. */
+  fragmentMicros: number;
+  /** Key frames are forced at this interval when video is re-encoded, seconds. */
+  keyFrameSeconds: number;
   /** 'copy' passes the browser's H264 through; 'h264' re-encodes (needed for VP8 input). */
   video: 'copy' | 'h264';
-  /** Continue an existing playlist after a restart: same numbering, a discontinuity first. */
-  resume?: boolean;
 }
 
-/** FFmpeg command line: RTP described by an SDP in, a short live HLS window out. */
-export function ffmpegHlsArgs(o: HlsOutputOptions): string[] {
+/**
+ * FFmpeg command line: RTP described by an SDP in, fragmented MP4 out on standard output, about
+ * one fragment per frame (and one at every key frame), for the server's LL-HLS packager. FFmpeg
+ * 5.1's HLS muxer cannot write LL-HLS parts; its fMP4 fragments are what parts are made of.
+ */
+export function ffmpegFmp4Args(o: HlsOutputOptions): string[] {
   const video =
     o.video === 'copy'
       ? ['-c:v', 'copy']
       : [
           '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline',
-          // Key frames exactly on segment boundaries, whatever the source's key-frame pattern.
-          '-force_key_frames', `expr:gte(t,n_forced*${o.segmentSeconds})`,
+          '-force_key_frames', `expr:gte(t,n_forced*${o.keyFrameSeconds})`,
         ];
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning',
@@ -29,12 +28,12 @@ export function ffmpegHlsArgs(o: HlsOutputOptions): string[] {
     '-map', '0:v:0', '-map', '0:a:0',
     ...video,
     '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000',
-    '-f', 'hls',
-    '-hls_time', String(o.segmentSeconds),
-    '-hls_list_size', String(o.listSize),
-    // program_date_time lets players measure latency against the wall clock.
-    '-hls_flags', `delete_segments+independent_segments+program_date_time${o.resume ? '+append_list+discont_start' : ''}`,
-    '-hls_segment_filename', path.join(o.outDir, HLS_SEGMENT_TEMPLATE),
-    path.join(o.outDir, HLS_PLAYLIST_FILE),
+    '-f', 'mp4',
+    // empty_moov: the init segment first; default_base_moof: fragments that stand alone (CMAF);
+    // frag_keyframe: a fragment starts at every key frame, where segments are cut.
+    '-movflags', '+frag_keyframe+empty_moov+default_base_moof',
+    '-frag_duration', String(Math.round(o.fragmentMicros)),
+    '-flush_packets', '1',
+    'pipe:1',
   ];
 }

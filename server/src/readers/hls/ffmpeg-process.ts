@@ -35,10 +35,12 @@ export class FfmpegProcess {
   private stopRequested = false;
   readonly exited: Promise<FfmpegExit>;
 
-  constructor(ffmpegPath: string, args: string[], private readonly logger: Logger) {
+  /** `onOutput` receives what FFmpeg writes to its standard output (`pipe:1`). */
+  constructor(ffmpegPath: string, args: string[], private readonly logger: Logger, onOutput?: (chunk: Buffer) => void) {
     // setpriv execs FFmpeg in place: the pid, signals and exit status are FFmpeg's.
     const [command, argv] = ffmpegCommand(ffmpegPath, args);
-    this.child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn(command, argv, { stdio: ['ignore', onOutput ? 'pipe' : 'ignore', 'pipe'] });
+    if (onOutput) this.child.stdout!.on('data', onOutput);
     createInterface({ input: this.child.stderr! }).on('line', (line) => {
       if (!line.trim()) return;
       if (EXPECTED_NOISE.test(line)) this.logger.debug({ ffmpeg: line }, 'ffmpeg');

@@ -3,10 +3,12 @@ import path from 'node:path';
 import type { types } from 'mediasoup';
 import type { Config } from '../../config.js';
 import type { ChannelMedia, ChannelReader } from '../../channel/reader.js';
-import { ffmpegHlsArgs } from './ffmpeg-args.js';
+import type { DrainingStreams } from './draining-streams.js';
+import { ffmpegFmp4Args } from './ffmpeg-args.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
-import { writeOwnerMark } from './leftovers.js';
-import { LivePlaylist } from './live-playlist.js';
+import { BoxSplitter, readFragment, readInit, type TrackInfo } from './fmp4.js';
+import { LlPackager } from './ll-packager.js';
+import { LlHlsStream } from './ll-stream.js';
 import type { PortAllocator } from './port-allocator.js';
 import { describeConsumerStream, writeSdp } from './sdp.js';
 import { waitForUdpPorts } from './udp-listeners.js';
@@ -16,54 +18,55 @@ export interface HlsRuntime {
   ports: PortAllocator;
   /** Private directory for SDP files (never served over HTTP). */
   runDir: string;
+  /** Ended channels' streams, served a while longer so that players drain. */
+  draining: DrainingStreams;
 }
 
 /** What the channel wants to hear from its HLS pipeline. */
 export interface HlsHooks {
-  /** Whether the channel's source is sending media now (a stalled playlist is FFmpeg's fault only then). */
+  /** Whether the channel's source is sending media now (a stalled stream is FFmpeg's fault only then). */
   mediaFlowing: () => boolean;
   onPlaylistReady: () => void;
   /** FFmpeg died; `restarting` tells whether another attempt follows. */
   onFfmpegExit: (exit: FfmpegExit, restarting: boolean) => void;
   /** FFmpeg was found hung and killed. */
   onStall: () => void;
-  /** HLS output paused (the reason, for viewers) or resumed (null). */
-  onPaused: (reason: string | null) => void;
 }
 
 /** FFmpeg that ran this long without dying is considered healthy again (restart budget refilled). */
 const HEALTHY_RUN_MS = 60_000;
-/** How often a stalled playlist and a broken disk are checked. */
+/** How often a stalled FFmpeg is checked for. */
 const WATCH_INTERVAL_MS = 1000;
-export const DISK_PAUSE_REASON = 'the server cannot write HLS files right now; HLS resumes by itself (real-time viewing is unaffected)';
+/** An ended channel's stream stays served this many target durations (its window and then some). */
+const DRAIN_TARGET_DURATIONS = 12;
 
+const FRAGMENT_MICROS = 25_000;
 const LOOPBACK = '127.0.0.1';
 /** Video RTP/RTCP, audio RTP/RTCP. */
 const PORTS_PER_CHANNEL = 4;
 
 /**
- * mediasoup → FFmpeg → HLS for one channel: two PlainTransports sending RTP to the ports of an SDP
- * FFmpeg reads, paused consumers resumed once FFmpeg listens, and a key frame asked for every
- * segment so that FFmpeg can cut segments of the target length. FFmpeg is watched for exits and
- * for hangs; when the disk refuses writes, HLS pauses (FFmpeg restarts would only burn the
- * budget) until the disk accepts them again.
+ * mediasoup → FFmpeg → LL-HLS for one channel: two PlainTransports send RTP to the ports of an
+ * SDP FFmpeg reads; paused consumers are resumed once FFmpeg listens; FFmpeg remuxes (or, for
+ * VP8, transcodes) into fragmented MP4 on its standard output, which the server packages into
+ * LL-HLS parts and segments held in memory (LlPackager, LlHlsStream). A key frame is asked for
+ * every segment target so that segments start at key frames. FFmpeg is watched for exits and
+ * hangs and restarted (a new init segment and a discontinuity); the stream outlives it.
  */
 export class HlsPipeline implements ChannelReader {
-  readonly outDir: string;
   readonly sdpPath: string;
+  readonly packager: LlPackager;
+  readonly stream: LlHlsStream;
   private basePort: number | null = null;
   private readonly transports: types.PlainTransport[] = [];
   private readonly consumers: types.Consumer[] = [];
   private ffmpeg: FfmpegProcess | null = null;
   private ffmpegStartedAt = 0;
-  private livePlaylist: LivePlaylist | null = null;
+  private lastFragmentAt = 0;
   private timers: NodeJS.Timeout[] = [];
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
-  private pausedForDisk = false;
-  private lastSeenSegment = -1;
-  private progressAt = 0;
 
   private readonly audioProducer: types.Producer;
   private readonly videoProducer: types.Producer;
@@ -74,7 +77,6 @@ export class HlsPipeline implements ChannelReader {
     private readonly runtime: HlsRuntime,
     private readonly hooks: HlsHooks,
   ) {
-    this.outDir = path.join(config.dir, media.channelId);
     this.sdpPath = path.join(runtime.runDir, `${media.channelId}.sdp`);
     const track = (kind: 'audio' | 'video') => {
       const producer = media.tracks().find((p) => p.kind === kind);
@@ -83,6 +85,14 @@ export class HlsPipeline implements ChannelReader {
     };
     this.audioProducer = track('audio');
     this.videoProducer = track('video');
+    this.packager = new LlPackager({ partTarget: config.partSeconds, segmentTarget: config.segmentSeconds, now: Date.now });
+    this.stream = new LlHlsStream(this.packager);
+    const stopListening = this.packager.onChange(() => {
+      if (!this.stream.ready || this.stopping) return;
+      stopListening();
+      this.media.logger.info({ partTarget: this.packager.partTarget, targetDuration: this.packager.targetDuration }, 'hls playlist ready');
+      this.hooks.onPlaylistReady();
+    });
   }
 
   /** Starts FFmpeg on the channel's audio and video tracks; the caller attaches it as a reader. */
@@ -97,11 +107,6 @@ export class HlsPipeline implements ChannelReader {
     return pipeline;
   }
 
-  /** The channel's playlist as HTTP serves it; null until the pipeline has its folder. */
-  get playlist(): LivePlaylist | null {
-    return this.livePlaylist;
-  }
-
   /** UDP ports this pipeline holds: FFmpeg's RTP/RTCP and the PlainTransports' own sockets. */
   get udpPorts(): number[] {
     const ffmpegPorts = this.basePort === null ? [] : [0, 1, 2, 3].map((i) => this.basePort! + i);
@@ -112,17 +117,13 @@ export class HlsPipeline implements ChannelReader {
     return this.ffmpeg?.pid;
   }
 
-  get paused(): boolean {
-    return this.pausedForDisk;
-  }
-
   get videoMode(): 'copy' | 'h264' {
     const codec = this.videoProducer.rtpParameters.codecs[0];
     return this.config.videoMode === 'auto' && codec?.mimeType.toLowerCase() === 'video/h264' ? 'copy' : 'h264';
   }
 
   private get stallTimeoutMs(): number {
-    return Math.max(this.config.stallTimeoutMs, 3 * this.config.segmentSeconds * 1000);
+    return Math.max(this.config.stallTimeoutMs, 3 * this.packager.targetDuration * 1000);
   }
 
   private async run(): Promise<void> {
@@ -151,23 +152,15 @@ export class HlsPipeline implements ChannelReader {
       streams.push(describeConsumerStream(leg.kind, leg.port, consumer.rtpParameters));
     }
 
-    await mkdir(this.outDir, { recursive: true });
-    await writeOwnerMark(this.outDir);
     await mkdir(this.runtime.runDir, { recursive: true });
-    this.livePlaylist = new LivePlaylist(this.outDir);
-    this.livePlaylist.onReady(() => {
-      if (this.stopping) return;
-      this.media.logger.info('hls playlist ready');
-      this.hooks.onPlaylistReady();
-    });
     await writeFile(this.sdpPath, writeSdp(`livecast ${this.media.channelId}`, LOOPBACK, streams));
 
     await this.launchFfmpeg(false);
     await Promise.all(this.consumers.map((c) => c.resume()));
     const videoConsumer = this.consumers[0]!;
     this.media.requestKeyFrame(videoConsumer);
-    // Browsers send a key frame only when asked (Chromium: 2 in 2 minutes); FFmpeg can only cut a
-    // segment at a key frame, so asking once per segment keeps segments at the target length.
+    // Browsers send a key frame only when asked (Chromium: 2 in 2 minutes); segments start at
+    // key frames, so asking once per segment target keeps segments at that length.
     this.timers.push(
       setInterval(() => {
         if (!videoConsumer.closed) this.media.requestKeyFrame(videoConsumer);
@@ -177,18 +170,29 @@ export class HlsPipeline implements ChannelReader {
   }
 
   /** Starts FFmpeg and waits until it listens on its RTP ports (packets before that are lost). */
-  private async launchFfmpeg(resume: boolean): Promise<void> {
+  private async launchFfmpeg(restart: boolean): Promise<void> {
     const video = this.videoMode;
+    const output = this.outputReader();
     const ffmpeg = new FfmpegProcess(
       this.config.ffmpegPath,
-      ffmpegHlsArgs({ sdpPath: this.sdpPath, outDir: this.outDir, segmentSeconds: this.config.segmentSeconds, listSize: this.config.listSize, video, resume }),
+      ffmpegFmp4Args({
+        sdpPath: this.sdpPath,
+        // Shorter than a video frame (up to 40 fps), longer than an AAC frame (21 ms): at most one
+        // video frame per fragment, so that parts can be cut at any frame.
+        fragmentMicros: FRAGMENT_MICROS,
+        keyFrameSeconds: this.config.segmentSeconds,
+        video,
+      }),
       this.media.logger,
+      (chunk) => {
+        if (this.ffmpeg === ffmpeg) output(chunk);
+      },
     );
     this.ffmpeg = ffmpeg;
     const startedAt = Date.now();
     this.ffmpegStartedAt = startedAt;
     void ffmpeg.exited.then((exit) => this.onFfmpegExit(exit, Date.now() - startedAt));
-    this.media.logger.info({ video, basePort: this.basePort, ffmpegPid: ffmpeg.pid, resume }, resume ? 'hls pipeline restarting ffmpeg' : 'hls pipeline starting');
+    this.media.logger.info({ video, basePort: this.basePort, ffmpegPid: ffmpeg.pid, restart }, restart ? 'hls pipeline restarting ffmpeg' : 'hls pipeline starting');
     try {
       await waitForUdpPorts([this.basePort!, this.basePort! + 2], {
         timeoutMs: 5000,
@@ -201,35 +205,59 @@ export class HlsPipeline implements ChannelReader {
     }
   }
 
+  /** Reads one FFmpeg's fMP4 output into the packager: the init segment, then fragments. */
+  private outputReader(): (chunk: Buffer) => void {
+    const splitter = new BoxSplitter();
+    let ftyp: Buffer | null = null;
+    let moof: Buffer | null = null;
+    let tracks: TrackInfo[] | null = null;
+    let broken = false;
+    return (chunk) => {
+      if (broken || this.stopping) return;
+      try {
+        for (const box of splitter.push(chunk)) {
+          if (box.type === 'ftyp') ftyp = box.data;
+          else if (box.type === 'moov') {
+            tracks = readInit(box.data);
+            this.packager.setInit(Buffer.concat(ftyp ? [ftyp, box.data] : [box.data]));
+          } else if (box.type === 'moof') moof = box.data;
+          else if (box.type === 'mdat' && moof && tracks) {
+            const primary = tracks.some((t) => t.kind === 'video') ? 'video' : 'audio';
+            const now = Date.now();
+            this.packager.addFragment(Buffer.concat([moof, box.data]), readFragment(moof, tracks), now, primary);
+            this.lastFragmentAt = now;
+            moof = null;
+          }
+        }
+      } catch (error) {
+        // Output that cannot be read is FFmpeg's failure: killing it hands it to the restart path.
+        broken = true;
+        this.media.logger.error({ err: error }, 'unreadable fMP4 from ffmpeg; restarting it');
+        this.ffmpeg?.kill();
+      }
+    };
+  }
+
   /**
-   * An FFmpeg that is alive but lists no new segment while media flows in is hung (SIGSTOP, a
-   * blocked write): killing it hands it to the exit path, which restarts it or pauses for the disk.
+   * An FFmpeg that is alive but writes nothing while media flows in is hung (SIGSTOP, a blocked
+   * pipe): killing it hands it to the exit path, which restarts it.
    */
   private watchProgress(): void {
     const ffmpeg = this.ffmpeg;
-    if (this.stopping || this.pausedForDisk || !ffmpeg?.running) return;
+    if (this.stopping || !ffmpeg?.running) return;
     const now = Date.now();
-    const newest = this.livePlaylist?.newestSegment ?? -1;
-    if (newest !== this.lastSeenSegment) {
-      this.lastSeenSegment = newest;
-      this.progressAt = now;
-      return;
-    }
-    const quietMs = now - Math.max(this.progressAt, this.ffmpegStartedAt);
+    const quietMs = now - Math.max(this.lastFragmentAt, this.ffmpegStartedAt);
     if (quietMs < this.stallTimeoutMs) return;
     // No input, no output: the channel's source watch deals with a silent broadcaster.
-    if (!this.hooks.mediaFlowing()) return void (this.progressAt = now);
-    this.media.logger.error({ ffmpegPid: ffmpeg.pid, quietMs, newestSegment: newest }, 'ffmpeg lists no new segments while media flows in; killing it');
+    if (!this.hooks.mediaFlowing()) return void (this.lastFragmentAt = now);
+    this.media.logger.error({ ffmpegPid: ffmpeg.pid, quietMs }, 'ffmpeg writes nothing while media flows in; killing it');
     this.hooks.onStall();
-    this.progressAt = now;
+    this.lastFragmentAt = now;
     ffmpeg.kill();
   }
 
-  private async onFfmpegExit(exit: FfmpegExit, ranMs: number): Promise<void> {
+  private onFfmpegExit(exit: FfmpegExit, ranMs: number): void {
     if (exit.requested || this.stopping) return this.hooks.onFfmpegExit(exit, false);
-    const diskError = await this.diskError();
-    if (this.stopping) return;
-    if (diskError) return this.pauseForDisk(diskError);
     if (ranMs > HEALTHY_RUN_MS) this.restarts = 0;
     const restarting = this.restarts < this.config.maxRestarts;
     this.media.logger.error({ ...exit, ranMs, restarts: this.restarts, restarting }, 'ffmpeg exited unexpectedly');
@@ -253,59 +281,22 @@ export class HlsPipeline implements ChannelReader {
     }, delayMs);
   }
 
-  /** Why the channel's folder cannot be written, or null when it can. */
-  private async diskError(): Promise<string | null> {
-    const probe = path.join(this.outDir, '.write-probe');
-    try {
-      await mkdir(this.outDir, { recursive: true });
-      await writeFile(probe, '');
-      await rm(probe, { force: true });
-      return null;
-    } catch (error) {
-      return error instanceof Error ? error.message : String(error);
-    }
-  }
-
   /**
-   * Restarting FFmpeg against a disk that refuses writes only burns the restart budget and would
-   * end a broadcast whose WebRTC side is fine: HLS pauses instead, and resumes with the disk.
-   */
-  private pauseForDisk(error: string): void {
-    this.pausedForDisk = true;
-    this.media.logger.error({ error }, 'hls paused: cannot write the channel’s folder');
-    this.hooks.onPaused(DISK_PAUSE_REASON);
-    const retry = setInterval(() => {
-      void this.diskError().then((stillBroken) => {
-        if (stillBroken || this.stopping || !this.pausedForDisk) return;
-        clearInterval(retry);
-        this.pausedForDisk = false;
-        this.restarts = 0;
-        this.media.logger.info('hls resumes: the channel’s folder is writable again');
-        this.hooks.onPaused(null);
-        this.scheduleRestart(0);
-      });
-    }, WATCH_INTERVAL_MS);
-    this.timers.push(retry);
-  }
-
-  /**
-   * Stops FFmpeg first (so it never waits on a closed input), then frees transports, ports, files.
-   * Never rejects: a folder that cannot be removed (I/O error, read-only or immutable files) is
-   * logged and left for the next start-up's clean-up; the channel ends all the same.
+   * Stops FFmpeg first (so it never waits on a closed input), then frees transports, ports and
+   * the SDP file; the stream ends (EXT-X-ENDLIST) and is served a while longer for players to
+   * drain. Never rejects.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.timers.forEach((t) => clearTimeout(t));
       if (this.restartTimer) clearTimeout(this.restartTimer);
-      this.livePlaylist?.close();
       await this.ffmpeg?.stop();
       for (const transport of this.transports) transport.close();
       if (this.basePort !== null) this.runtime.ports.release(this.basePort, PORTS_PER_CHANNEL);
-      for (const target of [this.sdpPath, this.outDir]) {
-        await rm(target, { recursive: true, force: true }).catch((error: unknown) =>
-          this.media.logger.error({ err: error, path: target }, 'could not remove HLS files; they are removed at the next start'),
-        );
-      }
+      await rm(this.sdpPath, { force: true }).catch((error: unknown) => this.media.logger.error({ err: error, path: this.sdpPath }, 'could not remove the SDP file'));
+      this.packager.end();
+      if (this.stream.ready) this.runtime.draining.add(this.media.channelId, this.stream, DRAIN_TARGET_DURATIONS * this.packager.targetDuration * 1000);
+      else this.stream.close();
       this.media.logger.info('hls pipeline stopped');
     })();
     return this.stopping;

@@ -1,0 +1,140 @@
+import HLS from 'hls-parser';
+import { describe, expect, it } from 'vitest';
+import type { FragmentTiming } from './fmp4.js';
+import { LlPackager } from './ll-packager.js';
+import { writeLlPlaylist } from './ll-playlist.js';
+import { LlHlsStream } from './ll-stream.js';
+
+const FRAME = 1 / 30;
+
+/** A packager fed like FFmpeg feeds it: one fragment per video frame, a key frame every `gop` frames. */
+function feed(packager: LlPackager, clock: { now: number }, frames: number, o: { from?: number; gop?: number; start?: number } = {}): void {
+  const from = o.from ?? 0;
+  for (let i = from; i < from + frames; i++) {
+    clock.now += FRAME * 1000;
+    const start = (o.start ?? 0) + i * FRAME;
+    const timing: FragmentTiming = { video: { start, duration: FRAME, samples: 1, sync: i % (o.gop ?? 30) === 0 }, audio: { start, duration: FRAME, samples: 2, sync: true } };
+    packager.addFragment(Buffer.alloc(10, i % 256), timing, clock.now);
+  }
+}
+
+function setUp(segmentTarget = 1) {
+  const clock = { now: 1_800_000_000_000 };
+  const packager = new LlPackager({ partTarget: 0.2, segmentTarget, now: () => clock.now });
+  packager.setInit(Buffer.from('init'));
+  return { clock, packager };
+}
+
+const strict = (text: string) => {
+  HLS.setOptions({ strictMode: true, silent: true });
+  const playlist = HLS.parse(text);
+  if (playlist.isMasterPlaylist) throw new Error('master');
+  return playlist;
+};
+
+describe('LlPackager', () => {
+  it('cuts parts of whole frames within the part target and segments at key frames; the playlist is strictly valid', () => {
+    const { clock, packager } = setUp();
+    feed(packager, clock, 30 * 12 + 10);
+    // 6 frames of 1/30 s: the declared target is 0.2 s plus 5 % for capture jitter.
+    expect(packager.partTarget).toBe(0.21);
+    const complete = packager.segments.filter((s) => s.data !== null);
+    for (const segment of complete) {
+      expect(segment.duration).toBeCloseTo(1, 3);
+      expect(segment.parts.map((p) => p.independent)).toEqual([true, false, false, false, false]);
+      for (const part of segment.parts) expect(part.duration).toBeCloseTo(0.2, 3);
+      // The segment's bytes are its parts' bytes, in order, held once.
+      expect(Buffer.concat(segment.parts.map((p) => p.data)).equals(segment.data!)).toBe(true);
+    }
+    const playlist = strict(writeLlPlaylist(packager));
+    expect(playlist.targetDuration).toBe(1);
+    expect(playlist.partTargetDuration).toBe(0.21);
+    expect(playlist.lowLatencyCompatibility).toEqual({ canBlockReload: true, canSkipUntil: 6, holdBack: 3, partHoldBack: 0.63 });
+  });
+
+  it('keeps at least CAN-SKIP-UNTIL plus three target durations, and removed files stay fetchable for their duration plus the playlist’s', () => {
+    const { clock, packager } = setUp();
+    feed(packager, clock, 30 * 20);
+    const complete = packager.segments.filter((s) => s.data !== null);
+    const total = complete.reduce((sum, s) => sum + s.duration, 0);
+    expect(total).toBeGreaterThanOrEqual(9 - 0.001);
+    expect(total).toBeLessThan(11);
+    expect(packager.segments[0]!.msn).toBeGreaterThan(0);
+    const removed = `seg_${packager.segments[0]!.msn - 1}.m4s`;
+    expect(packager.file(removed)).toBeDefined();
+    expect(packager.file(`part_${packager.segments[0]!.msn - 1}_0.m4s`)).toBeDefined();
+    clock.now += (1 + total + 0.5) * 1000;
+    expect(packager.file(removed)).toBeUndefined();
+  });
+
+  it('forces a cut before a segment would round above the target duration when key frames do not come', () => {
+    const { clock, packager } = setUp();
+    feed(packager, clock, 30 * 8, { gop: 90 }); // a key frame every 3 s
+    for (const segment of packager.segments.filter((s) => s.data !== null)) expect(Math.round(segment.duration)).toBeLessThanOrEqual(1);
+    strict(writeLlPlaylist(packager));
+  });
+
+  it('marks a frozen sender’s return as a discontinuity, with the program date-time re-anchored, instead of a long segment', () => {
+    const { clock, packager } = setUp();
+    feed(packager, clock, 90);
+    clock.now += 10_000; // 10 s without media; the media clock jumps as much
+    feed(packager, clock, 90, { from: 90, start: 10 });
+    const after = packager.segments.find((s) => s.discontinuity)!;
+    expect(after).toBeDefined();
+    for (const segment of packager.segments.filter((s) => s.data !== null)) expect(segment.duration).toBeLessThan(1.5);
+    const before = packager.segments[packager.segments.indexOf(after) - 1]!;
+    expect(after.programDateTime - before.programDateTime).toBeGreaterThan(10_000);
+    const text = writeLlPlaylist(packager);
+    expect(text).toContain('#EXT-X-DISCONTINUITY');
+    strict(text);
+  });
+
+  it('starts a new init segment after an FFmpeg restart: a discontinuity with its EXT-X-MAP; ends with EXT-X-ENDLIST and no hint', () => {
+    const { clock, packager } = setUp();
+    feed(packager, clock, 60);
+    expect(packager.setInit(Buffer.from('init2'))).toBe('init_1.mp4');
+    feed(packager, clock, 60, { start: 5 });
+    let text = writeLlPlaylist(packager);
+    expect(text).toMatch(/#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init_1\.mp4"/);
+    expect(text).toContain('#EXT-X-PRELOAD-HINT');
+    packager.end();
+    text = writeLlPlaylist(packager);
+    expect(text).toMatch(/#EXT-X-ENDLIST\n?$/);
+    expect(text).not.toContain('PRELOAD-HINT');
+    strict(text);
+  });
+
+  it('writes delta updates (_HLS_skip) that skip what lies beyond CAN-SKIP-UNTIL', () => {
+    const { clock, packager } = setUp();
+    feed(packager, clock, 30 * 15);
+    const delta = writeLlPlaylist(packager, { skip: true });
+    const skipped = Number(/#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)/.exec(delta)?.[1]);
+    expect(skipped).toBeGreaterThan(0);
+    const full = strict(writeLlPlaylist(packager));
+    const listed = (delta.match(/^seg_\d+\.m4s$/gm) ?? []).length;
+    expect(listed + skipped).toBe(full.segments.filter((s) => s.uri).length);
+  });
+});
+
+describe('LlHlsStream blocking', () => {
+  it('answers a request for a future part once it exists', async () => {
+    const { clock, packager } = setUp();
+    const stream = new LlHlsStream(packager);
+    feed(packager, clock, 45);
+    const newest = stream.newestPart!;
+    const waiting = stream.waitUntil(() => stream.has(newest.msn, newest.part + 1));
+    feed(packager, clock, 6, { from: 45 });
+    expect(await waiting).toBe('ready');
+    expect(stream.has(newest.msn, newest.part + 1)).toBe(true);
+    stream.close();
+  });
+
+  it('times out after three target durations (the route answers 503)', async () => {
+    const { clock, packager } = setUp();
+    const stream = new LlHlsStream(packager);
+    feed(packager, clock, 45);
+    const started = Date.now();
+    expect(await stream.waitUntil(() => stream.has(stream.lastCompleteMsn + 2))).toBe('timeout');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+  });
+});

@@ -1,0 +1,341 @@
+import type { FragmentTiming, TrackSpan } from './fmp4.js';
+
+/**
+ * LL-HLS packaging of one channel's fragmented MP4 (RFC 8216bis): fragments of about one frame
+ * are grouped into partial segments of at most the part target, segments start at key frames
+ * (cut at the first key frame past half the segment target), and the window, the removal delay
+ * and the program date-time follow the spec's rules. Pure: bytes and timings in, state out; the
+ * clock is given.
+ */
+
+export interface PackagerOptions {
+  /** The wanted part length, seconds (the declared PART-TARGET is the nearest whole number of fragments). */
+  partTarget: number;
+  /** The wanted segment length (key frames are asked for at this interval), seconds. */
+  segmentTarget: number;
+  /** Milliseconds since the epoch (tests give their own clock). */
+  now: () => number;
+}
+
+export interface Part {
+  name: string;
+  duration: number;
+  independent: boolean;
+  data: Buffer;
+}
+
+export interface Segment {
+  msn: number;
+  name: string;
+  /** The init segment (EXT-X-MAP) its fragments need. */
+  init: string;
+  /** Wall-clock time of its first sample (EXT-X-PROGRAM-DATE-TIME), ms since the epoch. */
+  programDateTime: number;
+  discontinuity: boolean;
+  parts: Part[];
+  duration: number;
+  /** Set once the segment is complete (its bytes: the parts' bytes in order). */
+  data: Buffer | null;
+}
+
+/** A key frame this early in a segment does not start a new one (segments would get too short). */
+const MIN_SEGMENT_FRACTION = 0.5;
+/** A jump of the media clock beyond this (a frozen or restarted sender) is a discontinuity, not a long segment. */
+const MAX_GAP_SECONDS = 0.5;
+/** The part target is decided from this many frames' durations (FFmpeg's first frame's is often odd). */
+const FRAMES_TO_DECIDE = 8;
+/** Float slack when comparing durations. */
+const EPSILON = 0.0005;
+
+type Listener = () => void;
+
+export class LlPackager {
+  /** EXT-X-TARGETDURATION: constant; every segment's EXTINF rounds to at most this. */
+  readonly targetDuration: number;
+  /** A segment is cut even without a key frame before it would round above the target duration. */
+  private readonly maxSegment: number;
+  /** The window keeps at least this much media (CAN-SKIP-UNTIL plus three target durations). */
+  private readonly minWindow: number;
+
+  private readonly inits = new Map<string, Buffer>();
+  private initCount = 0;
+  private currentInit: string | null = null;
+  private readonly segmentList: Segment[] = [];
+  private nextMsn = 0;
+  private discontinuitySequence = 0;
+  private pendingDiscontinuity = false;
+  private open: { chunks: Buffer[]; duration: number; frames: number; independent: boolean } | null = null;
+  /** Fragments of the other track that arrived between parts: they open the next part. */
+  private carry: Buffer[] = [];
+  private lastEnd: number | null = null;
+  /** media time ↔ wall clock of the current timeline. */
+  private anchor: { media: number; wall: number } | null = null;
+  /** Files that left the window, kept fetchable until the time the spec asks (§6.2.2). */
+  private readonly removed = new Map<string, { data: Buffer; until: number }>();
+  private readonly listeners = new Set<Listener>();
+  private ended = false;
+  private declaredPartTarget: number | null = null;
+  /** Frames per part, decided with the part target. */
+  private framesPerPart = 0;
+
+  constructor(private readonly o: PackagerOptions) {
+    this.targetDuration = Math.max(1, Math.round(o.segmentTarget));
+    this.maxSegment = this.targetDuration + 0.5 - 0.05;
+    this.minWindow = this.canSkipUntil + 3 * this.targetDuration;
+  }
+
+  /** EXT-X-SERVER-CONTROL CAN-SKIP-UNTIL: six target durations, the least the spec allows. */
+  get canSkipUntil(): number {
+    return 6 * this.targetDuration;
+  }
+
+  /**
+   * EXT-X-PART-INF PART-TARGET: the wanted part length made a whole number of frames, decided once
+   * from the first frames and constant from then on. Parts hold that many frames, so every part is
+   * at most the target and, but for a segment's last, well above 85 % of it (rfc8216bis
+   * §4.4.4.9); 5 % is left for the jitter of capture timestamps.
+   */
+  get partTarget(): number {
+    return this.declaredPartTarget ?? this.o.partTarget;
+  }
+
+  /** Frame durations seen before the part target is decided. */
+  private readonly firstFrames: number[] = [];
+  /** Fragments held until the part target is decided (a few frames), then packaged in order. */
+  private held: { data: Buffer; timing: FragmentTiming; arrivedAt: number; primary: 'video' | 'audio' }[] = [];
+
+  /** Decides the part target from the median frame duration of the first frames; true once decided. */
+  private decidePartTarget(span: TrackSpan | undefined): boolean {
+    if (this.declaredPartTarget !== null) return true;
+    if (span && span.samples > 0) this.firstFrames.push(span.duration / span.samples);
+    if (this.firstFrames.length < FRAMES_TO_DECIDE) return false;
+    const sorted = [...this.firstFrames].sort((a, b) => a - b);
+    const frame = Math.min(0.2, Math.max(0.004, sorted[Math.floor(sorted.length / 2)]!));
+    this.framesPerPart = Math.max(1, Math.round(this.o.partTarget / frame));
+    this.declaredPartTarget = Math.ceil(this.framesPerPart * frame * 1.05 * 1000 - 1e-6) / 1000;
+    return true;
+  }
+
+  get segments(): readonly Segment[] {
+    return this.segmentList;
+  }
+
+  get discontinuitySequenceBase(): number {
+    return this.discontinuitySequence;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** The name of the next part (the preload hint), or null before the first segment and after the end. */
+  get hintedPart(): string | null {
+    const last = this.segmentList.at(-1);
+    if (this.ended || !last) return null;
+    return last.data === null ? partName(last.msn, last.parts.length) : partName(this.nextMsn, 0);
+  }
+
+  /** Media sequence number and part index of the newest part. */
+  get newest(): { msn: number; part: number } | null {
+    for (let i = this.segmentList.length - 1; i >= 0; i--) {
+      const segment = this.segmentList[i]!;
+      if (segment.parts.length > 0) return { msn: segment.msn, part: segment.parts.length - 1 };
+    }
+    return null;
+  }
+
+  /** The last complete segment's number, or -1. */
+  get lastCompleteMsn(): number {
+    for (let i = this.segmentList.length - 1; i >= 0; i--) if (this.segmentList[i]!.data !== null) return this.segmentList[i]!.msn;
+    return -1;
+  }
+
+  onChange(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A file by name: init, segment or part, live or recently removed. */
+  file(name: string): Buffer | undefined {
+    const init = this.inits.get(name);
+    if (init) return init;
+    const parsed = /^(?:seg_(\d+)\.m4s|part_(\d+)_(\d+)\.m4s)$/.exec(name);
+    if (parsed) {
+      const msn = Number(parsed[1] ?? parsed[2]);
+      const segment = this.segmentList.find((s) => s.msn === msn);
+      if (segment) {
+        if (parsed[1] !== undefined) return segment.data ?? undefined;
+        return segment.parts[Number(parsed[3])]?.data;
+      }
+    }
+    const kept = this.removed.get(name);
+    if (kept && kept.until > this.o.now()) return kept.data;
+    return undefined;
+  }
+
+  /** A new init segment: FFmpeg (re)started. What follows is a new timeline (a discontinuity, unless it is the first). */
+  setInit(data: Buffer): string {
+    this.closeSegment();
+    const name = `init_${this.initCount++}.mp4`;
+    this.inits.set(name, data);
+    this.currentInit = name;
+    this.pendingDiscontinuity = this.segmentList.length > 0;
+    this.lastEnd = null;
+    this.anchor = null;
+    this.emit();
+    return name;
+  }
+
+  /**
+   * One fragment (`moof`+`mdat`) and its timing; `arrivedAt` is when it arrived (ms), from which
+   * the timeline's wall clock is anchored: its first sample was captured about its duration earlier.
+   */
+  addFragment(data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio' = 'video'): void {
+    if (this.ended || !this.currentInit) return;
+    if (this.declaredPartTarget === null) {
+      this.held.push({ data, timing, arrivedAt, primary });
+      if (!this.decidePartTarget(timing[primary])) return;
+      const held = this.held;
+      this.held = [];
+      for (const h of held) this.package(h.data, h.timing, h.arrivedAt, h.primary);
+      return;
+    }
+    this.package(data, timing, arrivedAt, primary);
+  }
+
+  private package(data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio'): void {
+    const span = timing[primary];
+    if (!span) {
+      // Samples of the other track only: they go with the part being built, or the next one.
+      (this.open?.chunks ?? this.carry).push(data);
+      return;
+    }
+    if (this.lastEnd !== null && Math.abs(span.start - this.lastEnd) > MAX_GAP_SECONDS) {
+      // The sender froze (or its clock jumped): the media so far ends here, the rest is a new timeline.
+      this.closeSegment();
+      this.pendingDiscontinuity = true;
+      this.anchor = null;
+    }
+    this.lastEnd = span.start + span.duration;
+    const segment = this.openSegment();
+    if (!segment && !span.sync) {
+      // Only a key frame can start a segment (at the start, after a freeze or a restart).
+      this.carry = [];
+      return;
+    }
+    const length = segment ? segment.duration + (this.open?.duration ?? 0) : 0;
+    if (!segment || (span.sync && length >= this.o.segmentTarget * MIN_SEGMENT_FRACTION) || length + span.duration > this.maxSegment) {
+      this.closeSegment();
+      this.anchor ??= { media: span.start, wall: arrivedAt - span.duration * 1000 };
+      this.startSegment(span.start);
+    }
+    if (!this.open) {
+      this.open = { chunks: this.carry, duration: 0, frames: 0, independent: span.sync };
+      this.carry = [];
+    }
+    this.open.chunks.push(data);
+    this.open.duration += span.duration;
+    this.open.frames += span.samples;
+    // Published as soon as it is full, without waiting for the next fragment: when it holds its
+    // frames, or when one more frame would not fit. A frame that a sender's stall made longer than
+    // usual still goes into the part being built (a part cut short of 85 % of the target would be
+    // wrong too); the playlist then declares that part as the target (see ll-playlist.ts).
+    const frame = span.samples > 0 ? span.duration / span.samples : 0;
+    const full = this.open.frames >= this.framesPerPart || this.open.duration + frame > this.partTarget + EPSILON;
+    if (full && this.open.duration >= 0.85 * this.partTarget) this.closePart();
+  }
+
+  /** The stream ended: the last part and segment are closed; the playlist gets EXT-X-ENDLIST. */
+  end(): void {
+    if (this.ended) return;
+    this.closeSegment();
+    // An empty last segment (started, nothing in it) is not listed.
+    const last = this.segmentList.at(-1);
+    if (last && last.data === null) this.segmentList.pop();
+    this.ended = true;
+    this.emit();
+  }
+
+  private openSegment(): Segment | null {
+    const last = this.segmentList.at(-1);
+    return last && last.data === null ? last : null;
+  }
+
+  private startSegment(mediaStart: number): Segment {
+    const anchor = this.anchor!;
+    const segment: Segment = {
+      msn: this.nextMsn++,
+      name: `seg_${this.nextMsn - 1}.m4s`,
+      init: this.currentInit!,
+      programDateTime: Math.round(anchor.wall + (mediaStart - anchor.media) * 1000),
+      discontinuity: this.pendingDiscontinuity,
+      parts: [],
+      duration: 0,
+      data: null,
+    };
+    this.pendingDiscontinuity = false;
+    this.segmentList.push(segment);
+    return segment;
+  }
+
+  private closePart(): void {
+    const segment = this.openSegment();
+    const open = this.open;
+    this.open = null;
+    if (!segment || !open || open.chunks.length === 0) return;
+    segment.parts.push({ name: partName(segment.msn, segment.parts.length), duration: open.duration, independent: open.independent, data: Buffer.concat(open.chunks) });
+    segment.duration += open.duration;
+    this.emit();
+  }
+
+  private closeSegment(): void {
+    this.closePart();
+    const segment = this.openSegment();
+    if (!segment) return;
+    if (segment.parts.length === 0) {
+      // Nothing was added: forget it (its number is reused).
+      this.segmentList.pop();
+      this.nextMsn--;
+      return;
+    }
+    // One buffer per segment; its parts become views of it (no copy kept twice).
+    const data = Buffer.concat(segment.parts.map((p) => p.data));
+    let offset = 0;
+    for (const part of segment.parts) {
+      part.data = data.subarray(offset, offset + part.data.length);
+      offset += part.data.length;
+    }
+    segment.data = data;
+    this.trim();
+    this.emit();
+  }
+
+  /** Drops the oldest segments while the window stays long enough; they stay fetchable for their duration plus the playlist's. */
+  private trim(): void {
+    const now = this.o.now();
+    for (const [name, kept] of this.removed) if (kept.until <= now) this.removed.delete(name);
+    const complete = () => this.segmentList.filter((s) => s.data !== null);
+    let total = complete().reduce((sum, s) => sum + s.duration, 0);
+    while (this.segmentList.length > 1 && this.segmentList[0]!.data !== null && total - this.segmentList[0]!.duration >= this.minWindow) {
+      const oldest = this.segmentList.shift()!;
+      total -= oldest.duration;
+      if (this.segmentList[0]?.discontinuity) this.discontinuitySequence++;
+      const until = now + (oldest.duration + total) * 1000;
+      this.removed.set(oldest.name, { data: oldest.data!, until });
+      for (const part of oldest.parts) this.removed.set(part.name, { data: part.data, until });
+    }
+    // Init segments no segment refers to any more go with the last segment that did.
+    for (const name of this.inits.keys()) {
+      if (name !== this.currentInit && !this.segmentList.some((s) => s.init === name)) {
+        this.removed.set(name, { data: this.inits.get(name)!, until: now + total * 1000 });
+        this.inits.delete(name);
+      }
+    }
+  }
+
+  private emit(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
+
+export const partName = (msn: number, index: number): string => `part_${msn}_${index}.m4s`;
