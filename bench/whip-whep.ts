@@ -218,10 +218,12 @@ async function closeWhepPlayer(page: Page): Promise<void> {
   await page.context().close();
 }
 
-async function measureWhep(browser: Browser, app: App, bundle: string, channelId: string) {
+async function measureWhep(browser: Browser, app: App, bundle: string, channel: Channel) {
   console.error(`WHEP player for ${SECONDS} s …`);
-  const player = await openWhepPlayer(browser, app, bundle, channelId);
+  const player = await openWhepPlayer(browser, app, bundle, channel.id);
   await player.waitForTimeout(SETTLE_MS);
+  // Whether the player's payload types made it go through an egress router (one more pipe hop).
+  const egressRouters = channel.realtime.egressRouters;
   const before = (await whepMetrics(player)).samples.length;
   await player.waitForTimeout(SECONDS * 1000);
   const samples = (await whepMetrics(player)).samples.slice(before).map((s) => s.ms);
@@ -230,14 +232,14 @@ async function measureWhep(browser: Browser, app: App, bundle: string, channelId
   const fromNavigation: number[] = [];
   const fromView: number[] = [];
   for (let i = 0; i < FIRST_FRAME_RUNS; i++) {
-    const page = await openWhepPlayer(browser, app, bundle, channelId);
+    const page = await openWhepPlayer(browser, app, bundle, channel.id);
     await page.waitForFunction(() => (window as Window & { __whep?: WhepMetrics }).__whep?.firstFrameMs != null, null, { timeout: 20_000 });
     const m = await whepMetrics(page);
     fromNavigation.push(m.firstFrameMs!);
     fromView.push(m.firstFrameMs! - m.startedMs);
     await closeWhepPlayer(page);
   }
-  return { samples, fromNavigation, fromView };
+  return { samples, fromNavigation, fromView, egressRouters };
 }
 
 const ms = (v: number) => Math.round(v);
@@ -254,7 +256,7 @@ export async function runWhipWhep(): Promise<void> {
     const whipHls = await whip.finish();
     const page = await measurePublisher('go-live', browser, app, () => startBrowserPublisher(browser, app));
     // (b) right after our own real-time player, on the same channel.
-    const whep = await measureWhep(browser, app, whepBundle, page.channel.id);
+    const whep = await measureWhep(browser, app, whepBundle, page.channel);
     const pageHls = await page.finish();
 
     const startStat = (starts: Start[], at: (s: Start) => number | null) => {
@@ -309,6 +311,7 @@ export async function runWhipWhep(): Promise<void> {
         'first frame p50 ms (navigation)': ms(median(ours.firstFrames)),
         'first frame max ms (navigation)': ms(Math.max(...ours.firstFrames)),
         'first frame p50 ms (view() call)': '—',
+        'egress routers': 0,
       },
       {
         player: 'WHEP (medooze whip-whep)',
@@ -318,6 +321,7 @@ export async function runWhipWhep(): Promise<void> {
         'first frame p50 ms (navigation)': ms(median(whep.fromNavigation)),
         'first frame max ms (navigation)': ms(Math.max(...whep.fromNavigation)),
         'first frame p50 ms (view() call)': ms(median(whep.fromView)),
+        'egress routers': whep.egressRouters,
       },
     ];
     for (const row of playerRows) {
