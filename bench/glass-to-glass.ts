@@ -26,11 +26,22 @@ const MODES = [
 ] as const;
 
 export async function goLive(browser: Browser, baseUrl: string): Promise<string> {
+  return (await goLivePage(browser, baseUrl)).channelId;
+}
+
+/**
+ * The go-live page with its test source, live; the page stays open (it is the broadcaster) until
+ * the caller stops it. `beforeClick` runs once the button can be pressed (the test source is
+ * ready), right before the click: the start of a timed go-live.
+ */
+export async function goLivePage(browser: Browser, baseUrl: string, beforeClick?: () => void): Promise<{ page: Page; channelId: string }> {
   const page = await (await browser.newContext({ baseURL: baseUrl })).newPage();
   await page.goto('/go-live?source=test');
+  await page.locator('[data-testid=go-live]:enabled').waitFor({ timeout: 30_000 });
+  beforeClick?.();
   await page.getByTestId('go-live').click();
   await page.getByTestId('status').filter({ hasText: 'Live' }).waitFor({ timeout: 30_000 });
-  return (await page.getByTestId('channel-id').textContent())!.trim();
+  return { page, channelId: (await page.getByTestId('channel-id').textContent())!.trim() };
 }
 
 /** Navigation start → first decoded frame on a fresh page (nothing cached). */

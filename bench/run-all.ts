@@ -10,6 +10,7 @@ import { runGlassToGlass } from './glass-to-glass.js';
 import { runHlsServing } from './hls-serving.js';
 import { runSignalling } from './signalling.js';
 import { runSoak } from './soak.js';
+import { runWhipWhep } from './whip-whep.js';
 
 const only = process.argv[2];
 /** `onlyByName`: skipped by a plain `npm run bench`. */
@@ -19,6 +20,7 @@ const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['serving', runHlsServing],
   ['signalling', runSignalling],
   ['cluster', runCluster],
+  ['whip', runWhipWhep],
   ['soak', runSoak, { onlyByName: true }],
 ];
 if (only && !benchmarks.some(([name]) => name === only)) throw new Error(`no benchmark named ${only}`);

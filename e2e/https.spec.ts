@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { chromiumLaunchOptions } from './chromium.js';
 import { watchCspViolations } from './csp.js';
 import { expect, expectVideoPlaying, goLive, test } from './fixtures.js';
+import { openBlankPageWith } from './page-bundle.js';
+import { whepClientBundle, whepView, whipClientBundle, whipIngest } from './third-party-clients.js';
 
 /**
  * A name that is not localhost, resolved (by Chromium alone) to 127.0.0.1: the browser sees what
@@ -49,6 +51,47 @@ lanTest('over HTTPS on a LAN name: the camera opens, go live, watch over HLS and
   await page.getByTestId('stop').click();
   await expect(page.getByTestId('status')).toHaveText('Ended');
   expect(violations).toEqual([]);
+});
+
+lanTest('over HTTPS on a LAN name: an independent WHIP client publishes and an independent WHEP client plays', async ({ app, lanUrl, browser, page }) => {
+  const [whipBundle, whepBundle] = await Promise.all([whipClientBundle(), whepClientBundle()]);
+  // The go-live page's encoder panel (over wss:) makes the channel and shows an https WHIP URL.
+  await page.goto('/go-live');
+  await page.getByTestId('encoder-create').click();
+  const whipUrl = await page.getByTestId('whip-url').inputValue();
+  const channelId = new RegExp(`^${lanUrl}/whip/([A-Za-z0-9_-]{22})$`).exec(whipUrl)?.[1];
+  expect(channelId, whipUrl).toBeTruthy();
+  const streamKey = await page.getByTestId('stream-key').inputValue();
+  const status = page.getByTestId('encoder-status');
+  await expect(status).toHaveText('Waiting for the encoder…');
+
+  // Eyevinn's WHIP client, on a page of the LAN name: a secure context only thanks to TLS, so it
+  // may open the (fake) camera; its POST and DELETE go over https.
+  const encoderContext = await browser.newContext({ ignoreHTTPSErrors: true });
+  const encoder = await encoderContext.newPage();
+  await openBlankPageWith(encoder, lanUrl, whipBundle);
+  expect(await encoder.evaluate(() => window.isSecureContext)).toBe(true);
+  expect(await whipIngest(encoder, whipUrl, streamKey)).toMatch(new RegExp(`^${lanUrl}/whip/${channelId}/[A-Za-z0-9_-]{22}$`));
+  await expect(status).toHaveText('Live · 0 viewers', { timeout: 20_000 });
+
+  // medooze's WHEP client plays it over https, and is counted as a real-time viewer.
+  const playerContext = await browser.newContext({ ignoreHTTPSErrors: true });
+  const player = await playerContext.newPage();
+  await openBlankPageWith(player, lanUrl, whepBundle);
+  const created = player.waitForResponse((r) => r.request().method() === 'POST' && r.url().startsWith(`${lanUrl}/whep/`));
+  await whepView(player, `${lanUrl}/whep/${channelId}`);
+  expect((await created).status()).toBe(201);
+  await expectVideoPlaying(player);
+  await expect(status).toHaveText('Live · 1 viewer');
+  expect(app.registry.get(channelId!)?.realtime.count).toBe(1);
+
+  // Both clients' DELETEs over https: the player is released, then the broadcast ends.
+  await player.evaluate(() => window.whep!.stop());
+  await expect(status).toHaveText('Live · 0 viewers');
+  await encoder.evaluate(() => window.whip!.destroy());
+  await expect(status).toHaveText('Ended: the broadcaster left');
+  await expect.poll(() => app.registry.get(channelId!)).toBeUndefined();
+  await Promise.all([encoderContext.close(), playerContext.close()]);
 });
 
 test('the same LAN name over plain HTTP is no secure context: there, no camera without HTTPS', async ({ page }) => {

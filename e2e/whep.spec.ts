@@ -1,15 +1,7 @@
-import type { WHEPClient } from 'whip-whep/whep.js';
 import { whepEndpointPath } from '../protocol/ids.js';
 import { expect, expectVideoPlaying, goLive, test } from './fixtures.js';
-import { bundleForPage, openBlankPageWith } from './page-bundle.js';
-
-declare global {
-  interface Window {
-    WHEPClient: typeof WHEPClient;
-    whep?: WHEPClient;
-    whepPc?: RTCPeerConnection;
-  }
-}
+import { openBlankPageWith } from './page-bundle.js';
+import { whepClientBundle, whepView } from './third-party-clients.js';
 
 /**
  * The proof that WHEP playback speaks the standard: medooze's WHEP client (whip-whep, by one of
@@ -18,7 +10,7 @@ declare global {
  */
 let clientBundle = '';
 test.beforeAll(async () => {
-  clientBundle = await bundleForPage("import { WHEPClient } from 'whip-whep/whep.js'; window.WHEPClient = WHEPClient;");
+  clientBundle = await whepClientBundle();
 });
 
 test('an independent WHEP client plays a channel in real time; it is counted; DELETE releases it', async ({ app, browser, page }) => {
@@ -31,21 +23,7 @@ test('an independent WHEP client plays a channel in real time; it is counted; DE
   const player = await (await browser.newContext()).newPage();
   await openBlankPageWith(player, app.url, clientBundle);
   const created = player.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes('/whep/'));
-  await player.evaluate(async (endpoint) => {
-    const pc = new RTCPeerConnection({ iceServers: [] });
-    pc.addTransceiver('audio', { direction: 'recvonly' });
-    pc.addTransceiver('video', { direction: 'recvonly' });
-    const video = document.querySelector('video')!;
-    const stream = new MediaStream();
-    pc.ontrack = (event) => {
-      stream.addTrack(event.track);
-      video.srcObject = stream;
-    };
-    const client = new window.WHEPClient();
-    window.whep = client;
-    window.whepPc = pc;
-    await client.view(pc, endpoint);
-  }, `${app.url}${whepEndpointPath(channelId)}`);
+  await whepView(player, `${app.url}${whepEndpointPath(channelId)}`);
   const answer = await created;
   expect(answer.status()).toBe(201);
   expect(answer.headers()['location']).toMatch(new RegExp(`^/whep/${channelId}/[A-Za-z0-9_-]{22}$`));

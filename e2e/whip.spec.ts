@@ -1,18 +1,10 @@
-import type { Page } from '@playwright/test';
-import type { WHIPClient } from '@eyevinn/whip-web-client';
 import { io as connect } from 'socket.io-client';
 import { whipEndpointPath } from '../protocol/ids.js';
 import { lobbyResultSchemas } from '../protocol/schemas.js';
 import { whipOffer } from '../server/test/helpers/whip-offer.js';
 import { expect, expectVideoPlaying, test } from './fixtures.js';
-import { bundleForPage, openBlankPageWith } from './page-bundle.js';
-
-declare global {
-  interface Window {
-    WHIPClient: typeof WHIPClient;
-    whip?: WHIPClient;
-  }
-}
+import { openBlankPageWith } from './page-bundle.js';
+import { whipClientBundle, whipIngest as ingest } from './third-party-clients.js';
 
 /**
  * The proof that WHIP ingest speaks the standard, not our own dialect: Eyevinn's WHIP client
@@ -22,7 +14,7 @@ declare global {
  */
 let clientBundle = '';
 test.beforeAll(async () => {
-  clientBundle = await bundleForPage("import { WHIPClient } from '@eyevinn/whip-web-client'; window.WHIPClient = WHIPClient;");
+  clientBundle = await whipClientBundle();
 });
 
 /** Creates a channel through the lobby, as the go-live page does, and returns the ack (validated). */
@@ -34,21 +26,6 @@ async function createChannel(url: string) {
   } finally {
     lobby.close();
   }
-}
-
-/** The library publishes the fake camera and microphone; resolves with its session (resource) URL. */
-function ingest(page: Page, endpoint: string, key: string): Promise<string | undefined> {
-  return page.evaluate(
-    async ({ endpoint, key }) => {
-      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
-      // No STUN server: nothing outside this machine; the server's answer carries its candidates.
-      const client = new window.WHIPClient({ endpoint, opts: { authkey: key, iceServers: [] } });
-      window.whip = client;
-      await client.ingest(stream);
-      return client.getResourceUrl();
-    },
-    { endpoint, key },
-  );
 }
 
 test('an independent WHIP client publishes from Chromium; HLS and real-time viewers play; DELETE ends it for them', async ({ app, browser, page }) => {

@@ -5,7 +5,7 @@ import { channelNamespace } from '../../protocol/index.js';
 import type { Channel } from '../src/channel/channel.js';
 import { createLogger } from '../src/logger.js';
 import { logCapture } from './helpers/output.js';
-import { eventually, udpSocketCount } from './helpers/processes.js';
+import { descendants, eventually, udpSocketCount } from './helpers/processes.js';
 import type { TestServer } from './helpers/server.js';
 import { openSocket, request } from './helpers/sockets.js';
 import { startTestApp } from './helpers/test-app.js';
@@ -155,11 +155,13 @@ describe('WHIP ingest: the HTTP surface', () => {
     await eventually(() => channel.router.closed && app.registry.get(channel.id) === undefined, 'the channel to be released', 5000);
   });
 
-  it('leaves nothing behind: 20 publish/DELETE cycles and 10 sessions abandoned before ICE', async () => {
+  it('leaves nothing behind: 30 publish/DELETE cycles and 30 sessions abandoned before ICE', async () => {
     const routers = async () => (await Promise.all(app.pool.workers.map((w) => w.dump()))).reduce((n, d) => n + d.routerIds.length, 0);
-    await eventually(async () => app.registry.size === 0 && (await routers()) === 0, 'earlier tests’ channels to be gone', 10_000);
+    // Every POST with audio + video starts the channel's FFmpeg: a leak would leave one behind.
+    const ffmpegs = () => descendants(process.pid).filter((p) => p.comm === 'ffmpeg').length;
+    await eventually(async () => app.registry.size === 0 && (await routers()) === 0 && ffmpegs() === 0, 'earlier tests’ channels to be gone', 10_000);
     const sockets = await udpSocketCount();
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 30; i++) {
       const { channel, streamKey, endpoint } = await newChannel();
       const res = await post(endpoint, whipOffer(), sdpHeaders(streamKey));
       expect(res.status).toBe(201);
@@ -168,17 +170,24 @@ describe('WHIP ingest: the HTTP surface', () => {
       expect(del.status).toBe(200);
       await channel.end('test over');
     }
+    await eventually(async () => app.registry.size === 0 && (await routers()) === 0 && ffmpegs() === 0 && (await udpSocketCount()) === sockets, 'cycled sessions to be freed', 10_000);
+    // All at once, as a burst of encoders that never connect would come: 30 channels (under
+    // MAX_CHANNELS; registry.create is not subject to the lobby's per-address limit), 30 FFmpeg.
     const abandoned = await Promise.all(
-      Array.from({ length: 10 }, async () => {
+      Array.from({ length: 30 }, async () => {
         const { channel, streamKey, endpoint } = await newChannel();
         expect((await post(endpoint, whipOffer(), sdpHeaders(streamKey))).status).toBe(201);
         return channel;
       }),
     );
-    await eventually(() => abandoned.every((c) => c.ended), 'the abandoned sessions to be released', 10_000);
-    await eventually(async () => app.registry.size === 0 && (await routers()) === 0 && (await udpSocketCount()) === sockets, 'routers, transports and sockets to be freed', 10_000);
+    // The check above counts real processes: the abandoned sessions' FFmpeg are running now.
+    await eventually(() => ffmpegs() > 0, 'the abandoned sessions’ FFmpeg to start', 5_000);
+    // Released by the source watch (SOURCE_MEDIA_TIMEOUT_MS 2 s) after the last POST; 30 FFmpeg
+    // start-ups on two shared cores can take a while, hence the generous deadlines.
+    await eventually(() => abandoned.every((c) => c.ended), 'the abandoned sessions to be released', 20_000);
+    await eventually(async () => app.registry.size === 0 && (await routers()) === 0 && ffmpegs() === 0 && (await udpSocketCount()) === sockets, 'routers, transports, FFmpeg and sockets to be freed', 20_000);
     expect(app.ports.allocated).toBe(0);
-  });
+  }, 90_000);
 });
 
 /** Stream keys after creation: rotation from the channel's namespace, and the owner's hold on the idle timeout. */
