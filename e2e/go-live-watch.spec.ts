@@ -14,8 +14,16 @@ test('go live, watch over HLS with a live viewer count, then stop', async ({ app
   expect(watchUrl).toBe(`${app.url}/watch/${channelId}`);
 
   const first = await (await browser.newContext()).newPage();
+  // hls.js in low-latency mode: it loads parts and blocks on playlist reloads for the next one.
+  const llRequests = { parts: 0, blocking: 0 };
+  first.on('request', (request) => {
+    if (/\/part_\d+_\d+\.m4s$/.test(request.url())) llRequests.parts++;
+    if (/index\.m3u8\?_HLS_msn=\d+&_HLS_part=\d+/.test(request.url())) llRequests.blocking++;
+  });
   await first.goto(`${watchUrl}?mode=hls`);
   await expectVideoPlaying(first);
+  expect(llRequests.parts).toBeGreaterThan(5);
+  expect(llRequests.blocking).toBeGreaterThan(5);
   await expect(first.getByTestId('status')).toHaveText('Live');
   await expect(first.getByTestId('viewer-count')).toHaveAttribute('data-viewers', '1');
   await expect(page.getByTestId('viewer-count')).toHaveAttribute('data-viewers', '1');
