@@ -104,6 +104,20 @@ describe('LlPackager', () => {
     strict(text);
   });
 
+  it('anchors the program date-time to the fastest fragments: a late burst at the start does not make it late', () => {
+    const { clock, packager } = setUp();
+    const captureStart = clock.now;
+    // FFmpeg's first 30 frames come 900 ms late, all at once; then each frame 40 ms after its capture.
+    for (let i = 0; i < 30 * 6; i++) {
+      const capturedAt = captureStart + i * FRAME * 1000;
+      const arrivedAt = i < 30 ? captureStart + 30 * FRAME * 1000 + 900 : capturedAt + FRAME * 1000 + 40;
+      packager.addFragment(Buffer.alloc(10), { video: { start: i * FRAME, duration: FRAME, samples: 1, sync: i % 30 === 0 } }, arrivedAt);
+    }
+    const later = packager.segments.find((s) => s.msn >= 2)!;
+    const captured = captureStart + later.msn * 1000; // segments of 1 s from media time 0
+    expect(Math.abs(later.programDateTime - (captured + 40))).toBeLessThan(5);
+  });
+
   it('writes delta updates (_HLS_skip) that skip what lies beyond CAN-SKIP-UNTIL', () => {
     const { clock, packager } = setUp();
     feed(packager, clock, 30 * 15);

@@ -42,6 +42,8 @@ export interface Segment {
 const MIN_SEGMENT_FRACTION = 0.5;
 /** A jump of the media clock beyond this (a frozen or restarted sender) is a discontinuity, not a long segment. */
 const MAX_GAP_SECONDS = 0.5;
+/** How long a timeline's wall-clock anchor keeps following its fastest fragment (see refineAnchor). */
+const ANCHOR_SETTLE_SECONDS = 10;
 /** The part target is decided from this many frames' durations (FFmpeg's first frame's is often odd). */
 const FRAMES_TO_DECIDE = 8;
 /** Float slack when comparing durations. */
@@ -217,6 +219,7 @@ export class LlPackager {
       this.anchor = null;
     }
     this.lastEnd = span.start + span.duration;
+    this.refineAnchor(span, arrivedAt);
     const segment = this.openSegment();
     if (!segment && !span.sync) {
       // Only a key frame can start a segment (at the start, after a freeze or a restart).
@@ -226,7 +229,6 @@ export class LlPackager {
     const length = segment ? segment.duration + (this.open?.duration ?? 0) : 0;
     if (!segment || (span.sync && length >= this.o.segmentTarget * MIN_SEGMENT_FRACTION) || length + span.duration > this.maxSegment) {
       this.closeSegment();
-      this.anchor ??= { media: span.start, wall: arrivedAt - span.duration * 1000 };
       this.startSegment(span.start);
     }
     if (!this.open) {
@@ -243,6 +245,22 @@ export class LlPackager {
     const frame = span.samples > 0 ? span.duration / span.samples : 0;
     const full = this.open.frames >= this.framesPerPart || this.open.duration + frame > this.partTarget + EPSILON;
     if (full && this.open.duration >= 0.85 * this.partTarget) this.closePart();
+  }
+
+  /**
+   * The wall clock of the timeline: a fragment's first sample was captured about its duration
+   * before the fragment arrived, plus the delay of the path, whose least value the fastest
+   * fragment shows. For the first seconds of a timeline the anchor follows the fastest fragment:
+   * FFmpeg's first fragments come late, in a burst after it probed its input.
+   */
+  private refineAnchor(span: TrackSpan, arrivedAt: number): void {
+    const captured = arrivedAt - span.duration * 1000;
+    if (!this.anchor) {
+      this.anchor = { media: span.start, wall: captured };
+      return;
+    }
+    if (span.start - this.anchor.media > ANCHOR_SETTLE_SECONDS) return;
+    this.anchor.wall = Math.min(this.anchor.wall, captured - (span.start - this.anchor.media) * 1000);
   }
 
   /** The stream ended: the last part and segment are closed; the playlist gets EXT-X-ENDLIST. */
