@@ -89,6 +89,16 @@ describe('LlPackager', () => {
     strict(text);
   });
 
+  it('counts a frame that lasts seconds (the sender froze after it) as one frame, and starts a new timeline after it', () => {
+    const { clock, packager } = setUp();
+    feed(packager, clock, 89);
+    packager.addFragment(Buffer.alloc(10), { video: { start: 89 * FRAME, duration: 9.5, samples: 1, sync: false } }, (clock.now += 9500));
+    feed(packager, clock, 60, { from: 90, start: 7 });
+    for (const segment of packager.segments.filter((s) => s.data !== null)) expect(Math.round(segment.duration)).toBeLessThanOrEqual(1);
+    expect(packager.segments.some((s) => s.discontinuity)).toBe(true);
+    strict(writeLlPlaylist(packager));
+  });
+
   it('starts a new init segment after an FFmpeg restart: a discontinuity with its EXT-X-MAP; ends with EXT-X-ENDLIST and no hint', () => {
     const { clock, packager } = setUp();
     feed(packager, clock, 60);

@@ -206,7 +206,13 @@ export class LlPackager {
   }
 
   private package(data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio'): void {
-    const span = timing[primary];
+    let span = timing[primary];
+    if (span && span.duration > MAX_GAP_SECONDS) {
+      // A frame lasting seconds: the sender froze after it (FFmpeg dates a frame's end by the next
+      // one). It counts as an ordinary frame; what follows starts a new timeline (see the gap check).
+      const frame = this.framesPerPart > 0 ? this.partTarget / 1.05 / this.framesPerPart : 1 / 30;
+      span = { ...span, duration: frame * Math.max(1, span.samples) };
+    }
     if (!span) {
       // Samples of the other track only: they go with the part being built, or the next one.
       (this.open?.chunks ?? this.carry).push(data);
