@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ChannelError } from '../channel/channel-error.js';
 import type { Logger } from '../logger.js';
+import type { parseWhipPath } from '../../../protocol/ids.js';
 
 /**
  * What WHIP (RFC 9725) and WHEP share over HTTP: an SDP offer POSTed to an endpoint, answered
@@ -108,4 +109,45 @@ export function answerFailure(res: ServerResponse, error: unknown, logger: Logge
 export function refuseMethod(res: ServerResponse, method: string, allowed: string): void {
   const reason = method === 'PATCH' ? 'trickle ICE is not supported: this server is ICE-lite and its answer carries all its candidates' : `${method} is not allowed here`;
   reply(res, 405, reason, { Allow: allowed });
+}
+
+const ENDPOINT_METHODS = 'POST, OPTIONS';
+const SESSION_METHODS = 'DELETE, OPTIONS';
+
+/**
+ * The HTTP side shared by WHIP and WHEP: `/<prefix>/<channelId>` takes POST (an offer),
+ * `/<prefix>/<channelId>/<sessionId>` takes DELETE; OPTIONS answers CORS preflights, anything
+ * else (trickle PATCH included) is 405. A handler that throws or rejects gets `answerFailure`.
+ * The returned route answers false for other URLs.
+ */
+export function sdpResourceRoute(o: {
+  prefix: 'whip' | 'whep';
+  parse: typeof parseWhipPath;
+  post: (req: IncomingMessage, res: ServerResponse, channelId: string) => Promise<void>;
+  remove: (req: IncomingMessage, res: ServerResponse, channelId: string, sessionId: string) => void;
+  logger: Logger;
+}): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    const url = req.url ?? '/';
+    if (url !== `/${o.prefix}` && !url.startsWith(`/${o.prefix}/`)) return false;
+    const path = o.parse(url);
+    if (!path) {
+      reply(res, 404, `not a ${o.prefix.toUpperCase()} endpoint: use /${o.prefix}/<channelId>`);
+      return true;
+    }
+    const methods = path.sessionId ? SESSION_METHODS : ENDPOINT_METHODS;
+    allowCrossOrigin(res, methods);
+    const method = req.method ?? 'GET';
+    const failed = (error: unknown) => answerFailure(res, error, o.logger, { channelId: path.channelId, protocol: o.prefix });
+    if (method === 'OPTIONS') reply(res, 204, '', { Allow: methods });
+    else if (!path.sessionId && method === 'POST') o.post(req, res, path.channelId).catch(failed);
+    else if (path.sessionId && method === 'DELETE') {
+      try {
+        o.remove(req, res, path.channelId, path.sessionId);
+      } catch (error) {
+        failed(error);
+      }
+    } else refuseMethod(res, method, methods);
+    return true;
+  };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseWhepPath, randomBase64Url, whepSessionPath } from '../../../protocol/ids.js';
 import type { ClientAddresses } from '../http/client-address.js';
-import { allowCrossOrigin, answered, answerFailure, readOffer, refuseMethod, reply, sentSdp } from '../http/sdp-exchange.js';
+import { answered, readOffer, reply, sdpResourceRoute, sentSdp } from '../http/sdp-exchange.js';
 import type { Quota } from '../limits/quota.js';
 import type { Logger } from '../logger.js';
 import type { RealtimeViewers } from '../readers/realtime/realtime-viewers.js';
@@ -27,9 +27,6 @@ export interface WhepRouteOptions {
   addresses: ClientAddresses;
   logger: Logger;
 }
-
-const ENDPOINT_METHODS = 'POST, OPTIONS';
-const SESSION_METHODS = 'DELETE, OPTIONS';
 
 /** A WHEP session's viewer id among the channel's real-time viewers (socket ids never contain ':'). */
 const viewerIdOf = (sessionId: string) => `whep:${sessionId}`;
@@ -66,7 +63,7 @@ export function whepRoute(o: WhepRouteOptions): (req: IncomingMessage, res: Serv
     }
   }
 
-  function remove(res: ServerResponse, channelId: string, sessionId: string): void {
+  function remove(_req: IncomingMessage, res: ServerResponse, channelId: string, sessionId: string): void {
     const channel = o.channel(channelId);
     const viewerId = viewerIdOf(sessionId);
     if (!channel || channel.ended || !channel.realtime.has(viewerId)) return reply(res, 404, 'no such WHEP session');
@@ -74,21 +71,5 @@ export function whepRoute(o: WhepRouteOptions): (req: IncomingMessage, res: Serv
     reply(res, 200, '');
   }
 
-  return (req, res) => {
-    const url = req.url ?? '/';
-    if (url !== '/whep' && !url.startsWith('/whep/')) return false;
-    const path = parseWhepPath(url);
-    if (!path) {
-      reply(res, 404, 'not a WHEP endpoint: use /whep/<channelId>');
-      return true;
-    }
-    const methods = path.sessionId ? SESSION_METHODS : ENDPOINT_METHODS;
-    allowCrossOrigin(res, methods);
-    const method = req.method ?? 'GET';
-    if (method === 'OPTIONS') reply(res, 204, '', { Allow: methods });
-    else if (!path.sessionId && method === 'POST') post(req, res, path.channelId).catch((error: unknown) => answerFailure(res, error, o.logger, { channelId: path.channelId, protocol: 'whep' }));
-    else if (path.sessionId && method === 'DELETE') remove(res, path.channelId, path.sessionId);
-    else refuseMethod(res, method, methods);
-    return true;
-  };
+  return sdpResourceRoute({ prefix: 'whep', parse: parseWhepPath, post, remove, logger: o.logger });
 }

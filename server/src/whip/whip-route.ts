@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { types } from 'mediasoup';
 import { parseWhipPath, randomBase64Url, whipSessionPath } from '../../../protocol/ids.js';
-import { allowCrossOrigin, answered, answerFailure, bearerOf, readOffer, refuseMethod, reply, sentSdp } from '../http/sdp-exchange.js';
+import { answered, bearerOf, readOffer, reply, sdpResourceRoute, sentSdp } from '../http/sdp-exchange.js';
 import type { Logger } from '../logger.js';
 import { parseWhipOffer, type WhipOffer } from './sdp-offer.js';
 
@@ -22,9 +22,6 @@ export interface WhipRouteOptions {
   maxOfferBytes: number;
   logger: Logger;
 }
-
-const ENDPOINT_METHODS = 'POST, OPTIONS';
-const SESSION_METHODS = 'DELETE, OPTIONS';
 
 /**
  * WHIP ingest (RFC 9725) on `/whip/<channelId>`: an encoder POSTs its SDP offer with the channel's
@@ -58,27 +55,5 @@ export function whipRoute(o: WhipRouteOptions): (req: IncomingMessage, res: Serv
     reply(res, 200, '');
   }
 
-  return (req, res) => {
-    const url = req.url ?? '/';
-    if (url !== '/whip' && !url.startsWith('/whip/')) return false;
-    const path = parseWhipPath(url);
-    if (!path) {
-      reply(res, 404, 'not a WHIP endpoint: use /whip/<channelId>');
-      return true;
-    }
-    const methods = path.sessionId ? SESSION_METHODS : ENDPOINT_METHODS;
-    allowCrossOrigin(res, methods);
-    const method = req.method ?? 'GET';
-    const failed = (error: unknown) => answerFailure(res, error, o.logger, { channelId: path.channelId, protocol: 'whip' });
-    if (method === 'OPTIONS') reply(res, 204, '', { Allow: methods });
-    else if (!path.sessionId && method === 'POST') post(req, res, path.channelId).catch(failed);
-    else if (path.sessionId && method === 'DELETE') {
-      try {
-        remove(req, res, path.channelId, path.sessionId);
-      } catch (error) {
-        failed(error);
-      }
-    } else refuseMethod(res, method, methods);
-    return true;
-  };
+  return sdpResourceRoute({ prefix: 'whip', parse: parseWhipPath, post, remove, logger: o.logger });
 }

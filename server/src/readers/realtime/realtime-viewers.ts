@@ -70,9 +70,9 @@ export class RealtimeViewers implements ChannelReader {
     return n;
   }
 
-  async createTransport(viewerId: string, onClosed?: () => void, options: SessionOptions = {}): Promise<TransportOptions> {
+  async createTransport(viewerId: string, onClosed?: () => void): Promise<TransportOptions> {
     const route: ViewerRoute = { router: this.media.router, tracks: () => this.media.tracks(), release: () => undefined };
-    return transportOptions(await this.openSession(viewerId, { ...options, onClosed: onClosed ?? options.onClosed }, route));
+    return transportOptions(await this.openSession(viewerId, { onClosed }, route));
   }
 
   private async openSession(viewerId: string, { onClosed, standalone }: SessionOptions, route: ViewerRoute): Promise<types.WebRtcTransport> {
