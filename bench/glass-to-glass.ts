@@ -1,7 +1,8 @@
 /**
- * Glass-to-glass latency and time to first frame, in headless Chromium, for:
- *   - HLS as livecast serves and plays it (blocking playlist reload, hls.js tuned),
- *   - HLS with hls.js defaults (the baseline: what a stock player gets from the same stream),
+ * Glass-to-glass latency and time to first frame, in headless Chromium, in one run, for:
+ *   - the pre-LL-HLS livecast (0.5 s segments; the baseline, from git history: BENCH_BASELINE_REF),
+ *   - LL-HLS as livecast serves and plays it, for each part target (BENCH_PART_TARGETS),
+ *   - LL-HLS with hls.js defaults (what a stock player gets from the same stream),
  *   - real-time WebRTC viewing.
  * The publisher uses the go-live page's test source, which paints its wall clock into every
  * frame; a watch page opened with ?clock reads it back from each decoded frame. All pages run in
@@ -11,6 +12,7 @@
  */
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { chromiumLaunchOptions } from '../e2e/chromium.js';
+import { startBaselineServer } from './baseline-checkout.js';
 import { median, percentile, printTable, startBenchServer } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -20,8 +22,7 @@ type Metrics = { firstFrameMs: number | null; stalls: number; samples: { ms: num
 const metricsOf = (page: Page) => page.evaluate(() => (window as unknown as { __livecast: Metrics }).__livecast);
 
 const MODES = [
-  { name: 'HLS (livecast)', query: 'mode=hls', targetMs: 1200 },
-  { name: 'HLS (hls.js defaults, baseline)', query: 'mode=hls&hls=defaults', targetMs: null },
+  { name: 'LL-HLS, hls.js defaults', query: 'mode=hls&hls=defaults', targetMs: null },
   { name: 'WebRTC', query: 'mode=realtime', targetMs: 250 },
 ] as const;
 
@@ -72,37 +73,81 @@ export async function measure(browser: Browser, watchUrl: string, query: string,
   return { samples, stalls: end.stalls - start.stalls, firstFrames, mode: end.mode };
 }
 
-export async function runGlassToGlass(): Promise<void> {
-  const server = await startBenchServer({}, { web: true });
-  const browser = await chromium.launch(chromiumLaunchOptions);
+/** LL-HLS part targets measured, seconds (BENCH_PART_TARGETS, comma-separated). */
+const PART_TARGETS = (process.env.BENCH_PART_TARGETS ?? '0.1,0.2,0.333').split(',').map(Number);
+/**
+ * The commit whose HLS is the same-run baseline: the last one before LL-HLS (FFmpeg's HLS muxer,
+ * 0.5 s segments, key frames every 0.5 s). BENCH_BASELINE_REF='' skips it.
+ */
+const BASELINE_REF = process.env.BENCH_BASELINE_REF ?? '6dbd94f';
+/** Today's server keeps to these ports; the baseline process gets others (bench/baseline-checkout.ts). */
+const PORT_RANGES = { RTC_MIN_PORT: '40000', RTC_MAX_PORT: '44999', HLS_RTP_MIN_PORT: '20000', HLS_RTP_MAX_PORT: '24999' };
+
+type Row = Record<string, string | number>;
+
+async function measureRow(browser: Browser, baseUrl: string, name: string, query: string, targetMs: number | null): Promise<{ row: Row; p50: number }> {
+  const channel = await goLivePage(browser, baseUrl);
   try {
-    const channelId = await goLive(browser, server.app.url);
-    const watchUrl = `${server.app.url}/watch/${channelId}`;
-    const rows: Record<string, string | number>[] = [];
-    const results = new Map<string, number>();
-    for (const mode of MODES) {
-      console.error(`measuring ${mode.name} for ${SECONDS} s …`);
-      const r = await measure(browser, watchUrl, mode.query);
-      results.set(mode.name, median(r.samples));
-      rows.push({
-        mode: mode.name,
+    console.error(`measuring ${name} for ${SECONDS} s …`);
+    const r = await measure(browser, `${baseUrl}/watch/${channel.channelId}`, query);
+    const p50 = median(r.samples);
+    return {
+      p50,
+      row: {
+        mode: name,
         readings: r.samples.length,
-        'p50 ms': median(r.samples),
+        'p50 ms': p50,
         'p95 ms': percentile(r.samples, 95),
-        'stalls': r.stalls,
+        stalls: r.stalls,
         'first frame p50 ms': Math.round(median(r.firstFrames)),
         'first frame max ms': Math.round(Math.max(...r.firstFrames)),
-        'target p50 ms': mode.targetMs ?? '—',
-        'target first frame ms': 1000,
-      });
+        'target p50 ms': targetMs ?? '—',
+      },
+    };
+  } finally {
+    await channel.page.context().close();
+  }
+}
+
+/**
+ * One run: the pre-LL-HLS commit (baseline), LL-HLS at each part target, hls.js defaults on
+ * LL-HLS, and real-time viewing; a fresh channel for each, one after the other (never two
+ * broadcasters at once, so that one does not disturb the other's timing).
+ */
+export async function runGlassToGlass(): Promise<void> {
+  const browser = await chromium.launch(chromiumLaunchOptions);
+  const rows: Row[] = [];
+  let baselineP50: number | null = null;
+  try {
+    if (BASELINE_REF) {
+      const baseline = await startBaselineServer(BASELINE_REF);
+      try {
+        const r = await measureRow(browser, baseline.url, `HLS 0.5 s segments (${baseline.commit.slice(0, 7)}, baseline)`, 'mode=hls', null);
+        baselineP50 = r.p50;
+        rows.push(r.row);
+      } finally {
+        await baseline.stop();
+      }
     }
-    const baseline = results.get(MODES[1].name)!;
-    for (const row of rows) row['p50 / baseline'] = (results.get(String(row.mode))! / baseline).toFixed(2);
-    printTable(`Glass-to-glass latency (segments of ${server.app.config.hls.segmentSeconds} s, ${SECONDS} s per mode)`, rows);
+    for (const [i, partSeconds] of PART_TARGETS.entries()) {
+      const server = await startBenchServer({ ...PORT_RANGES, HLS_PART_SECONDS: String(partSeconds) }, { web: true });
+      try {
+        const url = server.app.url;
+        const segment = server.app.config.hls.segmentSeconds;
+        rows.push((await measureRow(browser, url, `LL-HLS parts ${partSeconds * 1000} ms, segments ${segment} s`, 'mode=hls', 600)).row);
+        // The modes that do not depend on the part target: once, on the first server.
+        if (i === 0) {
+          for (const mode of MODES) rows.push((await measureRow(browser, url, `${mode.name}, parts ${partSeconds * 1000} ms`, mode.query, mode.targetMs)).row);
+        }
+      } finally {
+        await server.stop();
+      }
+    }
   } finally {
     await browser.close();
-    await server.stop();
   }
+  if (baselineP50 !== null) for (const row of rows) row['p50 / baseline'] = (Number(row['p50 ms']) / baselineP50).toFixed(2);
+  printTable(`Glass-to-glass latency (${SECONDS} s per mode; first frame: ${FIRST_FRAME_RUNS} fresh pages)`, rows);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -54,7 +54,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const cluster = config.cluster ? await Cluster.connect(config.cluster, logger) : null;
   const pool = await WorkerPool.start({ size: config.rtc.workers, logger, portRange: { min: config.rtc.minPort, max: config.rtc.maxPort } });
   const draining = new DrainingStreams();
-  const ports = new PortAllocator(config.hls.rtpMinPort, config.hls.rtpMaxPort, udpPortProbe('127.0.0.1'));
+  const { rtpMinPort, rtpMaxPort } = config.hls;
+  const ports = new PortAllocator(rtpMinPort, rtpMaxPort, udpPortProbe('127.0.0.1'), rtpMinPort + Math.floor(Math.random() * (rtpMaxPort - rtpMinPort)));
   const metrics = new Metrics({
     channels: () => registry.list().map((c) => c.state),
     audience: () => {

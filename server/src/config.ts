@@ -145,6 +145,13 @@ const schema = z
     SOURCE_MEDIA_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15_000),
     /** FFmpeg listing no new segment for this long while media flows in is killed and restarted (at least 3 segments). */
     HLS_STALL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(6000),
+    /**
+     * How long HLS waits at start for the source's first RTCP sender reports (its capture clock,
+     * which keeps audio and video in sync from the first frame); a source without one by then is
+     * synced on arrival times. Chromium's audio report comes ~2–3 s after it starts sending;
+     * FFmpeg sends one every 5 s.
+     */
+    HLS_SYNC_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(4000),
     /** Channels one client address may hold at once (created and not ended). */
     MAX_CHANNELS_PER_ADDRESS: z.coerce.number().int().min(1).default(3),
     /** Open TCP connections to this server in all (kept below the file-descriptor limit). */
@@ -260,6 +267,7 @@ export function sections(e: Env) {
       videoMode: e.HLS_VIDEO_MODE,
       maxRestarts: e.FFMPEG_MAX_RESTARTS,
       stallTimeoutMs: e.HLS_STALL_TIMEOUT_MS,
+      syncWaitMs: e.HLS_SYNC_WAIT_MS,
     },
     channels: {
       max: e.MAX_CHANNELS,

@@ -56,7 +56,8 @@ describe('LL-HLS pipeline against real mediasoup and FFmpeg', () => {
       expect(channel.state.hls).toEqual({ playlist: `/hls/${channel.id}/index.m3u8`, segmentSeconds: app.config.hls.segmentSeconds });
       const ffmpegPid = channel.ffmpegPid!;
       const pipelinePorts = channel.hlsUdpPorts;
-      expect(pipelinePorts).toHaveLength(8);
+      // FFmpeg's RTP/RTCP (4), the PlainTransports' RTP and RTCP (4), the sender report relay (1).
+      expect(pipelinePorts).toHaveLength(9);
       expect(isAlive(ffmpegPid)).toBe(true);
       const base = `${app.url}/hls/${channel.id}`;
 

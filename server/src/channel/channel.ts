@@ -13,6 +13,7 @@ import { WhipPublisher } from '../sources/whip-publisher.js';
 import type { WhipOffer } from '../whip/sdp-offer.js';
 import { ChannelError } from './channel-error.js';
 import { KeyFrameTiming } from './key-frames.js';
+import { SenderClocks } from './sender-clocks.js';
 import { IdleTimer } from './idle-timer.js';
 import type { ChannelMedia, ChannelReader } from './reader.js';
 import { SourceWatch } from './source-watch.js';
@@ -47,6 +48,8 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
   private readonly tracksByKind = new Map<'audio' | 'video', types.Producer>();
   private readonly readers = new Map<string, ChannelReader>();
   private readonly keyFrames = new KeyFrameTiming();
+  /** The source's RTCP sender reports: how its audio and video timestamps map to its capture clock. */
+  readonly senderClocks = new SenderClocks();
   private readonly sourceWatch: SourceWatch;
   private hlsStarting: Promise<void> | null = null;
   private readonly idle: IdleTimer;
@@ -331,13 +334,13 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
     this.tracksByKind.set(producer.kind, producer);
     // The idle timer keeps running until media really arrives; from now on the source must send.
     this.sourceWatch.start();
-    if (producer.kind === 'video') {
-      // One event per key frame (about one a second): lets key-frame requests be timed.
-      producer.on('trace', (trace) => {
-        if (trace.type === 'keyframe') this.keyFrames.noteKeyFrame();
-      });
-      void producer.enableTraceEvent(['keyframe']).catch(() => undefined);
-    }
+    // Key frames (about one a second, video) let key-frame requests be timed; sender reports
+    // (one every 1–5 s per track) let the HLS pipeline sync audio and video on the capture clock.
+    producer.on('trace', (trace) => {
+      if (trace.type === 'keyframe') this.keyFrames.noteKeyFrame();
+      else if (trace.type === 'sr') this.senderClocks.note(producer.kind, trace.info);
+    });
+    void producer.enableTraceEvent(producer.kind === 'video' ? ['keyframe', 'sr'] : ['sr']).catch(() => undefined);
     this.logger.info({ kind: producer.kind, producerId: producer.id, codec: producer.rtpParameters.codecs[0]?.mimeType }, 'track added');
     if (this.tracksByKind.has('audio') && this.tracksByKind.has('video')) this.startHls();
     this.emit('state', this.state);
@@ -383,6 +386,7 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
     this.hlsStarting = HlsPipeline.start(this, hls, this.context.hls, {
       mediaFlowing: () => this.sourceWatch.flowing,
       onStall: () => this.context.onFfmpegStall(),
+      channelEnded: () => this.ended,
       onPlaylistReady: () => {
         if (this.ended) return;
         this.playlistReady = true;

@@ -16,7 +16,8 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
-export async function startInstance(env: Record<string, string> = {}): Promise<Instance> {
+/** `cwd`: another checkout of livecast (a benchmark's baseline from an earlier commit). */
+export async function startInstance(env: Record<string, string> = {}, { cwd }: { cwd?: string } = {}): Promise<Instance> {
   const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-instance-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -24,6 +25,7 @@ export async function startInstance(env: Record<string, string> = {}): Promise<I
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), HLS_DIR: hlsDir, LOG_LEVEL: 'warn', ...env },
     detached: true,
+    ...(cwd ? { cwd } : {}),
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const pid = child.pid!;

@@ -34,6 +34,10 @@ export function testClip(seconds = 10): string {
   return file;
 }
 
+/** Sources still running when the test process exits (a test failed before stopping them) die with it. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+
 /**
  * FFmpeg looping the test clip in real time as RTP into an ingest's ports, for at most `seconds`
  * (the soak benchmark runs longer than the default).
@@ -42,7 +46,7 @@ export function startRtpSource(ingest: Pick<RtpIngest, 'video' | 'audio'>, clip 
   // fromPorts: send from fixed local ports (RTP, RTP + 1), so that a restarted source reaches a comedia ingest that locked onto the first one's.
   const rtp = (p: { rtpPort: number; rtcpPort: number }, from?: number) =>
     `rtp://127.0.0.1:${p.rtpPort}?rtcpport=${p.rtcpPort}&pkt_size=1200${from ? `&localrtpport=${from}&localrtcpport=${from + 1}` : ''}`;
-  return spawn('ffmpeg', [
+  const child = spawn('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     // -t bounds the loop: if the test process dies without stopping it, it ends by itself.
     '-re', '-stream_loop', '-1', '-t', String(seconds), '-i', clip,
@@ -51,6 +55,9 @@ export function startRtpSource(ingest: Pick<RtpIngest, 'video' | 'audio'>, clip 
     '-map', '0:a:0', '-c', 'copy', '-payload_type', String(RTP_INGEST.audio.payloadType),
     '-ssrc', String(RTP_INGEST.audio.ssrc), '-f', 'rtp', rtp(ingest.audio, o.fromPorts?.audio),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
 }
 
 export async function stopProcess(child: ChildProcess): Promise<void> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { types } from 'mediasoup';
 import type { Config } from '../../config.js';
 import type { ChannelMedia, ChannelReader } from '../../channel/reader.js';
+import type { SenderClocks } from '../../channel/sender-clocks.js';
 import type { DrainingStreams } from './draining-streams.js';
 import { ffmpegFmp4Args } from './ffmpeg-args.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
@@ -11,7 +12,17 @@ import { LlPackager } from './ll-packager.js';
 import { LlHlsStream } from './ll-stream.js';
 import type { PortAllocator } from './port-allocator.js';
 import { describeConsumerStream, writeSdp } from './sdp.js';
+import { SenderReportRelay } from './sender-report-relay.js';
 import { waitForUdpPorts } from './udp-listeners.js';
+
+/** The channel as the pipeline reads it: its media, and the source's clocks for A/V sync. */
+export type HlsMedia = ChannelMedia & { readonly senderClocks: SenderClocks };
+
+/** The SSRC of a single-encoding RTP stream (a simulcast source has several: null). */
+function singleSsrc(parameters: types.RtpParameters): number | null {
+  const encodings = parameters.encodings ?? [];
+  return encodings.length === 1 ? (encodings[0]!.ssrc ?? null) : null;
+}
 
 /** Where the pipeline finds what the server provides for every channel. */
 export interface HlsRuntime {
@@ -31,6 +42,8 @@ export interface HlsHooks {
   onFfmpegExit: (exit: FfmpegExit, restarting: boolean) => void;
   /** FFmpeg was found hung and killed. */
   onStall: () => void;
+  /** The channel ended while the pipeline was starting (stop waiting for its clocks). */
+  channelEnded: () => boolean;
 }
 
 /** FFmpeg that ran this long without dying is considered healthy again (restart budget refilled). */
@@ -59,9 +72,11 @@ export class HlsPipeline implements ChannelReader {
   readonly stream: LlHlsStream;
   private basePort: number | null = null;
   private readonly transports: types.PlainTransport[] = [];
+  private relay: SenderReportRelay | null = null;
   private readonly consumers: types.Consumer[] = [];
   private ffmpeg: FfmpegProcess | null = null;
   private ffmpegStartedAt = 0;
+  private mediaResumedAt = 0;
   private lastFragmentAt = 0;
   private timers: NodeJS.Timeout[] = [];
   private restarts = 0;
@@ -72,7 +87,7 @@ export class HlsPipeline implements ChannelReader {
   private readonly videoProducer: types.Producer;
 
   private constructor(
-    private readonly media: ChannelMedia,
+    private readonly media: HlsMedia,
     private readonly config: Config['hls'],
     private readonly runtime: HlsRuntime,
     private readonly hooks: HlsHooks,
@@ -96,7 +111,7 @@ export class HlsPipeline implements ChannelReader {
   }
 
   /** Starts FFmpeg on the channel's audio and video tracks; the caller attaches it as a reader. */
-  static async start(media: ChannelMedia, config: Config['hls'], runtime: HlsRuntime, hooks: HlsHooks): Promise<HlsPipeline> {
+  static async start(media: HlsMedia, config: Config['hls'], runtime: HlsRuntime, hooks: HlsHooks): Promise<HlsPipeline> {
     const pipeline = new HlsPipeline(media, config, runtime, hooks);
     try {
       await pipeline.run();
@@ -110,7 +125,7 @@ export class HlsPipeline implements ChannelReader {
   /** UDP ports this pipeline holds: FFmpeg's RTP/RTCP and the PlainTransports' own sockets. */
   get udpPorts(): number[] {
     const ffmpegPorts = this.basePort === null ? [] : [0, 1, 2, 3].map((i) => this.basePort! + i);
-    return [...ffmpegPorts, ...this.transports.flatMap((t) => [t.tuple.localPort, t.rtcpTuple?.localPort ?? []].flat())];
+    return [...ffmpegPorts, ...(this.relay ? [this.relay.port] : []), ...this.transports.flatMap((t) => [t.tuple.localPort, t.rtcpTuple?.localPort ?? []].flat())];
   }
 
   get ffmpegPid(): number | undefined {
@@ -135,6 +150,8 @@ export class HlsPipeline implements ChannelReader {
       { producer: this.audioProducer, kind: 'audio' as const, port: base + 2 },
     ];
     const streams = [];
+    const relay = await SenderReportRelay.open(this.media.senderClocks, this.media.logger);
+    this.relay = relay;
     for (const leg of legs) {
       const transport = await router.createPlainTransport({
         listenInfo: { protocol: 'udp', ip: LOOPBACK },
@@ -142,7 +159,8 @@ export class HlsPipeline implements ChannelReader {
         comedia: false,
       });
       this.transports.push(transport);
-      await transport.connect({ ip: LOOPBACK, port: leg.port, rtcpPort: leg.port + 1 });
+      // mediasoup's reports go to the relay, which hands FFmpeg the source's (see SenderReportRelay).
+      await transport.connect({ ip: LOOPBACK, port: leg.port, rtcpPort: relay.port });
       const consumer = await transport.consume({
         producerId: leg.producer.id,
         rtpCapabilities: router.rtpCapabilities,
@@ -151,12 +169,19 @@ export class HlsPipeline implements ChannelReader {
       this.consumers.push(consumer);
       streams.push(describeConsumerStream(leg.kind, leg.port, consumer.rtpParameters));
     }
+    relay.setLegs(legs.map((leg, i) => ({
+      kind: leg.kind,
+      sourceSsrc: singleSsrc(leg.producer.rtpParameters),
+      consumerSsrc: singleSsrc(this.consumers[i]!.rtpParameters) ?? 0,
+      rtcpPort: leg.port + 1,
+    })));
 
     await mkdir(this.runtime.runDir, { recursive: true });
     await writeFile(this.sdpPath, writeSdp(`livecast ${this.media.channelId}`, LOOPBACK, streams));
 
     await this.launchFfmpeg(false);
-    await Promise.all(this.consumers.map((c) => c.resume()));
+    await this.primeFfmpeg();
+    await this.resumeMedia();
     const videoConsumer = this.consumers[0]!;
     this.media.requestKeyFrame(videoConsumer);
     // Browsers send a key frame only when asked (Chromium: 2 in 2 minutes); segments start at
@@ -205,6 +230,28 @@ export class HlsPipeline implements ChannelReader {
     }
   }
 
+  /** A new FFmpeg on the same ports; RTP must not reach it before the sender reports do (see SenderReportRelay). */
+  private async restartFfmpeg(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.pause()));
+    // stop() may have run meanwhile: an FFmpeg started now would outlive the pipeline.
+    if (this.stopping) return;
+    await this.launchFfmpeg(true);
+    await this.primeFfmpeg();
+    await this.resumeMedia();
+    this.media.requestKeyFrame(this.consumers[0]!);
+  }
+
+  private async resumeMedia(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.resume()));
+    // FFmpeg is judged on its output from now on, not from its launch (it waited for the clocks).
+    this.mediaResumedAt = Date.now();
+  }
+
+  private async primeFfmpeg(): Promise<void> {
+    const ffmpeg = this.ffmpeg;
+    await this.relay!.prime(this.config.syncWaitMs, () => this.stopping !== null || this.hooks.channelEnded() || this.ffmpeg !== ffmpeg);
+  }
+
   /** Reads one FFmpeg's fMP4 output into the packager: the init segment, then fragments. */
   private outputReader(): (chunk: Buffer) => void {
     const splitter = new BoxSplitter();
@@ -246,7 +293,7 @@ export class HlsPipeline implements ChannelReader {
     const ffmpeg = this.ffmpeg;
     if (this.stopping || !ffmpeg?.running) return;
     const now = Date.now();
-    const quietMs = now - Math.max(this.lastFragmentAt, this.ffmpegStartedAt);
+    const quietMs = now - Math.max(this.lastFragmentAt, this.ffmpegStartedAt, this.mediaResumedAt);
     if (quietMs < this.stallTimeoutMs) return;
     // No input, no output: the channel's source watch deals with a silent broadcaster.
     if (!this.hooks.mediaFlowing()) return void (this.lastFragmentAt = now);
@@ -272,8 +319,7 @@ export class HlsPipeline implements ChannelReader {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (this.stopping) return;
-      this.launchFfmpeg(true)
-        .then(() => this.media.requestKeyFrame(this.consumers[0]!))
+      this.restartFfmpeg()
         .catch((error: unknown) => {
           // Its exit goes through onFfmpegExit like any other death (restart or give up).
           if (!this.stopping) this.media.logger.error({ err: error }, 'ffmpeg restart failed');
@@ -292,6 +338,7 @@ export class HlsPipeline implements ChannelReader {
       if (this.restartTimer) clearTimeout(this.restartTimer);
       await this.ffmpeg?.stop();
       for (const transport of this.transports) transport.close();
+      this.relay?.close();
       if (this.basePort !== null) this.runtime.ports.release(this.basePort, PORTS_PER_CHANNEL);
       await rm(this.sdpPath, { force: true }).catch((error: unknown) => this.media.logger.error({ err: error, path: this.sdpPath }, 'could not remove the SDP file'));
       this.packager.end();

@@ -40,6 +40,16 @@ describe('PortAllocator', () => {
     expect(await ports.allocate(4)).toBe(a);
   });
 
+  it('starting anywhere in the range, still finds the last free block', async () => {
+    const ports = new PortAllocator(20000, 20011, allFree, 20006); // three blocks of four, start off the grid
+    const got = [await ports.allocate(4), await ports.allocate(4)];
+    expect(got).toEqual([20006, 20000]);
+    // Free now: 20004–20005 and 20010–20011, no four in a row.
+    await expect(ports.allocate(4)).rejects.toThrow(/no free UDP ports/);
+    ports.release(20006, 4);
+    expect(await ports.allocate(4)).toBe(20004);
+  });
+
   it('rejects odd block sizes and ranges too small for one block', async () => {
     await expect(new PortAllocator(20000, 20010, allFree).allocate(3)).rejects.toThrow(/even/);
     await expect(new PortAllocator(20000, 20002, allFree).allocate(4)).rejects.toThrow(/smaller than 4/);

@@ -20,6 +20,8 @@ export const udpPortProbe =
  * range. It walks the range round-robin instead of reusing the lowest free block, so a port just
  * released by a stopped FFmpeg is not handed straight to the next one (late packets of the old
  * stream would land in the new one). Ports another process holds are skipped via the probe.
+ * `start` (where the walk begins) is random in the server: several instances on one host then
+ * rarely probe the same block at the same moment (a probe cannot reserve a port for FFmpeg).
  */
 export class PortAllocator {
   private readonly inUse = new Set<number>();
@@ -29,8 +31,9 @@ export class PortAllocator {
     private readonly min: number,
     private readonly max: number,
     private readonly probe: PortProbe,
+    start = min,
   ) {
-    this.cursor = alignEven(min);
+    this.cursor = alignEven(Math.min(Math.max(start, min), max));
   }
 
   get allocated(): number {
@@ -43,7 +46,8 @@ export class PortAllocator {
     const first = alignEven(this.min);
     const blocks = Math.floor((this.max - first + 1) / count);
     if (blocks < 1) throw new Error(`UDP port range ${this.min}-${this.max} is smaller than ${count} ports`);
-    for (let tried = 0; tried < blocks; tried++) {
+    // A walk that began off the block grid (a random start) needs up to one extra lap to try every block.
+    for (let tried = 0; tried < 2 * blocks; tried++) {
       if (this.cursor + count - 1 > this.max) this.cursor = first;
       const base = this.cursor;
       this.cursor += count;

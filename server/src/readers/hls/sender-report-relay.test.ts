@@ -1,0 +1,140 @@
+import dgram from 'node:dgram';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SenderClocks, type SenderReport } from '../../channel/sender-clocks.js';
+import { SenderReportRelay, senderReportPacket, senderReportSsrc, type ClockLeg } from './sender-report-relay.js';
+
+const logger = pino({ level: 'silent' });
+const report = (ssrc: number, rtpTs: number): SenderReport => ({ ssrc, ntpSec: 3_970_000_000, ntpFrac: 2 ** 31, rtpTs, packetCount: 100, octetCount: 50_000 });
+
+/** The fields of an RTCP SR as RFC 3550 §6.4.1 lays them out, read independently of the writer. */
+function readSr(packet: Buffer) {
+  return {
+    version: packet[0]! >> 6,
+    padding: (packet[0]! >> 5) & 1,
+    reportCount: packet[0]! & 0x1f,
+    packetType: packet[1],
+    lengthWords: packet.readUInt16BE(2),
+    ssrc: packet.readUInt32BE(4),
+    ntp: packet.readBigUInt64BE(8),
+    rtpTs: packet.readUInt32BE(16),
+    packetCount: packet.readUInt32BE(20),
+    octetCount: packet.readUInt32BE(24),
+  };
+}
+
+describe('senderReportPacket', () => {
+  it('writes an RFC 3550 sender report without report blocks', () => {
+    const packet = senderReportPacket(report(0xdeadbeef, 0xfffffff0));
+    expect(packet).toHaveLength(28);
+    expect(readSr(packet)).toEqual({
+      version: 2, padding: 0, reportCount: 0, packetType: 200, lengthWords: 6,
+      ssrc: 0xdeadbeef, ntp: (3_970_000_000n << 32n) | 2n ** 31n, rtpTs: 0xfffffff0, packetCount: 100, octetCount: 50_000,
+    });
+    expect(senderReportSsrc(packet)).toBe(0xdeadbeef);
+  });
+
+  it('recognises only sender reports', () => {
+    const receiverReport = Buffer.from(senderReportPacket(report(1, 1)));
+    receiverReport[1] = 201;
+    expect(senderReportSsrc(receiverReport)).toBeNull();
+    expect(senderReportSsrc(Buffer.alloc(8))).toBeNull();
+  });
+});
+
+describe('SenderReportRelay', () => {
+  const cleanup: (() => void)[] = [];
+  afterEach(() => cleanup.splice(0).forEach((f) => f()));
+
+  /** A UDP socket standing in for FFmpeg's RTCP port; collects what arrives. */
+  async function rtcpPort() {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    cleanup.push(() => socket.close());
+    const received: Buffer[] = [];
+    socket.on('message', (m) => received.push(m));
+    return { port: socket.address().port, received };
+  }
+
+  async function setup() {
+    const clocks = new SenderClocks();
+    const relay = await SenderReportRelay.open(clocks, logger);
+    cleanup.push(() => relay.close());
+    const [video, audio] = [await rtcpPort(), await rtcpPort()];
+    const legs: ClockLeg[] = [
+      { kind: 'video', sourceSsrc: 1111, consumerSsrc: 9001, rtcpPort: video.port },
+      { kind: 'audio', sourceSsrc: 2222, consumerSsrc: 9002, rtcpPort: audio.port },
+    ];
+    relay.setLegs(legs);
+    /** mediasoup's own reports arrive on the relay's port. */
+    const mediasoup = dgram.createSocket('udp4');
+    cleanup.push(() => mediasoup.close());
+    const fromMediasoup = (ssrc: number) => mediasoup.send(senderReportPacket(report(ssrc, 5)), relay.port, '127.0.0.1');
+    return { clocks, relay, video, audio, fromMediasoup };
+  }
+
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+  it('waits for the source reports of every stream, then gives FFmpeg those (under the consumer SSRC), and every later one', async () => {
+    const { clocks, relay, video, audio, fromMediasoup } = await setup();
+    clocks.note('video', report(1111, 1000));
+    const priming = relay.prime(2000, () => false);
+    await settle();
+    // Nothing before every stream has a report: FFmpeg would date the other stream by its first packet.
+    expect(video.received).toHaveLength(0);
+    clocks.note('audio', report(2222, 480));
+    await expect(priming).resolves.toEqual(['video', 'audio']);
+    await settle();
+    expect(video.received.map((p) => readSr(p))).toMatchObject([{ ssrc: 9001, rtpTs: 1000 }]);
+    expect(audio.received.map((p) => readSr(p))).toMatchObject([{ ssrc: 9002, rtpTs: 480 }]);
+
+    clocks.note('audio', report(2222, 48_480));
+    fromMediasoup(9002); // mediasoup's arrival-time reports are not passed on
+    await settle();
+    expect(audio.received.map((p) => readSr(p).rtpTs)).toEqual([480, 48_480]);
+    expect(video.received).toHaveLength(1);
+  });
+
+  it("falls back to mediasoup's reports for a stream whose source sends none in time", async () => {
+    const { clocks, relay, video, audio, fromMediasoup } = await setup();
+    clocks.note('video', report(1111, 1000));
+    await expect(relay.prime(100, () => false)).resolves.toEqual(['video']);
+    fromMediasoup(9002);
+    fromMediasoup(9001);
+    clocks.note('audio', report(2222, 480)); // too late for this FFmpeg: mixing two clocks would make audio jump
+    await settle();
+    expect(audio.received.map((p) => readSr(p).rtpTs)).toEqual([5]);
+    expect(video.received.map((p) => readSr(p).rtpTs)).toEqual([1000]);
+  });
+
+  it('sends nothing before it is primed, and primes a restarted FFmpeg with the latest reports at once', async () => {
+    const { clocks, relay, video, audio } = await setup();
+    clocks.note('video', report(1111, 1000));
+    clocks.note('audio', report(2222, 480));
+    await settle();
+    expect(video.received).toHaveLength(0);
+    await relay.prime(2000, () => false);
+    clocks.note('video', report(1111, 91_000));
+    await relay.prime(2000, () => false);
+    await settle();
+    expect(video.received.map((p) => readSr(p).rtpTs)).toEqual([1000, 91_000, 91_000]);
+    expect(audio.received.map((p) => readSr(p).rtpTs)).toEqual([480, 480]);
+  });
+});
+
+describe('SenderClocks', () => {
+  it('keeps the latest well-formed report per SSRC and tells subscribers', () => {
+    const clocks = new SenderClocks();
+    const heard: string[] = [];
+    const unsubscribe = clocks.subscribe((kind, r) => heard.push(`${kind}:${r.rtpTs}`));
+    clocks.note('video', report(1, 10));
+    clocks.note('video', { ssrc: 1, ntpSec: 'x' });
+    clocks.note('video', undefined);
+    clocks.note('video', report(1, 20));
+    unsubscribe();
+    clocks.note('audio', report(2, 30));
+    expect(heard).toEqual(['video:10', 'video:20']);
+    expect(clocks.latest(1)?.rtpTs).toBe(20);
+    expect(clocks.latest(2)?.rtpTs).toBe(30);
+  });
+});

@@ -1,0 +1,133 @@
+import dgram from 'node:dgram';
+import type { Logger } from '../../logger.js';
+import type { SenderClocks, SenderReport } from '../../channel/sender-clocks.js';
+
+const RTCP_SR = 200;
+const SR_BYTES = 28;
+
+/** An RTCP sender report without report blocks (RFC 3550 §6.4.1). */
+export function senderReportPacket(report: SenderReport): Buffer {
+  const packet = Buffer.alloc(SR_BYTES);
+  packet[0] = 0x80; // version 2, no padding, no report blocks
+  packet[1] = RTCP_SR;
+  packet.writeUInt16BE(SR_BYTES / 4 - 1, 2);
+  packet.writeUInt32BE(report.ssrc, 4);
+  packet.writeUInt32BE(report.ntpSec, 8);
+  packet.writeUInt32BE(report.ntpFrac, 12);
+  packet.writeUInt32BE(report.rtpTs >>> 0, 16);
+  packet.writeUInt32BE(report.packetCount >>> 0, 20);
+  packet.writeUInt32BE(report.octetCount >>> 0, 24);
+  return packet;
+}
+
+/** The SSRC of the first packet of a compound RTCP datagram if it is a sender report. */
+export function senderReportSsrc(datagram: Buffer): number | null {
+  if (datagram.length < SR_BYTES || datagram[0]! >> 6 !== 2 || datagram[1] !== RTCP_SR) return null;
+  return datagram.readUInt32BE(4);
+}
+
+/** One RTP stream FFmpeg reads: whose reports it needs, under which SSRC, on which RTCP port. */
+export interface ClockLeg {
+  kind: 'audio' | 'video';
+  /** The source's SSRC (its reports come under it); null when it has several (simulcast). */
+  sourceSsrc: number | null;
+  /** The consumer's SSRC: what FFmpeg receives RTP under (timestamps are the source's). */
+  consumerSsrc: number;
+  /** FFmpeg's RTCP port for this stream. */
+  rtcpPort: number;
+}
+
+/**
+ * Gives FFmpeg the broadcaster's own sender reports instead of mediasoup's. FFmpeg's RTP demuxer
+ * dates packets by the latest report of each stream, and before the first one by the stream's
+ * first packet. mediasoup's reports to a consumer map timestamps to the time packets arrived, so
+ * every report moved the streams by the network and encoder jitter ("Non-monotonous DTS"), and the
+ * first one made audio jump at start (a hole or an overlap, then tens of ms out of sync). The
+ * source's reports map timestamps to its capture clock. mediasoup's RTCP for FFmpeg lands on this
+ * relay's socket; FFmpeg is primed with the source's latest report for every stream before any RTP
+ * reaches it (the caller keeps the consumers paused until then), and each new report follows.
+ * A source that sends no reports in time gets mediasoup's for that stream, as before.
+ */
+export class SenderReportRelay {
+  private legs: ClockLeg[] = [];
+  /** Per FFmpeg run: which reports each leg gets (undefined: not primed yet, nothing is sent). */
+  private readonly modes = new Map<ClockLeg, 'source' | 'mediasoup'>();
+  private readonly unsubscribe: () => void;
+
+  private constructor(
+    private readonly socket: dgram.Socket,
+    private readonly clocks: SenderClocks,
+    private readonly logger: Logger,
+  ) {
+    socket.on('message', (datagram) => this.fromMediasoup(datagram));
+    // A send to an FFmpeg that just died fails with ECONNREFUSED; the next FFmpeg is primed anew.
+    socket.on('error', (error) => logger.debug({ err: error }, 'sender report relay socket error'));
+    this.unsubscribe = clocks.subscribe((_kind, report) => {
+      for (const leg of this.legs) if (leg.sourceSsrc === report.ssrc && this.modes.get(leg) === 'source') this.send(leg, report);
+    });
+  }
+
+  static async open(clocks: SenderClocks, logger: Logger): Promise<SenderReportRelay> {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, '127.0.0.1', () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    return new SenderReportRelay(socket, clocks, logger);
+  }
+
+  /** Where mediasoup must send the RTCP meant for FFmpeg (the PlainTransports' rtcpPort). */
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  setLegs(legs: ClockLeg[]): void {
+    this.legs = legs;
+  }
+
+  /**
+   * Waits (up to `timeoutMs`) for a source report of every stream and sends them to a freshly
+   * started FFmpeg; a stream without one by then gets mediasoup's reports for this FFmpeg's life.
+   * Call while FFmpeg listens and before RTP flows to it. Resolves with the streams synced on the
+   * source's clock.
+   */
+  async prime(timeoutMs: number, cancelled: () => boolean): Promise<ClockLeg['kind'][]> {
+    this.modes.clear();
+    const started = Date.now();
+    const reportOf = (leg: ClockLeg) => (leg.sourceSsrc === null ? undefined : this.clocks.latest(leg.sourceSsrc));
+    const missing = () => this.legs.filter((leg) => leg.sourceSsrc !== null && !reportOf(leg));
+    while (missing().length > 0 && Date.now() - started < timeoutMs && !cancelled()) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const synced: ClockLeg['kind'][] = [];
+    for (const leg of this.legs) {
+      const report = reportOf(leg);
+      this.modes.set(leg, report ? 'source' : 'mediasoup');
+      if (!report) continue;
+      this.send(leg, report);
+      synced.push(leg.kind);
+    }
+    const fallback = this.legs.filter((leg) => this.modes.get(leg) === 'mediasoup').map((leg) => leg.kind);
+    if (fallback.length > 0) this.logger.warn({ waitedMs: Date.now() - started, kinds: fallback }, 'the source sent no RTCP sender report in time; HLS syncs these tracks on arrival times');
+    else this.logger.info({ waitedMs: Date.now() - started }, 'hls synced on the source clock (its RTCP sender reports)');
+    return synced;
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.socket.close();
+  }
+
+  private fromMediasoup(datagram: Buffer): void {
+    const ssrc = senderReportSsrc(datagram);
+    const leg = this.legs.find((l) => l.consumerSsrc === ssrc);
+    if (leg && this.modes.get(leg) === 'mediasoup') this.socket.send(datagram, leg.rtcpPort, '127.0.0.1');
+  }
+
+  private send(leg: ClockLeg, report: SenderReport): void {
+    this.socket.send(senderReportPacket({ ...report, ssrc: leg.consumerSsrc }), leg.rtcpPort, '127.0.0.1');
+  }
+}
