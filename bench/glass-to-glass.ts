@@ -12,13 +12,13 @@
  */
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { chromiumLaunchOptions } from '../e2e/chromium.js';
-import { startBaselineServer } from './baseline-checkout.js';
+import { MANY_CHANNELS, startBaselineServer } from './baseline-checkout.js';
 import { median, percentile, printTable, startBenchServer } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const FIRST_FRAME_RUNS = Number(process.env.BENCH_FIRST_FRAME_RUNS ?? 5);
 
-type Metrics = { firstFrameMs: number | null; stalls: number; samples: { ms: number; at: number }[]; mode: string | null };
+type Metrics = { firstFrameMs: number | null; stalls: number; /** Absent on the baseline commit's page. */ jumps?: number; samples: { ms: number; at: number }[]; mode: string | null };
 const metricsOf = (page: Page) => page.evaluate(() => (window as unknown as { __livecast: Metrics }).__livecast);
 
 const MODES = [
@@ -70,7 +70,7 @@ export async function measure(browser: Browser, watchUrl: string, query: string,
   if (samples.length < 10) throw new Error(`only ${samples.length} clock readings in ${query}: is the test source visible?`);
   const firstFrames: number[] = [];
   for (let i = 0; i < FIRST_FRAME_RUNS; i++) firstFrames.push(await firstFrame(browser, `${watchUrl}?${query}`));
-  return { samples, stalls: end.stalls - start.stalls, firstFrames, mode: end.mode };
+  return { samples, stalls: end.stalls - start.stalls, jumps: end.jumps === undefined ? null : end.jumps - (start.jumps ?? 0), firstFrames, mode: end.mode };
 }
 
 /** LL-HLS part targets measured, seconds (BENCH_PART_TARGETS, comma-separated). */
@@ -99,6 +99,8 @@ async function measureRow(browser: Browser, baseUrl: string, name: string, query
         'p50 ms': p50,
         'p95 ms': percentile(r.samples, 95),
         stalls: r.stalls,
+        // The player's own seeks to the live edge (after the 5 s settling: the start is not counted).
+        jumps: r.jumps ?? '—',
         'first frame p50 ms': Math.round(median(r.firstFrames)),
         'first frame max ms': Math.round(Math.max(...r.firstFrames)),
         'target p50 ms': targetMs ?? '—',
@@ -130,7 +132,7 @@ export async function runGlassToGlass(): Promise<void> {
       }
     }
     for (const [i, partSeconds] of PART_TARGETS.entries()) {
-      const server = await startBenchServer({ ...PORT_RANGES, HLS_PART_SECONDS: String(partSeconds) }, { web: true });
+      const server = await startBenchServer({ ...PORT_RANGES, ...MANY_CHANNELS, HLS_PART_SECONDS: String(partSeconds) }, { web: true });
       try {
         const url = server.app.url;
         const segment = server.app.config.hls.segmentSeconds;

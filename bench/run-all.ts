@@ -10,12 +10,14 @@ import { runGlassToGlass } from './glass-to-glass.js';
 import { runHlsServing } from './hls-serving.js';
 import { runSignalling } from './signalling.js';
 import { runSoak } from './soak.js';
+import { runStartQuality } from './start-quality.js';
 import { runWhipWhep } from './whip-whep.js';
 
 const only = process.argv[2];
 /** `onlyByName`: skipped by a plain `npm run bench`. */
 const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['latency', runGlassToGlass],
+  ['start', runStartQuality],
   ['cost', runCostPerChannel],
   ['serving', runHlsServing],
   ['signalling', runSignalling],

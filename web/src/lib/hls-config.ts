@@ -4,7 +4,8 @@ import type { HlsConfig } from 'hls.js';
  * hls.js for the server's LL-HLS: low-latency mode loads parts and blocks on playlist reloads,
  * and plays PART-HOLD-BACK (three parts) behind the live edge as the playlist says; no distance
  * of our own is set, since any `liveSyncDuration` would override the server's hold-back. When
- * behind, it catches up by playing up to 10 % faster; little back buffer is kept (nobody seeks).
+ * slightly behind, it catches up by playing up to 10 % faster (further behind, hls-player.ts jumps);
+ * little back buffer is kept (nobody seeks).
  */
 export const lowLatencyHlsConfig = (): Partial<HlsConfig> => ({
   lowLatencyMode: true,

@@ -1,6 +1,32 @@
 import Hls from 'hls.js';
 import { lowLatencyHlsConfig } from './hls-config';
 
+/**
+ * How far behind its target latency (PART-HOLD-BACK) the player may fall before it jumps to it.
+ * hls.js catches up by playing faster only while more than 1 s is buffered ahead, which a player
+ * three parts behind the live edge never has: a player that started at the last key frame, or
+ * fell behind in a stall, stayed ~1.2 s behind instead of ~0.6 s.
+ */
+const JUMP_BEYOND_TARGET_S = 0.25;
+const EDGE_CHECK_MS = 500;
+
+/** Jumps to hls.js's live sync position when it is already buffered and the player lags. */
+function keepNearLiveEdge(hls: Hls, video: HTMLVideoElement): () => void {
+  const timer = setInterval(() => {
+    const position = hls.liveSyncPosition;
+    const target = hls.targetLatency;
+    if (position === null || target === null || video.paused || video.seeking || video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) return;
+    if (hls.latency - target < JUMP_BEYOND_TARGET_S) return;
+    for (let i = 0; i < video.buffered.length; i++) {
+      if (video.buffered.start(i) <= position && video.buffered.end(i) >= position + 0.1) {
+        video.currentTime = position;
+        return;
+      }
+    }
+  }, EDGE_CHECK_MS);
+  return () => clearInterval(timer);
+}
+
 export interface Player {
   stop(): void;
   /**
@@ -25,8 +51,10 @@ export function playHls(
   tuning: 'low-latency' | 'defaults' = 'low-latency',
 ): Player {
   let hls: Hls | null = null;
+  let stopEdgeKeeper = () => {};
   if (Hls.isSupported()) {
     hls = new Hls(tuning === 'defaults' ? {} : lowLatencyHlsConfig());
+    if (tuning !== 'defaults') stopEdgeKeeper = keepNearLiveEdge(hls, video);
     hls.on(Hls.Events.ERROR, (_, data) => {
       if (!data.fatal) return;
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls?.recoverMediaError();
@@ -41,6 +69,7 @@ export function playHls(
   }
   return {
     stop() {
+      stopEdgeKeeper();
       hls?.destroy();
       hls = null;
       video.removeAttribute('src');
