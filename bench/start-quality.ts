@@ -77,14 +77,15 @@ async function measureServer(browser: Browser, label: string, baseUrl: string): 
   const runs = [];
   for (let i = 0; i < RUNS; i++) runs.push(summarise(await startOnce(browser, baseUrl)));
   const toFull = runs.map((r) => r.fullAfterFirstMs);
+  const ms = (v: number) => (Number.isFinite(v) ? Math.round(v) : `> ${WATCH_MS}`);
   console.error(label, JSON.stringify(runs));
   return {
     server: label,
     runs: RUNS,
     'first frames at': [...new Set(runs.map((r) => r.firstWidth))].join(', '),
     'resolution 1 s after the first frame': [...new Set(runs.map((r) => r.widthAfter1s))].join(', '),
-    'to full res p50 ms': Math.round(median(toFull.map((v) => (Number.isNaN(v) ? Infinity : v)))),
-    'to full res worst ms': Math.round(Math.max(...toFull.map((v) => (Number.isNaN(v) ? Infinity : v)))),
+    'to full res p50 ms': ms(median(toFull.map((v) => (Number.isNaN(v) ? Infinity : v)))),
+    'to full res worst ms': ms(Math.max(...toFull.map((v) => (Number.isNaN(v) ? Infinity : v)))),
     'never full in 8 s': toFull.filter((v) => Number.isNaN(v)).length,
   };
 }
