@@ -5,20 +5,37 @@ import path from 'node:path';
 import { RTP_INGEST, type RtpIngest } from './rtp-ingest.js';
 
 /**
+ * What a test clip shows: a moving test pattern with a tone, or black with a white frame and a
+ * 1 kHz beep at the start of every second (made together by FFmpeg, so exactly in sync: the
+ * A/V sync test measures what the pipeline does to that).
+ */
+export type ClipContent = 'pattern' | 'flash-beep';
+
+const CLIP_SOURCES: Record<ClipContent, (seconds: number) => string[]> = {
+  pattern: (seconds) => [
+    '-f', 'lavfi', '-i', `testsrc2=size=640x480:rate=30:duration=${seconds}`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+  ],
+  'flash-beep': (seconds) => [
+    '-f', 'lavfi', '-i', `color=c=black:size=640x480:rate=30:duration=${seconds},drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='lt(mod(t,1),0.03)'`,
+    '-f', 'lavfi', '-i', `aevalsrc=exprs='0.8*sin(2*PI*1000*t)*lt(mod(t,1),0.05)':s=48000:d=${seconds}`,
+  ],
+};
+
+/**
  * A pre-encoded test clip (H264 Constrained Baseline with a key frame every 0.5 s + Opus, in
  * MPEG-TS),
  * made once per machine, so that feeding a channel costs a `-c copy` FFmpeg and not an encoder.
  */
-export function testClip(seconds = 10): string {
+export function testClip(seconds = 10, content: ClipContent = 'pattern'): string {
   const dir = path.join(os.tmpdir(), 'livecast-test-media');
-  const file = path.join(dir, `clip-${seconds}s-v4.ts`);
+  const file = path.join(dir, `clip-${content === 'pattern' ? '' : `${content}-`}${seconds}s-v4.ts`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp.ts`;
   const result = spawnSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=640x480:rate=30:duration=${seconds}`,
-    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+    ...CLIP_SOURCES[content](seconds),
     '-c:v', 'libx264', '-profile:v', 'baseline', '-level', '3.1', '-pix_fmt', 'yuv420p',
     // A key frame every 0.5 s, like a browser asked for one per default-length segment.
     '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', '-bf', '0', '-b:v', '600k',
