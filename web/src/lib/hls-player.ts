@@ -7,24 +7,36 @@ import { lowLatencyHlsConfig } from './hls-config';
  * three parts behind the live edge never has: a player that started at the last key frame, or
  * fell behind in a stall, stayed ~1.2 s behind instead of ~0.6 s.
  */
-const JUMP_BEYOND_TARGET_S = 0.25;
+const JUMP_BEYOND_TARGET_S = 0.3;
 const EDGE_CHECK_MS = 500;
+/** A jump needs this much smooth playback since the previous one (or the start): never a seek loop on a struggling machine. */
+const STEADY_BEFORE_JUMP_MS = 3000;
+/** …and this much media buffered beyond where it lands. */
+const BUFFERED_BEYOND_JUMP_S = 0.3;
 
 /** Jumps to hls.js's live sync position when it is already buffered and the player lags. */
 function keepNearLiveEdge(hls: Hls, video: HTMLVideoElement): () => void {
+  let steadySince = performance.now();
+  const unsteady = () => (steadySince = performance.now());
+  video.addEventListener('waiting', unsteady);
+  video.addEventListener('seeking', unsteady);
   const timer = setInterval(() => {
     const position = hls.liveSyncPosition;
     const target = hls.targetLatency;
     if (position === null || target === null || video.paused || video.seeking || video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) return;
-    if (hls.latency - target < JUMP_BEYOND_TARGET_S) return;
+    if (performance.now() - steadySince < STEADY_BEFORE_JUMP_MS || hls.latency - target < JUMP_BEYOND_TARGET_S) return;
     for (let i = 0; i < video.buffered.length; i++) {
-      if (video.buffered.start(i) <= position && video.buffered.end(i) >= position + 0.1) {
+      if (video.buffered.start(i) <= position && video.buffered.end(i) >= position + BUFFERED_BEYOND_JUMP_S) {
         video.currentTime = position;
         return;
       }
     }
   }, EDGE_CHECK_MS);
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    video.removeEventListener('waiting', unsteady);
+    video.removeEventListener('seeking', unsteady);
+  };
 }
 
 export interface Player {
