@@ -34,6 +34,8 @@ const ON_TIME_MS = 15;
 const BEEP_NEIGHBOURS = 2;
 /** Frames within this of a wall-clock instant (ms) fit where it is shown. */
 const FIT_WINDOW_MS = 500;
+/** A beep loud in the first this-many seconds of the audio may have begun before it: not an onset. */
+const CUT_SECONDS = 0.05;
 /** A video pts step this much (ms) longer or shorter than the painted clock's step is reported. */
 const VIDEO_JUMP_MS = 15;
 /** An audio timestamp step beyond this (ms) is a hole (positive) or an overlap (negative). */
@@ -157,25 +159,41 @@ export async function decodeAudio(file: string): Promise<DecodedAudio> {
 }
 
 /**
- * Beep onsets (s, on the audio timeline): the first sample whose magnitude reaches half the
- * loudest one, after at least half a beep period below it. A beep starts from phase 0 (test-
- * source.ts), so the crossing lags the true onset by asin(½)/2π of a 1 kHz period, 0.08 ms
- * (plus whatever the codecs smear). A beep cut by the start of the audio is not one.
+ * Beep onsets (s, on the audio timeline): the first sample whose magnitude reaches half the beeps'
+ * level, after at least half a beep period below it, that starts a tone (most of the next 10 ms
+ * loud: a click is not a beep). The beeps' level is the 99th percentile of the magnitudes (beeps
+ * fill 4 % of the time; a glitch louder than the beeps must not raise the threshold above them).
+ * A beep starts from phase 0 (test-source.ts), so the crossing lags its true onset by asin(½)/2π
+ * of a 1 kHz period, 0.08 ms (plus whatever the codecs smear). A beep cut by the start of the
+ * audio (in its first CUT_SECONDS) is not one.
  */
 export function beepOnsets(audio: DecodedAudio): number[] {
   const { samples, frames, rate } = audio;
-  let peak = 0;
-  for (const s of samples) peak = Math.max(peak, Math.abs(s));
+  const magnitudes = samples.map(Math.abs).sort();
+  const level = magnitudes[Math.floor(magnitudes.length * 0.99)] ?? 0;
   // The beep is 10× the tone: without one, nothing to find.
-  if (peak < 0.2) return [];
-  const threshold = peak / 2;
+  if (level < 0.2) return [];
+  const threshold = level / 2;
   const quiet = Math.round((rate * BEEP_PERIOD_MS) / 2000);
+  const tone = Math.round(rate * 0.01);
+  const isTone = (i: number) => {
+    let loud = 0;
+    for (let j = i; j < Math.min(samples.length, i + tone); j++) if (Math.abs(samples[j]!) >= threshold / 2) loud++;
+    return loud >= tone / 2;
+  };
   const onsets: number[] = [];
   let lastLoud = -Infinity;
   let frame = 0;
   for (let i = 0; i < samples.length; i++) {
     if (Math.abs(samples[i]!) < threshold) continue;
-    if (i - lastLoud > quiet && i > rate * 0.02) {
+    if (i - lastLoud > quiet) {
+      // A click is passed over without silencing what follows; what is loud at the start (AAC's
+      // first 21 ms are the encoder's priming) may be a beep cut by it.
+      if (i < rate * CUT_SECONDS) {
+        lastLoud = i;
+        continue;
+      }
+      if (!isTone(i)) continue;
       while (frames[frame + 1] && frames[frame + 1]!.offset <= i) frame++;
       const f = frames[frame]!;
       onsets.push(f.pts + (i - f.offset) / rate);
@@ -429,6 +447,16 @@ export interface HlsAvResult extends AvAnalysis {
   /** Seconds of media analysed. */
   seconds: number;
 }
+
+/** The page's beep clock must be this good (ms) for offsets to mean anything. */
+export const MAX_CLOCK_UNCERTAINTY_MS = 5;
+
+/**
+ * Whether the page kept its beeps on a steady clock: a calibration within
+ * MAX_CLOCK_UNCERTAINTY_MS and no slip of its audio output. On a loaded machine the page's
+ * renderer runs late and slips, and its offsets measure that, not the pipeline.
+ */
+export const measurable = (r: Pick<AvAnalysis, 'beepClock'>): boolean => r.beepClock.uncertaintyMs <= MAX_CLOCK_UNCERTAINTY_MS && r.beepClock.deviceSlips === 0;
 
 /** Fetches a channel's first `seconds` of LL-HLS and measures the A/V offset of every beep in its first run. */
 export async function analyseHlsStart(baseUrl: string, channelId: string, beeps: () => Promise<Beep[]>, seconds: number): Promise<HlsAvResult> {

@@ -1,4 +1,4 @@
-import { analyseHlsStart, type HlsAvResult } from '../bench/av-analysis.js';
+import { analyseHlsStart, measurable, type HlsAvResult } from '../bench/av-analysis.js';
 import { beepsOf, goLiveWithBeeps } from './av-sync.js';
 import { expect, test } from './fixtures.js';
 
@@ -10,12 +10,8 @@ import { expect, test } from './fixtures.js';
  */
 const SECONDS = 6;
 const MAX_OFFSET_MS = 20;
-/** The page's beep clock must be this good (ms) for the offsets to mean anything (bench/av-analysis.ts beepClock). */
-const MAX_CLOCK_UNCERTAINTY_MS = 5;
 /** Starts tried when the page is too disturbed to measure (a loaded machine); never retried for an offset. */
 const ATTEMPTS = 2;
-
-const measurable = (r: HlsAvResult) => r.beepClock.uncertaintyMs <= MAX_CLOCK_UNCERTAINTY_MS && r.beepClock.deviceSlips === 0;
 
 test('LL-HLS audio and video are in sync from the first segment, with no hole or overlap', async ({ app, page }, testInfo) => {
   test.setTimeout(60_000);
