@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BoxSplitter, readFragment, readInit } from '../server/src/readers/hls/fmp4.js';
+import { BoxSplitter, readFragment, readInit, type TrackSpan } from '../server/src/readers/hls/fmp4.js';
 import { CLOCK_FRAME, CLOCK_ROW, decodeClockRow, unwrapClock } from '../web/src/lib/clock-code.js';
 import type { Beep } from '../web/src/lib/test-source.js';
 
@@ -415,28 +415,35 @@ export async function fetchHlsStart(baseUrl: string, channelId: string, seconds:
 
 /**
  * Steps in a run's audio timeline as the fragments declare it (tfdt and sample durations, as a
- * player reads them): + holes, − overlaps, ms. Also where audio and video start.
+ * player reads them): + holes, − overlaps, ms; a fragment starting off where the previous one
+ * ended, or audio samples declared longer or shorter than the codec's frame (FFmpeg stretches a
+ * track's first sample back to 0: a frame of 1024 samples declared longer is a hole after it).
+ * Also where audio and video start.
  */
 export function fragmentTimeline(run: HlsRun): { gaps: Gap[]; audioStart: number; videoStart: number } {
   const tracks = readInit(run.initData);
-  const gaps: Gap[] = [];
-  let audioEnd: number | null = null;
-  let audioStart = NaN;
+  const audio: TrackSpan[] = [];
   let videoStart = NaN;
   for (const segment of run.segments) {
-    const splitter = new BoxSplitter();
-    for (const box of splitter.push(segment.data)) {
+    for (const box of new BoxSplitter().push(segment.data)) {
       if (box.type !== 'moof') continue;
       const timing = readFragment(box.data, tracks);
       if (timing.video && Number.isNaN(videoStart)) videoStart = timing.video.start;
-      const a = timing.audio;
-      if (!a) continue;
-      if (Number.isNaN(audioStart)) audioStart = a.start;
-      if (audioEnd !== null && Math.abs(a.start - audioEnd) * 1000 > GAP_TOLERANCE_MS) gaps.push({ at: a.start, ms: (a.start - audioEnd) * 1000 });
-      audioEnd = a.start + a.duration;
+      if (timing.audio) audio.push(timing.audio);
     }
   }
-  return { gaps, audioStart, videoStart };
+  // The codec's frame (AAC: 1024 samples): what most samples last.
+  const frame = median(audio.map((a) => a.duration / a.samples));
+  const gaps: Gap[] = [];
+  let end: number | null = null;
+  for (const [i, a] of audio.entries()) {
+    if (end !== null && Math.abs(a.start - end) * 1000 > GAP_TOLERANCE_MS) gaps.push({ at: a.start, ms: (a.start - end) * 1000 });
+    // The last sample's duration is FFmpeg's guess (no next one yet) when the run ends.
+    const stretch = a.duration - a.samples * frame;
+    if (i < audio.length - 1 && Math.abs(stretch) * 1000 > GAP_TOLERANCE_MS) gaps.push({ at: a.start, ms: stretch * 1000 });
+    end = a.start + a.duration;
+  }
+  return { gaps, audioStart: audio[0]?.start ?? NaN, videoStart };
 }
 
 export interface HlsAvResult extends AvAnalysis {
