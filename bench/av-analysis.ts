@@ -469,6 +469,8 @@ export const measurable = (r: Pick<AvAnalysis, 'beepClock'>): boolean => r.beepC
 export async function analyseHlsStart(baseUrl: string, channelId: string, beeps: () => Promise<Beep[]>, seconds: number): Promise<HlsAvResult> {
   const runs = await fetchHlsStart(baseUrl, channelId, seconds);
   const run = runs[0]!;
+  const runSeconds = run.segments.reduce((sum, s) => sum + s.duration, 0);
+  if (runSeconds < 2) throw new Error(`the first timeline lasted ${runSeconds.toFixed(1)} s (then ${runs.length - 1} more: FFmpeg restarted or the sender froze)`);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'livecast-avsync-'));
   try {
     const file = path.join(dir, 'start.mp4');
@@ -476,7 +478,7 @@ export async function analyseHlsStart(baseUrl: string, channelId: string, beeps:
     const pageBeeps = await beeps();
     await writeFile(path.join(dir, 'beeps.json'), JSON.stringify(pageBeeps));
     const { audio: _audio, ...analysis } = await analyseFile(file, pageBeeps);
-    return { ...analysis, gaps: fragmentTimeline(run).gaps, runs: runs.length, seconds: run.segments.reduce((sum, s) => sum + s.duration, 0) };
+    return { ...analysis, gaps: fragmentTimeline(run).gaps, runs: runs.length, seconds: runSeconds };
   } finally {
     await keepOrRemove(dir, channelId);
   }

@@ -77,14 +77,17 @@ export async function runAvSync(): Promise<void> {
         console.error(`start ${i}: ${JSON.stringify(rows.at(-1))}`);
       } catch (error) {
         summary.failed++;
-        rows.push({ start: i, 'first beep ms (at s)': `failed: ${error instanceof Error ? error.message : String(error)}` });
+        rows.push({ start: `${i} (failed: ${error instanceof Error ? error.message : String(error)})` });
         console.error(`start ${i} failed:`, error);
       } finally {
         await page.getByTestId('stop').click({ timeout: 5000 }).catch(() => undefined);
         await context.close();
       }
     }
-    printTable(`A/V offset of LL-HLS at stream start (audio late +), ${STARTS} starts × ${SECONDS} s; load ${loadBefore} → ${load()}`, rows);
+    // Every row gets every column (printTable takes the first row's; a failed start has only one).
+    const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+    const table = rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? '—'])));
+    printTable(`A/V offset of LL-HLS at stream start (audio late +), ${STARTS} starts × ${SECONDS} s; load ${loadBefore} → ${load()}`, table);
     const worst = (values: number[]) => (values.length ? values.reduce((w, v) => (Math.abs(v) > Math.abs(w) ? v : w)) : NaN);
     printTable('Summary over starts (ms)', [
       { measure: 'first beep', median: ms(median(summary.first)), worst: ms(worst(summary.first)), [`starts within ±${LIMIT_MS}`]: `${summary.first.filter((v) => Math.abs(v) <= LIMIT_MS).length}/${summary.first.length}` },
