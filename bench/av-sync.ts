@@ -69,7 +69,7 @@ export async function runAvSync(): Promise<void> {
           'audio holes + / overlaps −': gapsText(hls.gaps),
           runs: hls.runs,
           'baseline median ms (min…max)': base ? `${ms(baseline)} (${ms(Math.min(...base.offsets.map((o) => o.offsetMs)))}…${ms(Math.max(...base.offsets.map((o) => o.offsetMs)))})` : '—',
-          'beep clock ± ms (late renders, slips)': `${ms(hls.beepClock.uncertaintyMs)} (${hls.beepClock.late}, ${hls.beepClock.deviceSlips})`,
+          'beep clock ± ms (late renders, slips ms)': `${ms(hls.beepClock.uncertaintyMs)} (${hls.beepClock.late}, ${hls.beepClock.deviceSlips ? `${hls.beepClock.deviceSlips}: ${ms(hls.beepClock.slipMs)}` : 0})`,
           'video spread ms': ms(median(hls.offsets.map((o) => o.videoSpreadMs))),
           'audio lost − / added + between beeps ms': stepsText(hls.offsets),
           'video jumps ms@s': hls.videoJumps.length ? hls.videoJumps.map((g) => `${g.ms.toFixed(0)}@${g.at.toFixed(2)}`).join(' ') : 'none',

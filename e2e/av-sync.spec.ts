@@ -23,7 +23,7 @@ test('LL-HLS audio and video are in sync from the first segment, with no hole or
     result = await analyseHlsStart(app.url, await goLiveWithBeeps(page), () => beepsOf(page), SECONDS);
     await testInfo.attach(`av-sync-${attempt}.json`, { body: JSON.stringify(result, null, 2), contentType: 'application/json' });
     if (measurable(result)) break;
-    console.log(`start ${attempt}: the page was too disturbed to measure (beep clock ±${result.beepClock.uncertaintyMs.toFixed(1)} ms, ${result.beepClock.deviceSlips} slips)`);
+    console.log(`start ${attempt}: the page was too disturbed to measure (beep clock ±${result.beepClock.uncertaintyMs.toFixed(1)} ms, slips of ${result.beepClock.slipMs.toFixed(1)} ms)`);
   }
   result = result!;
   const summary = result.offsets.map((o) => `${o.sinceStart.toFixed(2)} s: ${o.offsetMs.toFixed(1)} ms`).join(', ');
@@ -31,7 +31,7 @@ test('LL-HLS audio and video are in sync from the first segment, with no hole or
   console.log(
     `A/V offset per beep (audio late +): ${summary}\n` +
       `audio holes (+) / overlaps (−): ${jumps(result.gaps)}; audio lost (−) / added (+) between beeps: ${jumps(result.offsets.slice(1).map((o) => ({ at: o.sinceStart, ms: o.audioStepMs })).filter((g) => Math.abs(g.ms) > 2))}; ` +
-      `video timeline jumps: ${jumps(result.videoJumps)}; beep clock ±${result.beepClock.uncertaintyMs.toFixed(1)} ms (${result.beepClock.clock}, ${result.beepClock.late} late renders, ${result.beepClock.deviceSlips} slips)`,
+      `video timeline jumps: ${jumps(result.videoJumps)}; beep clock ±${result.beepClock.uncertaintyMs.toFixed(1)} ms (${result.beepClock.clock}, ${result.beepClock.late} late renders, ${result.beepClock.deviceSlips} slips of ${result.beepClock.slipMs.toFixed(1)} ms)`,
   );
 
   expect(measurable(result), 'the page kept its beeps on a steady clock (not too loaded to measure)').toBe(true);
