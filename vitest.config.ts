@@ -14,7 +14,7 @@ export default defineConfig({
         // Real mediasoup workers and FFmpeg processes: run files one at a time.
         test: {
           name: 'integration',
-          include: ['server/**/*.int.test.ts'],
+          include: ['server/**/*.int.test.ts', 'bench/**/*.int.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 30_000,
           fileParallelism: false,

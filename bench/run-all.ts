@@ -4,6 +4,7 @@
  * the latest ones with how to read them. The soak runs only when named (npm run bench:soak): it
  * takes half an hour.
  */
+import { runAvSync } from './av-sync.js';
 import { runCluster } from './cluster.js';
 import { runCostPerChannel } from './cost-per-channel.js';
 import { runGlassToGlass } from './glass-to-glass.js';
@@ -23,6 +24,7 @@ const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['signalling', runSignalling],
   ['cluster', runCluster],
   ['whip', runWhipWhep],
+  ['avsync', runAvSync],
   ['soak', runSoak, { onlyByName: true }],
 ];
 if (only && !benchmarks.some(([name]) => name === only)) throw new Error(`no benchmark named ${only}`);

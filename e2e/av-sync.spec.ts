@@ -1,0 +1,50 @@
+import { analyseHlsStart, measurable, type HlsAvResult } from '../bench/av-analysis.js';
+import { beepsOf, goLiveWithBeeps } from './av-sync.js';
+import { expect, test } from './fixtures.js';
+
+/**
+ * Issue 13: A/V in sync from the first frame. The go-live page's test source beeps every second
+ * and paints its clock into every frame; the channel's first LL-HLS segments are fetched and
+ * decoded by FFmpeg (bench/av-analysis.ts, no player involved) and every beep's onset is compared
+ * with the frame painted when it was delivered. `npm run bench:avsync` does the same over many starts.
+ */
+const SECONDS = 6;
+const MAX_OFFSET_MS = 20;
+/**
+ * Audio timeline steps up to this (ms) pass: FFmpeg re-anchors its timestamps on each new sender
+ * report (every ~5 s) by 1–4 ms, inaudible and well within the sync budget; the holes and overlaps
+ * the issue is about were 16–129 ms. All are printed.
+ */
+const MAX_GAP_MS = 5;
+/** Starts tried when the page is too disturbed to measure (a loaded machine), time allowing; never retried for an offset. */
+const ATTEMPTS = 2;
+const RETRY_BEFORE_MS = 25_000;
+
+test('LL-HLS audio and video are in sync from the first segment, with no hole or overlap', async ({ app, page }, testInfo) => {
+  test.setTimeout(60_000);
+  let result: HlsAvResult | null = null;
+  const started = Date.now();
+  for (let attempt = 1; attempt <= ATTEMPTS && (attempt === 1 || Date.now() - started < RETRY_BEFORE_MS); attempt++) {
+    if (attempt > 1) await page.getByTestId('stop').click();
+    result = await analyseHlsStart(app.url, await goLiveWithBeeps(page), () => beepsOf(page), SECONDS);
+    await testInfo.attach(`av-sync-${attempt}.json`, { body: JSON.stringify(result, null, 2), contentType: 'application/json' });
+    if (measurable(result)) break;
+    console.log(`start ${attempt}: the page was too disturbed to measure (beep clock ±${result.beepClock.uncertaintyMs.toFixed(1)} ms, slips of ${result.beepClock.slipMs.toFixed(1)} ms)`);
+  }
+  result = result!;
+  const summary = result.offsets.map((o) => `${o.sinceStart.toFixed(2)} s: ${o.offsetMs.toFixed(1)} ms`).join(', ');
+  const jumps = (gaps: { at: number; ms: number }[]) => gaps.map((g) => `${g.ms.toFixed(1)} ms at ${g.at.toFixed(2)} s`).join(', ') || 'none';
+  console.log(
+    `A/V offset per beep (audio late +): ${summary}\n` +
+      `audio holes (+) / overlaps (−): ${jumps(result.gaps)}; audio lost (−) / added (+) between beeps: ${jumps(result.offsets.slice(1).map((o) => ({ at: o.sinceStart, ms: o.audioStepMs })).filter((g) => Math.abs(g.ms) > 2))}; ` +
+      `video timeline jumps: ${jumps(result.videoJumps)}; beep clock ±${result.beepClock.uncertaintyMs.toFixed(1)} ms (${result.beepClock.clock}, ${result.beepClock.late} late renders, ${result.beepClock.deviceSlips} slips of ${result.beepClock.slipMs.toFixed(1)} ms)`,
+  );
+
+  expect(measurable(result), 'the page kept its beeps on a steady clock (not too loaded to measure)').toBe(true);
+  expect(result.runs, 'one timeline (no restart or freeze) in the first seconds').toBe(1);
+  expect(result.unmatched, 'every beep heard matches one the page sent').toBe(0);
+  expect(result.gaps.filter((g) => Math.abs(g.ms) > MAX_GAP_MS), `no hole or overlap over ${MAX_GAP_MS} ms in the audio track`).toEqual([]);
+  const first = result.offsets.slice(0, 5);
+  expect(first.length, 'beeps heard in the first segments').toBeGreaterThanOrEqual(SECONDS - 2);
+  for (const o of first) expect(Math.abs(o.offsetMs), `A/V offset of the beep ${o.sinceStart.toFixed(2)} s into the stream`).toBeLessThanOrEqual(MAX_OFFSET_MS);
+});
