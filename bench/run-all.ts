@@ -8,6 +8,7 @@ import { runCluster } from './cluster.js';
 import { runCostPerChannel } from './cost-per-channel.js';
 import { runGlassToGlass } from './glass-to-glass.js';
 import { runHlsServing } from './hls-serving.js';
+import { runKeyframeInterval } from './keyframe-interval.js';
 import { runSignalling } from './signalling.js';
 import { runSoak } from './soak.js';
 import { runWhipWhep } from './whip-whep.js';
@@ -21,6 +22,7 @@ const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['signalling', runSignalling],
   ['cluster', runCluster],
   ['whip', runWhipWhep],
+  ['keyframes', runKeyframeInterval],
   ['soak', runSoak, { onlyByName: true }],
 ];
 if (only && !benchmarks.some(([name]) => name === only)) throw new Error(`no benchmark named ${only}`);
