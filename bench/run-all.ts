@@ -9,6 +9,7 @@ import { runCostPerChannel } from './cost-per-channel.js';
 import { runGlassToGlass } from './glass-to-glass.js';
 import { runHlsServing } from './hls-serving.js';
 import { runKeyframeInterval } from './keyframe-interval.js';
+import { runPackagingCost } from './packaging-cost.js';
 import { runSignalling } from './signalling.js';
 import { runSoak } from './soak.js';
 import { runWhipWhep } from './whip-whep.js';
@@ -23,6 +24,7 @@ const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['cluster', runCluster],
   ['whip', runWhipWhep],
   ['keyframes', runKeyframeInterval],
+  ['packaging', runPackagingCost],
   ['soak', runSoak, { onlyByName: true }],
 ];
 if (only && !benchmarks.some(([name]) => name === only)) throw new Error(`no benchmark named ${only}`);
