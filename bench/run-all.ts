@@ -9,6 +9,8 @@ import { runCluster } from './cluster.js';
 import { runCostPerChannel } from './cost-per-channel.js';
 import { runGlassToGlass } from './glass-to-glass.js';
 import { runHlsServing } from './hls-serving.js';
+import { runKeyframeInterval } from './keyframe-interval.js';
+import { runPackagingCost } from './packaging-cost.js';
 import { runSignalling } from './signalling.js';
 import { runSoak } from './soak.js';
 import { runStartQuality } from './start-quality.js';
@@ -25,6 +27,8 @@ const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['cluster', runCluster],
   ['whip', runWhipWhep],
   ['avsync', runAvSync],
+  ['keyframes', runKeyframeInterval],
+  ['packaging', runPackagingCost],
   ['soak', runSoak, { onlyByName: true }],
 ];
 if (only && !benchmarks.some(([name]) => name === only)) throw new Error(`no benchmark named ${only}`);
