@@ -8,7 +8,7 @@ import net from 'node:net';
 import type { Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { channelNamespace } from '../../protocol/index.js';
-import { eventually, waitForExit } from './helpers/processes.js';
+import { descendants, eventually, waitForExit } from './helpers/processes.js';
 import { fakeDtls, fakeH264, fakeOpus, openSocket, request } from './helpers/sockets.js';
 import { startFedChannel, startTestApp, type FedChannel } from './helpers/test-app.js';
 
@@ -51,7 +51,10 @@ describe('a broadcaster that never sends media', () => {
     const started = Date.now();
     const { channelId, ended } = await squat(app);
     const channel = app.registry.get(channelId)!;
-    const ffmpegPid = await eventually(() => channel.ffmpegPid, 'the HLS pipeline to start');
+    // The pipeline is still starting (waiting for the source's clock, which never comes): its
+    // FFmpeg is found among this process's children.
+    const ffmpegPid = await eventually(() => descendants(process.pid).find((p) => p.comm === 'ffmpeg')?.pid, 'the HLS pipeline to start FFmpeg');
+    expect(channel.ended).toBe(false);
     expect(app.ports.allocated).toBe(4);
     expect(await ended).toBe('no media arrived from the broadcaster');
     const endedMs = Date.now() - started;
