@@ -27,6 +27,9 @@ test.afterAll(async () => {
 const viewerCount = (page: Page) => page.getByTestId('viewer-count');
 
 test('viewers on instance B play A’s channel over HLS and over WebRTC relayed by B, every page counts them all, and A’s crash ends it for them', async ({ browser }) => {
+  // Two server processes, three pages, and HLS that starts once the broadcaster's clock is known
+  // (HLS_SYNC_WAIT_MS): more than the default 90 s on a busy 2-core machine.
+  test.setTimeout(180_000);
   const context = await browser.newContext();
   // Pages on B load HLS from A and the broadcaster's page may publish to another instance: the CSP allows it.
   const cspViolations = await watchCspViolations(context);
