@@ -1,14 +1,15 @@
 /**
  * Audio and video of the HLS output stay in sync from the first segment: a clip made by FFmpeg
  * with a white frame and a beep at the start of every second (exactly together) goes in over RTP;
- * the first segments out are decoded by FFmpeg and every beep is compared with its flash.
+ * the first segments out (bench/av-analysis.ts fetches them as they complete) are decoded by FFmpeg and every beep is compared with its flash.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
-import { avOffsetsMs, beepOnsets, captureHls, flashTimes } from './helpers/av-offset.js';
+import { fetchHlsStart } from '../../bench/av-analysis.js';
+import { avOffsetsMs, beepOnsets, flashTimes } from './helpers/av-offset.js';
 import { logCapture } from './helpers/output.js';
 import { eventually } from './helpers/processes.js';
 import { createRtpIngest } from './helpers/rtp-ingest.js';
@@ -39,7 +40,8 @@ it('starts HLS on the source clock and keeps every beep within 20 ms of its flas
     await eventually(() => channel.state.phase === 'live', 'the channel to go live', 30_000);
     expect(log.records().some((r) => r.channelId === channel.id && r.msg === 'hls synced on the source clock (its RTCP sender reports)')).toBe(true);
     const file = path.join(dir, 'start.mp4');
-    await writeFile(file, await captureHls(`${app.url}/hls/${channel.id}/index.m3u8`, 12));
+    const [run] = await fetchHlsStart(app.url, channel.id, 8);
+    await writeFile(file, Buffer.concat([run!.initData, ...run!.segments.map((s) => s.data)]));
     const flashes = flashTimes(file);
     const offsets = avOffsetsMs(flashes, beepOnsets(file));
     console.log('A/V offsets of the first seconds (ms, + = audio late):', offsets.join(', '));

@@ -1,37 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import HLS from 'hls-parser';
-
-/**
- * The first segments of a live LL-HLS stream as one fMP4 file (init + segments in order, from the
- * start of the window), read like a player would, through the playlist. Stops at a discontinuity.
- */
-export async function captureHls(playlistUrl: string, segments: number): Promise<Buffer> {
-  const base = new URL('.', playlistUrl);
-  const parts: Buffer[] = [];
-  let next: number | null = null;
-  let map: string | null = null;
-  const deadline = Date.now() + 30_000;
-  while (parts.length < segments + 1) {
-    if (Date.now() > deadline) throw new Error(`only ${parts.length - 1} segments of ${playlistUrl} in 30 s`);
-    const url = next === null ? playlistUrl : `${playlistUrl}?_HLS_msn=${next}`;
-    const playlist = HLS.parse(await (await fetch(url)).text());
-    if (!(playlist instanceof HLS.types.MediaPlaylist)) throw new Error('not a media playlist');
-    for (const [i, segment] of playlist.segments.entries()) {
-      const msn = (playlist.mediaSequenceBase ?? 0) + i;
-      if (!segment.uri || (next !== null && msn < next) || parts.length >= segments + 1) continue;
-      if (next !== null && segment.discontinuity) return Buffer.concat(parts);
-      const segmentMap = segment.map?.uri ?? null;
-      if (map === null && segmentMap) {
-        map = segmentMap;
-        parts.push(Buffer.from(await (await fetch(new URL(segmentMap, base))).arrayBuffer()));
-      }
-      if (map === null) continue;
-      parts.push(Buffer.from(await (await fetch(new URL(segment.uri, base))).arrayBuffer()));
-      next = msn + 1;
-    }
-  }
-  return Buffer.concat(parts);
-}
 
 /** Presentation times (s) of frames whose mean luma crosses `threshold` upwards (a flash starts). */
 export function flashTimes(file: string, threshold = 128): number[] {
