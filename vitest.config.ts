@@ -11,6 +11,15 @@ export default defineConfig({
         },
       },
       {
+        // The web app's plain modules. Its tsconfig extends one that `svelte-kit sync` generates,
+        // absent from a fresh clone: the compiler options the transform reads are given here.
+        esbuild: { tsconfigRaw: JSON.stringify({ compilerOptions: { target: 'ES2022', verbatimModuleSyntax: true } }) },
+        test: {
+          name: 'web',
+          include: ['web/src/**/*.test.ts'],
+        },
+      },
+      {
         // Real mediasoup workers and FFmpeg processes: run files one at a time.
         test: {
           name: 'integration',

@@ -11,12 +11,17 @@ export function percentile(values: number[], p: number): number {
 
 export const median = (values: number[]) => percentile(values, 50);
 
-/** Starts a livecast server (the tests' shared helper) with benchmark logging; `stop` removes it all. */
+/**
+ * Starts a livecast server (the tests' shared helper) with benchmark logging; `stop` removes it all.
+ * Broadcasters send one layer unless a benchmark asks for simulcast (bench/simulcast.ts): the
+ * published figures of the others were measured with one, and three encodes in the same browser
+ * would weigh on what they measure.
+ */
 export async function startBenchServer(
   overrides: Record<string, string> = {},
   { web = false }: { web?: boolean } = {},
 ): Promise<{ app: App; stop(): Promise<void> }> {
-  const app = await startServer({ LOG_LEVEL: 'error', ...overrides }, { web, inheritEnv: true });
+  const app = await startServer({ LOG_LEVEL: 'error', SIMULCAST: 'off', ...overrides }, { web, inheritEnv: true });
   return { app, stop: () => app.stop() };
 }
 

@@ -9,11 +9,15 @@ import { runCluster } from './cluster.js';
 import { runCostPerChannel } from './cost-per-channel.js';
 import { runGlassToGlass } from './glass-to-glass.js';
 import { runHlsServing } from './hls-serving.js';
+import { runIngestCost } from './ingest-cost.js';
 import { runKeyframeInterval } from './keyframe-interval.js';
 import { runPackagingCost } from './packaging-cost.js';
+import { runRecordingCost } from './recording-cost.js';
 import { runSignalling } from './signalling.js';
+import { runSimulcast } from './simulcast.js';
 import { runSoak } from './soak.js';
 import { runStartQuality } from './start-quality.js';
+import { runThumbnailCost } from './thumbnail-cost.js';
 import { runWhipWhep } from './whip-whep.js';
 
 const only = process.argv[2];
@@ -29,6 +33,10 @@ const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['avsync', runAvSync],
   ['keyframes', runKeyframeInterval],
   ['packaging', runPackagingCost],
+  ['thumbnails', runThumbnailCost],
+  ['ingest', runIngestCost],
+  ['recording', runRecordingCost],
+  ['simulcast', runSimulcast],
   ['soak', runSoak, { onlyByName: true }],
 ];
 if (only && !benchmarks.some(([name]) => name === only)) throw new Error(`no benchmark named ${only}`);

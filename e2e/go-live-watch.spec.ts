@@ -17,7 +17,7 @@ test('go live, watch over HLS with a live viewer count, then stop', async ({ app
   // hls.js in low-latency mode: it loads parts and blocks on playlist reloads for the next one.
   const llRequests = { parts: 0, blocking: 0 };
   first.on('request', (request) => {
-    if (/\/part_\d+_\d+\.m4s$/.test(request.url())) llRequests.parts++;
+    if (/\/part_\d+\.m4s$/.test(request.url())) llRequests.parts++;
     if (/index\.m3u8\?_HLS_msn=\d+&_HLS_part=\d+/.test(request.url())) llRequests.blocking++;
   });
   await first.goto(`${watchUrl}?mode=hls`);

@@ -21,7 +21,11 @@ export async function bundleForPage(entry: string): Promise<string> {
 
 /** A blank page on the server's origin (no app code, no CSP) hosting `bundle`. */
 export async function openBlankPageWith(page: Page, origin: string, bundle: string): Promise<void> {
-  await page.route(`${origin}/third-party-client`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>third-party client</title><video data-testid="player" autoplay muted playsinline></video>' }));
-  await page.goto(`${origin}/third-party-client`);
+  const url = `${origin}/third-party-client`;
+  await page.route(url, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>third-party client</title><video data-testid="player" autoplay muted playsinline></video>' }));
+  await page.goto(url);
+  // While a route is set, every request of the page waits on the test process (the one running
+  // the server too); an LL-HLS player makes several a second.
+  await page.unroute(url);
   await page.addScriptTag({ content: bundle });
 }

@@ -65,7 +65,8 @@ test('when WebRTC cannot connect, the viewer falls back to HLS and plays', async
   await expect(page.getByTestId('viewer-count')).toHaveAttribute('data-viewers', '1');
 });
 
-test('the directory lists live channels with their audience, live, and drops them when they end', async ({ browser, page }) => {
+test('the directory lists live channels with their live picture and audience, live, and drops them when they end', async ({ browser, page }) => {
+  test.setTimeout(90_000);
   const home = await (await browser.newContext()).newPage();
   await home.goto('/');
   await expect(home.getByTestId('directory-empty')).toBeVisible();
@@ -75,6 +76,16 @@ test('the directory lists live channels with their audience, live, and drops the
   const entry = home.locator(`[data-testid=directory-entry][data-channel-id="${channelId}"]`);
   await expect(entry).toBeVisible();
   await expect(entry).toHaveAttribute('data-viewers', '0');
+  // Its card shows the live picture: a real JPEG (decoded by the browser, so it has a width)
+  // that the server renews from newer key frames.
+  const picture = entry.getByTestId('thumbnail');
+  await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 20_000 }).toBeGreaterThan(0);
+  const thumbnailUrl = await picture.evaluate((img: HTMLImageElement) => img.src);
+  const first = Buffer.from(await (await home.request.get(thumbnailUrl)).body());
+  expect(first.subarray(0, 2).toString('hex')).toBe('ffd8');
+  await expect
+    .poll(async () => Buffer.from(await (await home.request.get(thumbnailUrl)).body()).equals(first), { timeout: 30_000, intervals: [2000] })
+    .toBe(false);
 
   const viewer = await (await browser.newContext()).newPage();
   await viewer.goto(`/watch/${channelId}?mode=hls`);

@@ -10,9 +10,11 @@ import { expectVideoPlaying } from './fixtures.js';
 
 test('SIGTERM tells broadcasters and viewers, stops every child process and removes the HLS folders', async ({ browser }) => {
   const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-e2e-sigterm-'));
+  const recordingsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-e2e-sigterm-recordings-'));
   const port = await freePort();
   const server = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), HLS_DIR: hlsDir, LOG_LEVEL: 'info' },
+    // Recordings on (the default), in a folder removed with the test's: never in the repository.
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), HLS_DIR: hlsDir, RECORDINGS_DIR: recordingsDir, LOG_LEVEL: 'info', RTMP_PORT: '0', SRT_MIN_PORT: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
@@ -45,5 +47,6 @@ test('SIGTERM tells broadcasters and viewers, stops every child process and remo
   } finally {
     if (server.exitCode === null) server.kill('SIGKILL');
     await rm(hlsDir, { recursive: true, force: true });
+    await rm(recordingsDir, { recursive: true, force: true });
   }
 });

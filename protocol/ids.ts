@@ -35,9 +35,9 @@ export const hlsPlaylistPath = (channelId: string): string => `/hls/${channelId}
 
 /**
  * The URL path of a channel's HLS file: the playlist, an init segment (`init_N.mp4`), a segment
- * (`seg_N.m4s`) or a partial segment (`part_N_I.m4s`); a query is allowed.
+ * (`seg_N.m4s`) or a partial segment (`part_N.m4s`, numbered across segments); a query is allowed.
  */
-const HLS_PATH = new RegExp(`^/hls/(${ID_CHARS})/(index\\.m3u8|init_\\d{1,5}\\.mp4|seg_\\d{1,10}\\.m4s|part_\\d{1,10}_\\d{1,3}\\.m4s)(?:\\?.*)?$`);
+const HLS_PATH = new RegExp(`^/hls/(${ID_CHARS})/(index\\.m3u8|init_\\d{1,5}\\.mp4|seg_\\d{1,10}\\.m4s|part_\\d{1,12}\\.m4s)(?:\\?.*)?$`);
 
 export interface HlsFileRequest {
   channelId: string;
@@ -80,3 +80,43 @@ function parseSessionPath(pattern: RegExp, url: string): { channelId: string; se
 export const parseWhipPath = (url: string) => parseSessionPath(WHIP_PATH, url);
 /** `/whep/<id>` or `/whep/<id>/<session>`, matched on the raw URL (no query, no encoding). */
 export const parseWhepPath = (url: string) => parseSessionPath(WHEP_PATH, url);
+
+/** A live channel's preview picture (JPEG), renewed every few seconds. */
+export const thumbnailPath = (channelId: string): string => `/thumbnails/${channelId}.jpg`;
+const THUMBNAIL_PATH = new RegExp(`^/thumbnails/(${ID_CHARS})\\.jpg(?:\\?.*)?$`);
+/** The channel whose preview picture `url` asks for, or null. */
+export const channelIdOfThumbnailPath = (url: string): string | null => THUMBNAIL_PATH.exec(url)?.[1] ?? null;
+
+// ---------------------------------------------------------------- recordings (replay, DVR, download)
+
+/**
+ * A broadcast's recording has its channel's id: one channel carries one broadcast, so
+ * `/watch/<id>` and `/recordings/<id>/…` name the same thing live and afterwards.
+ */
+export const RECORDINGS_PATH = '/recordings';
+export const recordingPath = (recordingId: string): string => `${RECORDINGS_PATH}/${recordingId}`;
+/** VOD playlist once ended (EVENT while the broadcast is live: the DVR window is the whole recording). */
+export const recordingPlaylistPath = (recordingId: string): string => `${recordingPath(recordingId)}/${HLS_PLAYLIST_FILE}`;
+/** One MP4 of the whole broadcast (remuxed, not re-encoded), made on the first request and kept. */
+export const recordingDownloadPath = (recordingId: string): string => `${recordingPath(recordingId)}/download.mp4`;
+/** The last live preview picture of the broadcast. */
+export const recordingThumbnailPath = (recordingId: string): string => `${recordingPath(recordingId)}/thumbnail.jpg`;
+
+export type RecordingRequest =
+  | { kind: 'list' }
+  | { kind: 'recording'; recordingId: string }
+  | { kind: 'file'; recordingId: string; file: string };
+
+/** Files of a recording a client may ask for: its playlist, init segments, segments, picture, download. */
+const RECORDING_FILE = /^(index\.m3u8|init_\d{1,5}\.mp4|seg_\d{1,10}\.m4s|thumbnail\.jpg|download\.mp4)$/;
+const RECORDING_URL = new RegExp(`^/recordings(?:/(${ID_CHARS})(?:/([^/?]+))?)?/?(?:\\?.*)?$`);
+
+/** Matched on the raw URL (no `..`, no percent-encoding): null for anything that is not a recording's resource. */
+export function parseRecordingPath(url: string): RecordingRequest | null {
+  const match = RECORDING_URL.exec(url);
+  if (!match) return null;
+  const [, recordingId, file] = match;
+  if (!recordingId) return { kind: 'list' };
+  if (file === undefined) return { kind: 'recording', recordingId };
+  return RECORDING_FILE.test(file) ? { kind: 'file', recordingId, file } : null;
+}

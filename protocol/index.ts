@@ -26,6 +26,11 @@ import type {
   lobbyEventSchemas,
   lobbyRequestSchemas,
   lobbyResultSchemas,
+  qualityChoice,
+  recordingEntry,
+  recordingList,
+  recordingStatus,
+  recordingUpdate,
 } from './schemas.js';
 
 export * from './ids.js';
@@ -53,12 +58,21 @@ export type ChannelPhase = z.infer<typeof channelPhase>;
 export type ChannelState = z.infer<typeof channelState>;
 export type ChannelMediaState = z.infer<typeof channelMediaState>;
 export type DirectoryEntry = z.infer<typeof directoryEntry>;
+export type RecordingEntry = z.infer<typeof recordingEntry>;
+export type RecordingList = z.infer<typeof recordingList>;
+export type RecordingStatus = z.infer<typeof recordingStatus>;
+export type RecordingUpdate = z.infer<typeof recordingUpdate>;
 
 type Outputs<S extends Record<string, z.ZodType>> = { [K in keyof S]: z.output<S[K]> };
 export type LobbyResults = Outputs<typeof lobbyResultSchemas>;
 export type ChannelResults = Outputs<typeof channelResultSchemas>;
-export type TransportOptions = ChannelResults['createProducerTransport'];
+export type TransportOptions = ChannelResults['createConsumerTransport'];
+export type ProducerTransportOptions = ChannelResults['createProducerTransport'];
 export type ConsumerInfo = ChannelResults['consume']['consumers'][number];
+export type VideoLayer = ChannelResults['consume']['layers'][number];
+export type Consumption = ChannelResults['consume'];
+export type QualityChoice = z.infer<typeof qualityChoice>;
+export type FrameSize = NonNullable<z.infer<typeof channelRequestSchemas.produce>['frameSize']>;
 
 // ---------------------------------------------------------------- events (Socket.IO generics)
 

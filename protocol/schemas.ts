@@ -36,10 +36,25 @@ export const audience = z.object({ viewers: count, realtime: count });
 
 export const channelPhase = z.enum(['waiting', 'live', 'ended']);
 
+/** No control characters (a title is one line; a description may have line breaks). */
+const noControls = /^[^\p{Cc}]*$/u;
+const noControlsButNewlines = /^(?:[^\p{Cc}]|\n)*$/u;
+
+/** What the broadcaster calls the stream: shown on the watch page, in the directory and in link previews. */
+export const streamTitle = z.string().trim().max(100, 'a title has at most 100 characters').regex(noControls, 'a title cannot contain control characters');
+export const streamDescription = z
+  .string()
+  .trim()
+  .max(500, 'a description has at most 500 characters')
+  .regex(noControlsButNewlines, 'a description cannot contain control characters other than line breaks');
+
 /** What a channel itself knows of its state (the server adds where it is served from). */
 export const channelMediaState = z.object({
   channelId: z.string(),
   phase: channelPhase,
+  /** '' until the broadcaster gives one. */
+  title: z.string(),
+  description: z.string(),
   /**
    * Set once the first LL-HLS segment is complete; the watch page starts playing then.
    */
@@ -48,6 +63,11 @@ export const channelMediaState = z.object({
   realtime: z.boolean(),
   /** Beyond this many real-time viewers, new viewers get HLS (one router is never overloaded). */
   realtimeLimit: count,
+  /**
+   * The broadcast is being recorded: its recording's playlist (EVENT while live, at the channel's
+   * origin) lets a viewer seek back to the start (DVR). Null when recording is off or has failed.
+   */
+  recording: z.object({ playlist: z.string() }).nullable().default(null),
 });
 
 /** What the channel is doing, as shown to the broadcaster and viewers. */
@@ -62,6 +82,7 @@ export const channelState = channelMediaState.extend({
 
 export const directoryEntry = z.object({
   channelId: z.string(),
+  title: z.string(),
   viewers: count,
   /** When the stream went live (ms since epoch). */
   liveSince: z.number(),
@@ -122,6 +143,12 @@ const rtpCapabilities = z.looseObject({
 
 const consumerId = z.string().min(1).max(64);
 
+/** The camera's frame size as the broadcaster captures it (names the simulcast layers: 720p, 360p…). */
+const frameSize = z.object({ width: z.number().int().min(1).max(8192), height: z.number().int().min(1).max(8192) }).strict();
+
+/** A real-time viewer's quality: mediasoup's choice from the viewer's bandwidth, or at most that spatial layer. */
+export const qualityChoice = z.union([z.literal('auto'), z.number().int().min(0).max(7)]);
+
 // ---------------------------------------------------------------- requests (client → server)
 
 export const lobbyRequestSchemas = {
@@ -135,17 +162,22 @@ export const channelRequestSchemas = {
   getRouterRtpCapabilities: empty,
   createProducerTransport: empty,
   connectProducerTransport: z.object({ dtlsParameters }).strict(),
-  produce: z.object({ kind: mediaKind, rtpParameters }).strict(),
+  /** `frameSize`: the video track's, when the broadcaster knows it (simulcast layers are named from it). */
+  produce: z.object({ kind: mediaKind, rtpParameters, frameSize: frameSize.optional() }).strict(),
   stopBroadcast: empty,
   // Real-time (WebRTC) viewing, the mirror image of publishing.
   createConsumerTransport: empty,
   connectConsumerTransport: z.object({ dtlsParameters }).strict(),
   consume: z.object({ rtpCapabilities }).strict(),
   resumeConsumer: z.object({ consumerId }).strict(),
+  /** Pins the video to one simulcast layer (or at most it, when the bandwidth cannot carry it), or back to automatic. */
+  setQuality: z.object({ layer: qualityChoice }).strict(),
   /** Leaves real-time viewing (e.g. to fall back to HLS); the viewer stays counted. */
   stopConsuming: empty,
   /** Replaces the channel's WHIP stream key; the old one stops working at once. Any connection may ask, with the token. */
   rotateStreamKey: z.object({ publishToken }).strict(),
+  /** The broadcaster names the stream (before or while live); every page of the channel sees it at once. */
+  setDetails: z.object({ publishToken, title: streamTitle, description: streamDescription.default('') }).strict(),
 } as const;
 
 // ---------------------------------------------------------------- results (server → client acks)
@@ -157,6 +189,9 @@ const transportOptions = z.object({
   iceCandidates: z.array(z.custom<ms.IceCandidate>()),
   dtlsParameters: z.custom<ms.DtlsParameters>(),
 });
+
+/** One simulcast layer of the channel's video, lowest first; `height` null when the broadcaster did not say its frame size. */
+const videoLayer = z.object({ spatialLayer: z.number().int(), height: z.number().int().nullable() });
 
 const consumerInfo = z.object({
   id: z.string(),
@@ -170,22 +205,36 @@ export const lobbyResultSchemas = {
    * `origin`: the instance that carries the channel (null: this one); the broadcaster connects there.
    * `streamKey`: the bearer token for WHIP (`POST <origin>/whip/<channelId>`), for an encoder such as OBS.
    */
-  createChannel: z.object({ channelId: z.string(), publishToken: z.string(), streamKey: z.string(), origin: z.string().nullable() }),
+  createChannel: z.object({
+    channelId: z.string(),
+    publishToken: z.string(),
+    streamKey: z.string(),
+    origin: z.string().nullable(),
+    /**
+     * Where encoders publish besides WHIP: `rtmp://<host>:<rtmpPort>/live/<streamKey>` (and
+     * `rtmps://…:<rtmpsPort>/…`), `srt://<host>:<srtPort>?passphrase=<streamKey>`; null when off.
+     */
+    ingest: z.object({ rtmpPort: z.number().int().nullable(), rtmpsPort: z.number().int().nullable(), srtPort: z.number().int().nullable() }),
+  }),
   watchDirectory: z.object({ channels: z.array(directoryEntry) }),
 } as const;
 
 export const channelResultSchemas = {
   getRouterRtpCapabilities: z.object({ rtpCapabilities: z.custom<ms.RtpCapabilities>() }),
-  createProducerTransport: transportOptions,
+  /** `simulcast`: whether the server wants the camera sent as simulcast layers (SIMULCAST). */
+  createProducerTransport: transportOptions.extend({ simulcast: z.boolean() }),
   connectProducerTransport: z.object({ connected: z.literal(true) }),
   produce: z.object({ producerId: z.string() }),
   stopBroadcast: z.object({ stopped: z.literal(true) }),
   createConsumerTransport: transportOptions,
   connectConsumerTransport: z.object({ connected: z.literal(true) }),
-  consume: z.object({ consumers: z.array(consumerInfo) }),
+  /** `layers`: the video's simulcast layers a viewer may choose from (empty: one quality only). */
+  consume: z.object({ consumers: z.array(consumerInfo), layers: z.array(videoLayer) }),
   resumeConsumer: z.object({ resumed: z.literal(true) }),
+  setQuality: z.object({ layer: qualityChoice }),
   stopConsuming: z.object({ stopped: z.literal(true) }),
   rotateStreamKey: z.object({ streamKey: z.string() }),
+  setDetails: z.object({ title: z.string(), description: z.string() }),
 } as const;
 
 // ---------------------------------------------------------------- server events (server → client)
@@ -210,3 +259,40 @@ export const channelBroadcast = z.discriminatedUnion('event', [
 
 /** A Socket.IO connect error's `data`: the code, for clients to branch on (the message is for people). */
 export const connectErrorData = z.object({ code: errorCode });
+
+// ---------------------------------------------------------------- recordings (HTTP, JSON)
+
+export const recordingStatus = z.enum([
+  /** The broadcast is live and being written. */
+  'recording',
+  /** The broadcast ended and every segment was written. */
+  'complete',
+  /** The server stopped without finishing it (killed, crashed): playable up to its last complete segment. */
+  'interrupted',
+  /** Writing failed (full disk, unwritable directory): playable up to the last segment written. */
+  'failed',
+]);
+
+/** One recording as `GET /recordings` lists it and `GET /recordings/<id>` describes it. */
+export const recordingEntry = z.object({
+  recordingId: z.string(),
+  title: z.string(),
+  description: z.string(),
+  status: recordingStatus,
+  /** When the broadcast started and ended (ms since epoch); null while it is live. */
+  startedAt: z.number(),
+  endedAt: z.number().nullable(),
+  /** Seconds of media written so far. */
+  duration: z.number(),
+  bytes: z.number(),
+  /** Listed in "Recent broadcasts"; unlisted recordings are reachable by their link only. */
+  listed: z.boolean(),
+  hasThumbnail: z.boolean(),
+  /** The instance that holds it, where its files are fetched from (null: the server answering). */
+  origin: z.string().nullable(),
+});
+
+export const recordingList = z.object({ recordings: z.array(recordingEntry) });
+
+/** `PATCH /recordings/<id>` (with the publish token as bearer): the broadcaster's choices. */
+export const recordingUpdate = z.object({ listed: z.boolean() }).strict();

@@ -92,8 +92,15 @@ describe('results', () => {
     expectTypeOf<ChannelResults['connectProducerTransport']>().toEqualTypeOf<{ connected: true }>();
     expectTypeOf<ChannelResults['stopBroadcast']>().toEqualTypeOf<{ stopped: true }>();
     expectTypeOf<ChannelResults['resumeConsumer']>().toEqualTypeOf<{ resumed: true }>();
-    expectTypeOf<ChannelResults['consume']>().toEqualTypeOf<{ consumers: ConsumerInfo[] }>();
-    expectTypeOf<LobbyResults['createChannel']>().toEqualTypeOf<{ channelId: string; publishToken: string; streamKey: string; origin: string | null }>();
+    expectTypeOf<ChannelResults['consume']>().toEqualTypeOf<{ consumers: ConsumerInfo[]; layers: { spatialLayer: number; height: number | null }[] }>();
+    expectTypeOf<ChannelResults['setQuality']>().toEqualTypeOf<{ layer: 'auto' | number }>();
+    expectTypeOf<LobbyResults['createChannel']>().toEqualTypeOf<{
+      channelId: string;
+      publishToken: string;
+      streamKey: string;
+      origin: string | null;
+      ingest: { rtmpPort: number | null; rtmpsPort: number | null; srtPort: number | null };
+    }>();
     // What mediasoup-client's Device and Transport take, as the page receives them.
     expectTypeOf<ChannelResults['getRouterRtpCapabilities']>().toEqualTypeOf<{ rtpCapabilities: ms.RtpCapabilities }>();
     expectTypeOf<TransportOptions>().toEqualTypeOf<{
@@ -103,6 +110,8 @@ describe('results', () => {
       dtlsParameters: ms.DtlsParameters;
     }>();
     expectTypeOf<ChannelResults['createConsumerTransport']>().toEqualTypeOf<TransportOptions>();
+    expectTypeOf<Omit<ChannelResults['createProducerTransport'], 'simulcast'>>().toEqualTypeOf<TransportOptions>();
+    expectTypeOf<ChannelResults['createProducerTransport']['simulcast']>().toEqualTypeOf<boolean>();
     expectTypeOf<ConsumerInfo>().toEqualTypeOf<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: ms.RtpParameters }>();
   });
 
@@ -116,11 +125,12 @@ describe('requests', () => {
   type Produce = ChannelClientToServer['produce'];
   type ProducePayload = Parameters<Produce>[0];
 
-  it('takes produce as (payload { kind, rtpParameters }, ack of AckResult<{ producerId }>)', () => {
+  it('takes produce as (payload { kind, rtpParameters, frameSize? }, ack of AckResult<{ producerId }>)', () => {
     expectTypeOf<Produce>().parameters.toEqualTypeOf<[ProducePayload, Ack<ProduceResult>]>();
     expectTypeOf<Produce>().parameter(1).parameter(0).toEqualTypeOf<AckResult<ProduceResult>>();
     expectTypeOf<ProducePayload>().toHaveProperty('kind').toEqualTypeOf<'audio' | 'video'>();
-    expectTypeOf<keyof ProducePayload>().toEqualTypeOf<'kind' | 'rtpParameters'>();
+    expectTypeOf<keyof ProducePayload>().toEqualTypeOf<'kind' | 'rtpParameters' | 'frameSize'>();
+    expectTypeOf<ProducePayload['frameSize']>().toEqualTypeOf<{ width: number; height: number } | undefined>();
     // What the page sends is mediasoup-client's own producer.rtpParameters.
     expectTypeOf<ms.RtpParameters>().toExtend<ProducePayload['rtpParameters']>();
     expectTypeOf<{ codecs: { mimeType: string }[] }>().not.toExtend<ProducePayload['rtpParameters']>();
@@ -175,7 +185,7 @@ describe('channel state and events', () => {
 
   it('pushes the directory to the lobby as a list of entries', () => {
     expectTypeOf<LobbyServerToClient['directory']>().parameters.toEqualTypeOf<
-      [{ channels: { channelId: string; viewers: number; liveSince: number }[] }]
+      [{ channels: { channelId: string; title: string; viewers: number; liveSince: number }[] }]
     >();
   });
 });

@@ -15,6 +15,11 @@ export interface WebHost {
   log: { error: LogFn; debug: LogFn };
   /** Sources pages may connect to and play media from beyond their own origin (cluster: other instances). */
   crossOriginSources: readonly string[];
+  /**
+   * What a watch page's link preview shows of a channel of this instance, or null. `host`: the
+   * request's Host header (the server knows whether it speaks HTTPS; SvelteKit assumes it does).
+   */
+  channelPreview?: (channelId: string, host: string | null) => ChannelPreview | null;
 }
 
 /** Symbol.for: the server and the built app each have their own copy of this module; the key must be the same. */
@@ -32,8 +37,11 @@ export function webHostOf(req: CarriesWebHost | undefined): WebHost | undefined 
   return req?.[WEB_HOST];
 }
 
-/** The directives that decide where a page may fetch from (hls.js, Socket.IO) and play media from. */
-const WIDENED_DIRECTIVES = ['connect-src', 'media-src'];
+/**
+ * The directives that decide where a page may fetch from (hls.js, Socket.IO), play media from,
+ * and load pictures from (a channel's preview redirects to the instance that carries it).
+ */
+const WIDENED_DIRECTIVES = ['connect-src', 'media-src', 'img-src'];
 
 /**
  * Adds `sources` to connect-src and media-src of a policy (a header value as SvelteKit makes it;
@@ -52,4 +60,40 @@ export function widenPolicy(policy: string, sources: readonly string[]): string 
       return added.length ? `${directive.trimEnd()} ${added.join(' ')}` : directive;
     })
     .join(';');
+}
+
+/** What a link preview (Open Graph, Twitter cards) of a watch page shows. */
+export interface ChannelPreview {
+  title: string;
+  description: string;
+  live: boolean;
+  /** Absolute URL of the channel's live picture, if it has one. */
+  image: string | null;
+  /** Absolute URL of the watch page. */
+  pageUrl: string;
+}
+
+const escapeHtml = (text: string): string =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/**
+ * The head tags that make a shared watch link preview with the stream's title and picture,
+ * written into the server's HTML (crawlers run no script); every value escaped.
+ */
+export function previewTags(preview: ChannelPreview): string {
+  const title = preview.title || 'Untitled stream';
+  const description = preview.description || (preview.live ? 'Live now on livecast' : 'A livecast stream');
+  const tags = [
+    `<title>${escapeHtml(`${title} · livecast`)}</title>`,
+    `<meta property="og:type" content="video.other">`,
+    `<meta property="og:site_name" content="livecast">`,
+    `<meta property="og:title" content="${escapeHtml(title)}">`,
+    `<meta property="og:description" content="${escapeHtml(description)}">`,
+    `<meta property="og:url" content="${escapeHtml(preview.pageUrl)}">`,
+    `<meta name="twitter:card" content="${preview.image ? 'summary_large_image' : 'summary'}">`,
+    `<meta name="twitter:title" content="${escapeHtml(title)}">`,
+    `<meta name="twitter:description" content="${escapeHtml(description)}">`,
+  ];
+  if (preview.image) tags.push(`<meta property="og:image" content="${escapeHtml(preview.image)}">`, `<meta name="twitter:image" content="${escapeHtml(preview.image)}">`);
+  return tags.join('\n    ');
 }

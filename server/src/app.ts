@@ -16,6 +16,10 @@ import { Metrics } from './metrics.js';
 import { removeLeftovers, runDirPrefix } from './readers/hls/leftovers.js';
 import { DrainingStreams } from './readers/hls/draining-streams.js';
 import { PortAllocator, udpPortProbe } from './readers/hls/port-allocator.js';
+import { RtmpServer } from './rtmp/rtmp-server.js';
+import { RecordingStore } from './readers/recording/recording-store.js';
+import { recordingsRoute, type RecordingsElsewhere } from './http/recordings-route.js';
+import { shareRecordings } from './cluster/recording-holdings.js';
 import { noPresenceElsewhere } from './signalling/ports.js';
 import { createSocketServer, serveSignalling } from './signalling/signalling-server.js';
 import type { SignallingServer } from './signalling/socket-types.js';
@@ -29,9 +33,13 @@ export interface App {
   pool: WorkerPool;
   registry: ChannelRegistry;
   ports: PortAllocator;
+  /** RTMP ingest (null: RTMP_PORT=0). */
+  rtmp: RtmpServer | null;
   io: SignallingServer;
   metrics: Metrics;
   limits: ClientLimits;
+  /** This instance's recordings; null with RECORDINGS=off. */
+  recordings: RecordingStore | null;
   close(): Promise<void>;
 }
 
@@ -56,6 +64,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const draining = new DrainingStreams();
   const { rtpMinPort, rtpMaxPort } = config.hls;
   const ports = new PortAllocator(rtpMinPort, rtpMaxPort, udpPortProbe('127.0.0.1'), rtpMinPort + Math.floor(Math.random() * (rtpMaxPort - rtpMinPort)));
+  const { srt } = config.ingest;
+  const srtPorts = srt ? new PortAllocator(srt.minPort, srt.maxPort, udpPortProbe(config.http.host), srt.minPort, false) : null;
   const metrics = new Metrics({
     channels: () => registry.list().map((c) => c.state),
     audience: () => {
@@ -65,25 +75,42 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     },
     workerLoads: () => pool.loads(),
     hlsPortsInUse: () => ports.allocated,
+    recordings: () => (recordings ? { active: recordings.activeCount, bytes: recordings.totalBytes } : null),
   });
+  // Never fails start-up: an unusable directory is logged, and each broadcast then runs unrecorded.
+  const recordings = config.recordings ? await RecordingStore.open(config.recordings, logger, { onDeleted: (reason) => metrics.recordingsDeleted.inc({ reason }) }) : null;
   const registry = new ChannelRegistry(
     pool,
     {
       config,
       hls: { ports, runDir, draining },
+      srtPorts,
       onFfmpegRestart: () => metrics.ffmpegRestarts.inc(),
       onFfmpegStall: () => metrics.ffmpegStalls.inc(),
       createRouter: (mediaCodecs, channelId) => pool.createRouter({ channelId, egress: true }, mediaCodecs),
+      recordings,
+      onRecordingFailed: () => metrics.recordingFailures.inc(),
+      viewerPlacement: {
+        viewerSlot: (home) => pool.viewerSlot(home),
+        createRouterOn: (slot, channelId) => pool.createRouterOn(slot, { channelId, fanOut: true }),
+      },
     },
     logger,
   );
 
+  // Cluster: the shared recordings list needs this instance's origin, known once it listens.
+  let recordingsElsewhere: (RecordingsElsewhere & { stop(): Promise<void> }) | null = null;
   const addresses = new ClientAddresses(config.limits.trustedProxies);
   const limits = new ClientLimits(config.limits, (limit) => metrics.limitRefusals.inc({ limit }));
   const httpServer = await createHttpServer({
     webBuildDir: config.http.webBuildDir,
     logger,
     hls: (channelId) => registry.get(channelId)?.hlsStream ?? draining.get(channelId),
+    thumbnail: (channelId) => registry.get(channelId)?.thumbnail ?? null,
+    channelDetails: (channelId) => {
+      const state = registry.get(channelId)?.state;
+      return state ? { title: state.title, description: state.description, live: state.phase === 'live' } : null;
+    },
     // A channel another instance carries: its HLS is served there (307 to its origin).
     originOf: cluster
       ? async (channelId) => {
@@ -105,6 +132,16 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     // instance that carries its channel (the createChannel origin), and so is a WHEP player
     // (the channel state's origin).
     routes: [
+      recordingsRoute({
+        store: recordings,
+        elsewhere: cluster
+          ? {
+              listed: async () => (recordingsElsewhere ? recordingsElsewhere.listed() : (recordings?.list() ?? []).filter((r) => r.listed)),
+              originOf: async (recordingId) => recordingsElsewhere?.originOf(recordingId) ?? null,
+            }
+          : undefined,
+        logger,
+      }),
       whipRoute({ channel: (channelId) => registry.get(channelId), maxOfferBytes: MAX_OFFER_BYTES, logger }),
       whepRoute({
         channel: (channelId) => registry.get(channelId),
@@ -130,6 +167,20 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const scheme = config.http.tls ? 'https' : 'http';
   const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
+  const rtmp = config.ingest.rtmp
+    ? await RtmpServer.listen({
+        host,
+        port: config.ingest.rtmp.port,
+        rtmps: config.ingest.rtmp.rtmpsPort !== null && config.http.tls ? { port: config.ingest.rtmp.rtmpsPort, cert: config.http.tls.cert, key: config.http.tls.key } : null,
+        channelForKey: (key) => registry.findByStreamKey(key),
+        logger,
+      }).catch((error: unknown) => {
+        httpServer.close();
+        throw error;
+      })
+    : null;
+
+  if (cluster) recordingsElsewhere = shareRecordings({ cluster, store: recordings, origin: config.cluster?.publicUrl ?? url, logger });
   const io = createSocketServer(httpServer, cluster?.adapter());
   const clustered = cluster ? plugInCluster({ cluster, io, registry, pool, config, logger }) : null;
   const signalling = serveSignalling(io, {
@@ -145,7 +196,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     onChannelCreated: () => metrics.channelsCreated.inc(),
     logger,
   });
-  logger.info({ url, tls: config.http.tls ? { cert: config.http.tls.certFile } : false, workers: pool.size, cluster: cluster ? { instanceId: cluster.instanceId, origin: config.cluster?.publicUrl ?? url } : false }, 'livecast listening');
+  logger.info({ url, tls: config.http.tls ? { cert: config.http.tls.certFile } : false, workers: pool.size, cluster: cluster ? { instanceId: cluster.instanceId, origin: config.cluster?.publicUrl ?? url } : false }, `livecast listening on ${url}: open it in a browser, or ${url}/go-live to broadcast`);
 
   let closing: Promise<void> | null = null;
   return {
@@ -154,14 +205,19 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     pool,
     registry,
     ports,
+    rtmp,
     io,
     metrics,
     limits,
+    recordings,
     close: () =>
       (closing ??= (async () => {
+        await rtmp?.close();
         await registry.endAll('the server is shutting down');
         draining.close();
+        await recordings?.close();
         await clustered?.stop();
+        await recordingsElsewhere?.stop();
         await new Promise<void>((resolve) => io.close(() => resolve()));
         pool.close();
         await cluster?.close();

@@ -22,7 +22,15 @@ describe('loadConfig', () => {
     const c = loadConfig({ RTC_INITIAL_BITRATE: '2000000', PRESENCE_INTERVAL_MS: '100' });
     expect(c.rtc.initialBitrate).toBe(2_000_000);
     expect(c.presence.intervalMs).toBe(100);
-    expect(Object.keys(c).sort()).toEqual(['channels', 'cluster', 'hls', 'http', 'limits', 'log', 'presence', 'rtc']);
+    expect(Object.keys(c).sort()).toEqual(['channels', 'cluster', 'hls', 'http', 'ingest', 'limits', 'log', 'presence', 'recordings', 'rtc', 'thumbnails']);
+  });
+
+  it('records by default, with retention by age and size; RECORDINGS=off records nothing', () => {
+    expect(loadConfig({ FFMPEG_PATH: '/opt/ffmpeg' }).recordings).toEqual({ dir: path.resolve('recordings'), maxAgeMs: 30 * 86_400_000, maxBytes: 20_480 * 1024 * 1024, ffmpegPath: '/opt/ffmpeg' });
+    expect(loadConfig({ RECORDINGS_DIR: '/srv/rec', RECORDINGS_MAX_AGE_DAYS: '0.5', RECORDINGS_MAX_SIZE_MB: '1.5' }).recordings).toMatchObject({ dir: '/srv/rec', maxAgeMs: 43_200_000, maxBytes: 1_572_864 });
+    expect(loadConfig({ RECORDINGS: 'off' }).recordings).toBeNull();
+    expect(() => loadConfig({ RECORDINGS: 'yes' })).toThrow(/RECORDINGS/);
+    expect(() => loadConfig({ RECORDINGS_MAX_SIZE_MB: '0' })).toThrow(/RECORDINGS_MAX_SIZE_MB/);
   });
 
   it.each([
@@ -37,8 +45,15 @@ describe('loadConfig', () => {
     [{ PUBLIC_URL: 'ftp://live.example' }, /PUBLIC_URL/],
     [{ CLUSTER_CHANNEL_TTL_MS: '100' }, /CLUSTER_CHANNEL_TTL_MS/],
     [{ REDIS_URL: 'redis://10.0.0.5:6379', HOST: '0.0.0.0' }, /PUBLIC_URL is required with REDIS_URL/],
+    [{ SRT_MIN_PORT: '20000', SRT_MAX_PORT: '20010' }, /SRT and HLS_RTP port ranges must not overlap/],
+    [{ SRT_MIN_PORT: '9000', SRT_MAX_PORT: '8999' }, /SRT_MIN_PORT must be <= SRT_MAX_PORT/],
   ])('refuses %o with a message naming the problem', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes RTMP on 1935 and SRT on a port per channel from 8890 unless turned off with 0', () => {
+    expect(loadConfig({}).ingest).toMatchObject({ rtmp: { port: 1935 }, srt: { minPort: 8890, maxPort: 8989 } });
+    expect(loadConfig({ RTMP_PORT: '0', SRT_MIN_PORT: '0' }).ingest).toMatchObject({ rtmp: null, srt: null });
   });
 
   it('runs alone unless REDIS_URL is set', () => {

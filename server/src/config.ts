@@ -81,12 +81,20 @@ const schema = z
     HOST: z.string().default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `auto`: readable lines when stdout is a terminal, JSON lines otherwise. */
+    LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
     /** mediasoup workers; one per core is the mediasoup recommendation. */
     MEDIASOUP_WORKERS: z.coerce.number().int().min(1).max(64).default(os.availableParallelism()),
     RTC_LISTEN_IP: z.string().default('127.0.0.1'),
     /** Public address to put in ICE candidates when RTC_LISTEN_IP is 0.0.0.0 or behind NAT. */
     RTC_ANNOUNCED_ADDRESS: z.string().optional(),
     RTC_MIN_PORT: portNumber.default(40000),
+    /**
+     * Broadcasters send their camera as simulcast: up to three H264 layers (a quarter, half and
+     * full size, as the camera's resolution allows) that real-time viewers choose between by
+     * bandwidth; `off`: one layer.
+     */
+    SIMULCAST: z.enum(['on', 'off']).default('on'),
     /** Bits per second a new WebRTC transport may send before congestion control has measured the path. */
     RTC_INITIAL_BITRATE: z.coerce.number().int().min(100_000).max(100_000_000).default(1_000_000),
     /** Viewer counts and directory updates are pushed at most once per interval (the directory: twice it). */
@@ -104,11 +112,35 @@ const schema = z
     /** LL-HLS part target (EXT-X-PART-INF), seconds: players play about three parts behind the live edge. */
     HLS_PART_SECONDS: z.coerce.number().min(0.1).max(1).default(0.2),
     FFMPEG_PATH: z.string().default('ffmpeg'),
+    /** A live channel's preview picture is renewed about this often (from its newest key frame). */
+    THUMBNAIL_SECONDS: z.coerce.number().min(1).max(300).default(10),
+    THUMBNAIL_WIDTH: z.coerce.number().int().min(64).max(1920).default(480),
+    /** Every broadcast is recorded (its LL-HLS segments written to disk as they are made, no re-encoding). */
+    RECORDINGS: z.enum(['on', 'off']).default('on'),
+    RECORDINGS_DIR: z.string().min(1).default(path.resolve('recordings')),
+    /** Recordings older than this are deleted (0: kept whatever their age). Fractions allowed. */
+    RECORDINGS_MAX_AGE_DAYS: z.coerce.number().min(0).default(30),
+    /** Finished recordings are deleted, oldest first, while all of them together take more than this. */
+    RECORDINGS_MAX_SIZE_MB: z.coerce.number().positive().default(20_480),
     /**
      * `auto` copies H264 into HLS and transcodes anything else (VP8); `transcode` always re-encodes,
      * costing ~5× the CPU: the cost benchmark's baseline, not meant for production.
      */
     HLS_VIDEO_MODE: z.enum(['auto', 'transcode']).default('auto'),
+    /** RTMP ingest (OBS's default output): `rtmp://<host>:<port>/live/<stream key>` on HOST; 0 turns it off. */
+    RTMP_PORT: z.coerce.number().int().min(0).max(65535).default(1935),
+    /** RTMPS (RTMP in TLS, with TLS_CERT/TLS_KEY) on this port; 0: none. Needs RTMP on. */
+    RTMPS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+    /**
+     * SRT ingest: each channel gets an SRT listener port of its own from this range, with the
+     * channel's stream key as passphrase (`srt://<host>:<port>?passphrase=<key>`); 0 turns SRT off.
+     */
+    SRT_MIN_PORT: z.coerce.number().int().min(0).max(65535).default(8890),
+    SRT_MAX_PORT: portNumber.default(8989),
+    /** Real-time viewers of an RTMP/SRT stream get it transcoded (browser H264 + Opus) at this video bitrate, kbit/s. */
+    REALTIME_TRANSCODE_KBPS: z.coerce.number().int().min(200).max(20_000).default(2500),
+    /** The transcode stops this long after the last real-time viewer left (a viewer who reloads finds it running). */
+    REALTIME_TRANSCODE_LINGER_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
     MAX_CHANNELS: z.coerce.number().int().min(1).default(100),
     /** Real-time (WebRTC) viewers per channel; beyond it viewers get HLS. */
     REALTIME_VIEWERS_PER_CHANNEL: z.coerce.number().int().min(0).default(50),
@@ -201,6 +233,16 @@ const schema = z
   })
   .refine((c) => c.RTC_MIN_PORT <= c.RTC_MAX_PORT, 'RTC_MIN_PORT must be <= RTC_MAX_PORT')
   .refine((c) => c.HLS_RTP_MAX_PORT - c.HLS_RTP_MIN_PORT >= 3, 'HLS_RTP port range needs at least 4 ports')
+  .refine((c) => c.RTMPS_PORT === 0 || (c.TLS_CERT !== undefined && c.RTMP_PORT !== 0), {
+    message: 'RTMPS_PORT needs TLS_CERT and TLS_KEY (its certificate) and RTMP_PORT (RTMP on)',
+    path: ['RTMPS_PORT'],
+  })
+  .refine((c) => c.SRT_MIN_PORT === 0 || c.SRT_MIN_PORT <= c.SRT_MAX_PORT, 'SRT_MIN_PORT must be <= SRT_MAX_PORT (or 0: no SRT)')
+  .refine(
+    (c) => c.SRT_MIN_PORT === 0 || c.SRT_MAX_PORT < c.HLS_RTP_MIN_PORT || c.SRT_MIN_PORT > c.HLS_RTP_MAX_PORT,
+    'the SRT and HLS_RTP port ranges must not overlap',
+  )
+  .refine((c) => c.SRT_MIN_PORT === 0 || c.SRT_MAX_PORT < c.RTC_MIN_PORT || c.SRT_MIN_PORT > c.RTC_MAX_PORT, 'the SRT and RTC port ranges must not overlap')
   .refine(
     (c) => !c.REDIS_URL || c.PUBLIC_URL || !['0.0.0.0', '::', '[::]'].includes(c.HOST),
     'PUBLIC_URL is required with REDIS_URL when HOST is a wildcard address: other instances send viewers to this URL',
@@ -246,7 +288,7 @@ export function sections(e: Env) {
        */
       tls: e.TLS_CERT && e.TLS_KEY ? { certFile: e.TLS_CERT.file, cert: e.TLS_CERT.pem, key: e.TLS_KEY.pem } : null,
     },
-    log: { level: e.LOG_LEVEL },
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     /** mediasoup: workers and where WebRTC (and pipe) transports listen. */
     rtc: {
       workers: e.MEDIASOUP_WORKERS,
@@ -256,6 +298,7 @@ export function sections(e: Env) {
       maxPort: e.RTC_MAX_PORT,
       /** What a new transport assumes it may send before congestion control knows better. */
       initialBitrate: e.RTC_INITIAL_BITRATE,
+      simulcast: e.SIMULCAST === 'on',
     },
     hls: {
       dir: e.HLS_DIR,
@@ -269,6 +312,27 @@ export function sections(e: Env) {
       stallTimeoutMs: e.HLS_STALL_TIMEOUT_MS,
       syncWaitMs: e.HLS_SYNC_WAIT_MS,
     },
+    /** Encoders publishing over RTMP and SRT (null: that protocol is off). */
+    ingest: {
+      rtmp: e.RTMP_PORT === 0 ? null : { port: e.RTMP_PORT, rtmpsPort: e.RTMPS_PORT === 0 ? null : e.RTMPS_PORT },
+      srt: e.SRT_MIN_PORT === 0 ? null : { minPort: e.SRT_MIN_PORT, maxPort: e.SRT_MAX_PORT },
+      transcodeKbps: e.REALTIME_TRANSCODE_KBPS,
+      transcodeLingerMs: e.REALTIME_TRANSCODE_LINGER_MS,
+    },
+    thumbnails: {
+      intervalMs: e.THUMBNAIL_SECONDS * 1000,
+      width: e.THUMBNAIL_WIDTH,
+    },
+    /** Null: nothing is recorded (RECORDINGS=off). */
+    recordings:
+      e.RECORDINGS === 'on'
+        ? {
+            dir: e.RECORDINGS_DIR,
+            maxAgeMs: e.RECORDINGS_MAX_AGE_DAYS * 86_400_000,
+            maxBytes: Math.round(e.RECORDINGS_MAX_SIZE_MB * 1024 * 1024),
+            ffmpegPath: e.FFMPEG_PATH,
+          }
+        : null,
     channels: {
       max: e.MAX_CHANNELS,
       realtimeViewers: e.REALTIME_VIEWERS_PER_CHANNEL,

@@ -1,9 +1,9 @@
 import { startApp, type App } from './app.js';
 import { loadConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, wantsPretty } from './logger.js';
 
 const config = loadConfig();
-const logger = createLogger(config.log.level);
+const logger = createLogger(config.log.level, undefined, { pretty: wantsPretty(config.log.format, process.stdout.isTTY === true) });
 
 let app: App | null = null;
 let stopping = false;

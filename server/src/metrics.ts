@@ -5,6 +5,8 @@ export interface MetricsSources {
   audience(): { viewers: number; realtime: number };
   workerLoads(): { routers: number; consumers: number }[];
   hlsPortsInUse(): number;
+  /** Recordings being written, and what all recordings take on disk; null when recording is off. */
+  recordings(): { active: number; bytes: number } | null;
 }
 
 /**
@@ -18,6 +20,8 @@ export class Metrics {
   readonly channelsCreated: Counter;
   readonly ffmpegStalls: Counter;
   readonly limitRefusals: Counter<'limit'>;
+  readonly recordingFailures: Counter;
+  readonly recordingsDeleted: Counter<'reason'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -69,6 +73,28 @@ export class Metrics {
         this.set(sources.hlsPortsInUse());
       },
     });
+    new Gauge({
+      name: 'livecast_recordings_active',
+      help: 'Broadcasts being recorded now',
+      registers,
+      collect() {
+        this.set(sources.recordings()?.active ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'livecast_recordings_bytes',
+      help: 'Bytes all recordings of this server take on disk (media, pictures, MP4 downloads)',
+      registers,
+      collect() {
+        this.set(sources.recordings()?.bytes ?? 0);
+      },
+    });
+    this.recordingFailures = new Counter({
+      name: 'livecast_recording_failures_total',
+      help: 'Recordings stopped because they could not be written (full disk, unwritable directory); the live streams went on',
+      registers,
+    });
+    this.recordingsDeleted = new Counter({ name: 'livecast_recordings_deleted_total', help: 'Recordings deleted, by reason (retention, owner)', labelNames: ['reason'], registers });
     this.ffmpegStalls = new Counter({ name: 'livecast_ffmpeg_stalls_total', help: 'Hung FFmpeg processes (no new segment while media flowed) killed', registers });
     this.limitRefusals = new Counter({
       name: 'livecast_limit_refusals_total',

@@ -87,6 +87,14 @@ describe('several instances sharing one Redis', () => {
       await eventually(() => all.every((v) => v.seen.state?.hls && v.seen.audience?.viewers === 3), 'three viewers counted everywhere');
       for (const v of all) expect(v.seen.state?.origin).toBe(a.url);
       await eventually(async () => (await directoryOf(b.url))?.find((c) => c.channelId === id)?.viewers === 3, 'B’s directory to show 3 viewers');
+      // The broadcaster's title reaches viewers and the directory on B; its live picture is A's.
+      fed.channel.setDetails(fed.publishToken, { title: 'Morning show', description: 'from A' });
+      await eventually(() => all.every((v) => v.seen.state?.title === 'Morning show' && v.seen.state.description === 'from A'), 'the title on every viewer');
+      await eventually(async () => (await directoryOf(b.url))?.find((c) => c.channelId === id)?.title === 'Morning show', 'B’s directory to show the title');
+      await eventually(() => fed.channel.thumbnail !== null, 'A’s first picture', 15_000);
+      const picture = await fetch(`${b.url}/thumbnails/${id}.jpg`, { redirect: 'manual' });
+      expect(picture.status).toBe(307);
+      expect(picture.headers.get('location')).toBe(`${a.url}/thumbnails/${id}.jpg`);
       // Malformed messages from another instance (another version, a bug) are ignored, not fatal.
       // @ts-expect-error -- a malformed message on purpose: an old two-argument form
       a.io.of('/').serverSideEmit('channelEvent', id, { event: 'viewerCount', args: 5 });

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
@@ -6,6 +7,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelNamespace } from '../../protocol/index.js';
+import { freePort } from './helpers/net.js';
 import { eventually } from './helpers/processes.js';
 import { startServer } from './helpers/server.js';
 import { startFedChannel, startTestApp, type FedChannel } from './helpers/test-app.js';
@@ -174,5 +176,36 @@ describe('slow-client limits and per-address caps over TLS', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     expect(elapsed).toBeGreaterThanOrEqual(800);
     expect(elapsed).toBeLessThan(4000);
+  });
+});
+
+describe('RTMPS (RTMP in TLS with the HTTPS certificate)', () => {
+  let app: Awaited<ReturnType<typeof startTestApp>>;
+  beforeAll(async () => {
+    const [rtmp, rtmps] = [await freePort(), await freePort()];
+    app = await startTestApp({ RTMP_PORT: String(rtmp), RTMPS_PORT: String(rtmps) }, { tls: cert });
+  });
+  afterAll(() => app?.stop());
+
+  /** FFmpeg (an independent RTMPS client) publishing a short H264 + AAC stream; resolves with its exit code. */
+  const publish = (url: string) =>
+    new Promise<number | null>((resolve) => {
+      const child = spawn('ffmpeg', [
+        '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-f', 'lavfi', '-i', 'sine',
+        '-t', '6', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', '-c:a', 'aac', '-f', 'flv', url,
+      ], { stdio: 'ignore' });
+      child.once('exit', resolve);
+    });
+
+  it('takes an encoder over rtmps:// with the channel key, refuses a wrong key, and speaks no plain RTMP on its port', async () => {
+    const rtmps = app.rtmp!.rtmpsPort!;
+    const { channel, streamKey } = await app.registry.create();
+    expect(channel.ingestPorts.rtmps).toBe(rtmps);
+    expect(await publish(`rtmps://127.0.0.1:${rtmps}/live/wrong-key`)).not.toBe(0);
+    expect(await publish(`rtmp://127.0.0.1:${rtmps}/live/${streamKey}`)).not.toBe(0);
+    expect(channel.state.phase).toBe('waiting');
+    const publishing = publish(`rtmps://127.0.0.1:${rtmps}/live/${streamKey}`);
+    await eventually(() => channel.state.phase === 'live', 'the RTMPS channel to go live', 15_000);
+    await publishing;
   });
 });

@@ -1,5 +1,6 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
 import type { CarriesWebHost } from '$protocol/web-host';
+import type { WatchMetrics } from '$lib/watch-metrics';
 
 declare global {
   namespace App {
@@ -7,6 +8,9 @@ declare global {
     interface Platform {
       req: CarriesWebHost;
     }
+  }
+  interface Window {
+    __livecast?: WatchMetrics;
   }
 }
 export {};

@@ -1,5 +1,6 @@
 import type { Handle, HandleServerError } from '@sveltejs/kit';
-import { webHostOf, widenPolicy, type WebHost } from '$protocol/web-host';
+import { CHANNEL_ID_PATTERN } from '$protocol/ids';
+import { previewTags, webHostOf, widenPolicy, type WebHost } from '$protocol/web-host';
 
 /**
  * Without a livecast server around the app (`vite dev`, or handler.js mounted elsewhere): one
@@ -18,8 +19,13 @@ const hostOf = (event: { platform?: App.Platform }): WebHost => webHostOf(event.
 
 /** A cluster's pages reach other instances: the server says which sources to add to the static CSP. */
 export const handle: Handle = async ({ event, resolve }) => {
-  const response = await resolve(event);
-  const { crossOriginSources } = hostOf(event);
+  const host = hostOf(event);
+  // A shared watch link previews with the stream's title and picture: the tags are written into
+  // the page's HTML here, as the watch page itself renders in the browser only.
+  const watched = /^\/watch\/([^/]+)$/.exec(event.url.pathname)?.[1];
+  const preview = watched && CHANNEL_ID_PATTERN.test(watched) ? host.channelPreview?.(watched, event.request.headers.get('host')) : null;
+  const response = await resolve(event, preview ? { transformPageChunk: ({ html }) => html.replace('</head>', `${previewTags(preview)}\n  </head>`) } : undefined);
+  const { crossOriginSources } = host;
   const policy = response.headers.get('content-security-policy');
   if (policy && crossOriginSources.length) response.headers.set('content-security-policy', widenPolicy(policy, crossOriginSources));
   return response;

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { newChannelId } from '../../../protocol/ids.js';
 import type { Logger } from '../logger.js';
 import { newPublishToken, newStreamKey } from '../secrets.js';
-import { Channel, type ChannelContext } from './channel.js';
+import { Channel, type ChannelContext, type ChannelOptions } from './channel.js';
 import { ChannelError } from './channel-error.js';
 import type { WorkerPool } from '../media/worker-pool.js';
 
@@ -32,7 +32,15 @@ export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
     return [...this.channels.values()];
   }
 
-  async create(): Promise<{ channel: Channel; publishToken: string; streamKey: string }> {
+  /** The live channel whose stream key this is (RTMP names its channel by key alone). */
+  findByStreamKey(key: string): Channel | undefined {
+    // Every channel is compared (in constant time), so the answer's timing tells nothing.
+    let found: Channel | undefined;
+    for (const channel of this.channels.values()) if (channel.isStreamKey(key) && !channel.ended) found = channel;
+    return found;
+  }
+
+  async create(options: ChannelOptions = {}): Promise<{ channel: Channel; publishToken: string; streamKey: string }> {
     if (this.closing) throw new ChannelError('full', 'the server is shutting down');
     const max = this.context.config.channels.max;
     if (this.channels.size + this.pendingCreates >= max) {
@@ -44,9 +52,11 @@ export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
       const publishToken = newPublishToken();
       const streamKey = newStreamKey();
       const router = await this.pool.createRouter({ channelId: id });
-      const channel = new Channel(id, publishToken, streamKey, router, this.context, this.logger);
+      const channel = new Channel(id, publishToken, streamKey, router, this.context, this.logger, options);
       this.channels.set(id, channel);
       channel.once('ended', () => this.channels.delete(id));
+      // An encoder may publish over SRT from now on; without a free port the channel goes on without SRT.
+      await channel.openSrt().catch((error: unknown) => channel.logger.warn({ err: error }, 'no SRT listener for this channel'));
       channel.logger.info('channel created');
       this.emit('created', channel);
       return { channel, publishToken, streamKey };

@@ -1,4 +1,5 @@
 import type { types } from 'mediasoup';
+import type { VideoLayer } from '../../../protocol/index.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -11,6 +12,14 @@ export interface ChannelMedia {
   readonly logger: Logger;
   /** The source's live tracks (at most one audio and one video). */
   tracks(): types.Producer[];
+  /** The video's simulcast layers, lowest first (none: one quality). */
+  videoLayers(): VideoLayer[];
+  /**
+   * A real-time viewer is coming: resolves once `tracks()` has the tracks (an encoder's stream is
+   * transcoded for real-time viewers only while they exist); `releaseTracks` when the last is gone.
+   */
+  ensureTracks(): Promise<void>;
+  releaseTracks(): void;
   requestKeyFrame(via: types.Consumer): void;
   /** Resolves once a key-frame request would be honoured. */
   keyFrameWindow(): Promise<void>;

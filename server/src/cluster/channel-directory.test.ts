@@ -8,9 +8,12 @@ const record: ChannelRecord = {
   state: {
     channelId: 'AAAAAAAAAAAAAAAAAAAAAA',
     phase: 'live',
+    title: 'Morning show',
+    description: '',
     hls: { playlist: '/hls/AAAAAAAAAAAAAAAAAAAAAA/index.m3u8', segmentSeconds: 0.5 },
     realtime: true,
     realtimeLimit: 50,
+    recording: null,
     origin: 'http://10.0.0.1:3000',
   },
   audience: { viewers: 3, realtime: 1 },

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { audience, channelState } from '../../../protocol/schemas.js';
+import { parseJson } from '../parse-json.js';
+import { valuesByPrefix } from './redis.js';
 
 /**
  * What an instance publishes about each channel it carries. Records come from other instances,
@@ -17,15 +19,7 @@ const recordSchema = z.object({
 });
 export type ChannelRecord = z.infer<typeof recordSchema>;
 
-export function parseRecord(json: string | null): ChannelRecord | null {
-  if (json === null) return null;
-  try {
-    const parsed = recordSchema.safeParse(JSON.parse(json));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
+export const parseRecord = (json: string | null): ChannelRecord | null => parseJson(recordSchema, json);
 
 /**
  * Which instance carries which channel, in Redis. Each record expires unless its owner refreshes
@@ -65,17 +59,6 @@ export class ChannelDirectory {
 
   /** Every channel of every instance (SCAN, so Redis is never blocked by a long listing). */
   async list(): Promise<ChannelRecord[]> {
-    const records: ChannelRecord[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length === 0) continue;
-      for (const json of await this.redis.mget(keys)) {
-        const record = parseRecord(json);
-        if (record) records.push(record);
-      }
-    } while (cursor !== '0');
-    return records;
+    return (await valuesByPrefix(this.redis, this.prefix)).map(parseRecord).filter((r) => r !== null);
   }
 }

@@ -96,7 +96,7 @@ export class ClusterLink implements PresenceSink, DirectorySource {
   async live() {
     return (await this.o.cluster.directory.list())
       .filter((r) => r.state.phase === 'live')
-      .map((r) => ({ channelId: r.channelId, viewers: r.audience.viewers, liveSince: r.liveSince }));
+      .map((r) => ({ channelId: r.channelId, title: r.state.title, viewers: r.audience.viewers, liveSince: r.liveSince }));
   }
 
   onChange(listener: () => void): void {

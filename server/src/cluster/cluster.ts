@@ -5,6 +5,7 @@ import type { ClusterConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ChannelDirectory, type ChannelRecord } from './channel-directory.js';
 import { connectRedis } from './redis.js';
+import { RecordingDirectory } from './recording-directory.js';
 
 
 
@@ -16,6 +17,8 @@ export class Cluster {
   /** Tells this process apart from every other instance (and from its own earlier lives). */
   readonly instanceId = randomBytes(6).toString('hex');
   readonly directory: ChannelDirectory;
+  /** Which instance holds which recordings (they stay where they were made). */
+  readonly recordings: RecordingDirectory;
   private reconnectedAt = -Infinity;
 
   private constructor(
@@ -24,6 +27,7 @@ export class Cluster {
     channelTtlMs: number,
   ) {
     this.directory = new ChannelDirectory(pub, channelTtlMs);
+    this.recordings = new RecordingDirectory(pub, channelTtlMs);
     pub.on('ready', () => (this.reconnectedAt = Date.now()));
   }
 

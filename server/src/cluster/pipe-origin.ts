@@ -42,6 +42,9 @@ export class PipeOrigin implements ChannelReader {
   readonly offer = oneAtATime((instanceId: string, remote: PipeEndpoint) => this.offerNow(instanceId, remote));
 
   private async offerNow(instanceId: string, remote: PipeEndpoint): Promise<PipeOffer> {
+    // An encoder's channel transcodes for real-time viewers on demand: a relay's viewers are such
+    // viewers. (The transcode then runs while the channel lives: the owner does not see them leave.)
+    await this.media.ensureTracks().catch(() => undefined);
     const producers = this.media.tracks();
     const key = `${remote.ip}:${remote.port}`;
     let pipe = this.pipes.get(instanceId);

@@ -1,6 +1,18 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 
+/** The values of every key under `prefix` (SCAN in batches, so Redis is never blocked by a long listing). */
+export async function valuesByPrefix(redis: Redis, prefix: string): Promise<(string | null)[]> {
+  const values: (string | null)[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) values.push(...(await redis.mget(keys)));
+  } while (cursor !== '0');
+  return values;
+}
+
 /** The URL without its password, for messages and logs. */
 export function redactedRedisUrl(url: string): string {
   const u = new URL(url);

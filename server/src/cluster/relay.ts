@@ -1,5 +1,7 @@
 import type { types } from 'mediasoup';
+import type { VideoLayer } from '../../../protocol/index.js';
 import type { ChannelMedia } from '../channel/reader.js';
+import { videoLayers } from '../media/video-layers.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { oneAtATime } from '../media/one-at-a-time.js';
@@ -83,6 +85,19 @@ export class Relay implements ChannelMedia {
   tracks(): types.Producer[] {
     return [...this.producers.values()].filter((p) => !p.closed);
   }
+
+  /** The relayed video's layers; their heights stay with the owner. */
+  videoLayers(): VideoLayer[] {
+    const video = this.tracks().find((p) => p.kind === 'video');
+    return video ? videoLayers(video.rtpParameters, null) : [];
+  }
+
+  /** The owner has the tracks, or makes them when asked for a pipe (see PipeOrigin). */
+  ensureTracks(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  releaseTracks(): void {}
 
   /** Asks the owner for any track that appeared since the last time. */
   async refreshTracks(): Promise<void> {

@@ -51,6 +51,7 @@ export function remoteChannelPort(record: ChannelRecord, remoteChannels: RemoteC
       hold: onlyAtTheOrigin(record),
       release: () => undefined,
       rotateStreamKey: async () => onlyAtTheOrigin(record)(),
+      setDetails: async () => onlyAtTheOrigin(record)(),
     },
     realtime: {
       rtpCapabilities: async () => (await relays.get(channelId)).router.rtpCapabilities,
@@ -58,6 +59,7 @@ export function remoteChannelPort(record: ChannelRecord, remoteChannels: RemoteC
       connect: async (viewerId, dtlsParameters) => (await relays.get(channelId)).realtime.connect(viewerId, dtlsParameters),
       consume: async (viewerId, rtpCapabilities) => (await relay()).realtime.consume(viewerId, rtpCapabilities),
       resume: async (viewerId, consumerId) => (await relays.get(channelId)).realtime.resume(viewerId, consumerId),
+      setQuality: async (viewerId, choice) => (await relays.get(channelId)).realtime.setQuality(viewerId, choice),
       leave: (viewerId) => relays.existing(channelId)?.realtime.leave(viewerId),
     },
   };

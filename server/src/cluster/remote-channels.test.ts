@@ -7,7 +7,7 @@ const ID = 'AAAAAAAAAAAAAAAAAAAAAA';
 const record = (over: Partial<ChannelRecord['state']> = {}, viewers = 1): ChannelRecord => ({
   channelId: ID,
   instanceId: 'owner',
-  state: { channelId: ID, phase: 'waiting', hls: null, realtime: false, realtimeLimit: 50, origin: 'http://a:3000', ...over },
+  state: { channelId: ID, phase: 'waiting', title: '', description: '', hls: null, realtime: false, realtimeLimit: 50, recording: null, origin: 'http://a:3000', ...over },
   audience: { viewers, realtime: 0 },
   liveSince: 0,
 });

@@ -9,7 +9,7 @@ describe('parseHlsPath', () => {
     expect(parseHlsPath(`/hls/${id}/index.m3u8`)).toEqual({ channelId: id, file: 'index.m3u8', isPlaylist: true });
     expect(parseHlsPath(`/hls/${id}/index.m3u8?_HLS_msn=12&_HLS_part=2`)).toMatchObject({ isPlaylist: true });
     expect(parseHlsPath(`/hls/${id}/seg_42.m4s`)).toEqual({ channelId: id, file: 'seg_42.m4s', isPlaylist: false });
-    expect(parseHlsPath(`/hls/${id}/part_42_3.m4s`)).toEqual({ channelId: id, file: 'part_42_3.m4s', isPlaylist: false });
+    expect(parseHlsPath(`/hls/${id}/part_423.m4s`)).toEqual({ channelId: id, file: 'part_423.m4s', isPlaylist: false });
     expect(parseHlsPath(`/hls/${id}/init_0.mp4`)).toEqual({ channelId: id, file: 'init_0.mp4', isPlaylist: false });
   });
 
@@ -21,7 +21,8 @@ describe('parseHlsPath', () => {
     `/hls/${id}/index.m3u8.tmp`,
     `/hls/${id}/seg_abc.m4s`,
     `/hls/${id}/seg_1.ts`,
-    `/hls/${id}/part_1.m4s`,
+    `/hls/${id}/part_1_2.m4s`,
+    `/hls/${id}/part_1.mp4`,
     `/hls/${id}x/index.m3u8`,
     '/hls/short/index.m3u8',
     `/hls/${id}//index.m3u8`,

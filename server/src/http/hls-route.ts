@@ -1,22 +1,37 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HlsFileRequest } from '../../../protocol/ids.js';
 import type { BlockResult, LlHlsStream } from '../readers/hls/ll-stream.js';
+import { SECURITY_HEADER_LIST } from './security-headers.js';
 
-function send(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string>): void {
+/**
+ * Headers every /hls response carries: the server's security headers, and CORS (public media:
+ * players on any page, or on another instance's origin, may read it).
+ */
+export const HLS_COMMON_HEADERS: readonly string[] = [...SECURITY_HEADER_LIST, 'Access-Control-Allow-Origin', '*'];
+
+/**
+ * One `writeHead` with a flat header list and the body in the same write: /hls answers thousands
+ * of requests a second, and the per-response header objects (setHeader, spreads) were a visible
+ * share of the server's CPU and garbage at 2,000 viewers.
+ */
+function send(res: ServerResponse, status: number, body: string | Buffer, headers: readonly string[]): void {
   if (res.destroyed) return;
-  res.writeHead(status, { 'Content-Length': String(Buffer.byteLength(body)), ...headers });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  const data = typeof body === 'string' ? Buffer.from(body) : body;
+  res.writeHead(status, [...HLS_COMMON_HEADERS, 'Content-Length', String(data.length), ...headers]);
+  res.end(res.req.method === 'HEAD' ? undefined : data);
 }
 
-const plain = (cache: string) => ({ 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': cache });
+const plain = (cache: string) => ['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', cache] as const;
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
+
+const NO_QUERY: Pick<URLSearchParams, 'get'> = { get: () => null };
 
 /**
  * What the delivery directives ask (rfc8216bis §6.2.5): `_HLS_msn` (+ `_HLS_part`) block until
  * that segment (part) is in the playlist; `_HLS_skip=YES` (or `v2`) asks for a delta update.
  * Returns an error message for malformed or too-far-ahead requests (400).
  */
-export function parseDirectives(query: URLSearchParams, stream: Pick<LlHlsStream, 'lastCompleteMsn' | 'newestPart' | 'partTarget'>): { msn?: number; part?: number; skip: boolean } | string {
+export function parseDirectives(query: Pick<URLSearchParams, 'get'>, stream: Pick<LlHlsStream, 'lastCompleteMsn' | 'newestPart' | 'partTarget'>): { msn?: number; part?: number; skip: boolean } | string {
   const number = (name: string): number | null | undefined => {
     const raw = query.get(name);
     if (raw === null) return undefined;
@@ -51,15 +66,17 @@ export function serveHls(req: IncomingMessage, res: ServerResponse, request: Hls
   // A file or a blocking response stays valid while it can be listed: the window plus the removal delay.
   const lifetime = `public, max-age=${Math.ceil(stream.targetDuration * 20)}`;
   const unavailable = (result: BlockResult) =>
-    result === 'timeout' ? send(res, 503, 'not available yet; try again\n', { ...plain('no-store'), 'Retry-After': '1' }) : send(res, 404, 'the stream has ended\n', plain('no-store'));
+    result === 'timeout' ? send(res, 503, 'not available yet; try again\n', [...plain('no-store'), 'Retry-After', '1']) : send(res, 404, 'the stream has ended\n', plain('no-store'));
 
   if (request.isPlaylist) {
-    const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    // Most requests have no query (plain reloads): no URL to parse for them.
+    const url = req.url ?? '/';
+    const query = url.includes('?') ? new URL(url, 'http://localhost').searchParams : NO_QUERY;
     if (!stream.ready) return send(res, 404, 'no live playlist for this channel yet\n', plain('no-store'));
     const directives = parseDirectives(query, stream);
     if (typeof directives === 'string') return send(res, 400, `${directives}\n`, plain('no-store'));
     const { msn, part, skip } = directives;
-    const answer = () => send(res, 200, stream.playlist(skip), { 'Content-Type': PLAYLIST_TYPE, 'Cache-Control': msn === undefined ? 'no-cache' : lifetime });
+    const answer = () => send(res, 200, stream.playlistBytes(skip), ['Content-Type', PLAYLIST_TYPE, 'Cache-Control', msn === undefined ? 'no-cache' : lifetime]);
     if (msn === undefined) return answer();
     void stream.waitUntil(() => stream.has(msn, part)).then((result) => (result === 'ready' || (result === 'gone' && stream.ended) ? answer() : unavailable(result)));
     return;
@@ -68,16 +85,15 @@ export function serveHls(req: IncomingMessage, res: ServerResponse, request: Hls
   const name = request.file;
   const contentType = name.endsWith('.mp4') ? 'video/mp4' : 'video/iso.segment';
   const file = () => stream.file(name);
-  const sendFile = (data: Buffer) => send(res, 200, data, { 'Content-Type': contentType, 'Cache-Control': lifetime });
+  const sendFile = (data: Buffer) => send(res, 200, data, ['Content-Type', contentType, 'Cache-Control', lifetime]);
   const now = file();
   if (now) return sendFile(now);
   if (!stream.isHinted(name)) return send(res, 404, 'no such file (it may have left the window)\n', plain('no-store'));
-  // The preload hint: answered the moment the part exists; a part that will never exist (the
-  // segment was cut at a key frame first) is a 404, as the spec allows for a hinted resource.
-  void stream.waitUntil(() => file() !== undefined || !stream.isHinted(name)).then((result) => {
+  // The preload hint: answered the moment the part exists (parts are numbered across segments,
+  // so the hinted one is always the next made); if the stream ends first, 404.
+  void stream.waitUntil(() => file() !== undefined).then((result) => {
     const data = file();
     if (data) sendFile(data);
-    else if (result === 'ready') send(res, 404, 'the hinted part was not made (the segment ended first)\n', plain('no-store'));
     else unavailable(result);
   });
 }

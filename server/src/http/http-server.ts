@@ -6,7 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { lendWebHost, type WebHost } from '../../../protocol/web-host.js';
 import type { Logger } from '../logger.js';
 import { hasBearerToken } from './bearer.js';
-import { parseHlsPath } from '../../../protocol/ids.js';
+import { channelIdOfThumbnailPath, parseHlsPath, thumbnailPath } from '../../../protocol/ids.js';
+import type { Thumbnail } from '../readers/thumbnails/thumbnailer.js';
 import type { LlHlsStream } from '../readers/hls/ll-stream.js';
 import { serveHls } from './hls-route.js';
 import { setSecurityHeaders } from './security-headers.js';
@@ -19,6 +20,10 @@ export interface HttpOptions {
   logger: Logger;
   /** A channel's LL-HLS on this instance: live, or ended and draining; undefined otherwise. */
   hls: (channelId: string) => LlHlsStream | undefined;
+  /** A live channel's newest preview picture on this instance, or null. */
+  thumbnail: (channelId: string) => Thumbnail | null;
+  /** A channel of this instance as a watch page's link preview names it, or null. */
+  channelDetails?: (channelId: string) => { title: string; description: string; live: boolean } | null;
   /** Cluster: the origin of the instance that carries a channel this one does not, or null. */
   originOf?: (channelId: string) => Promise<string | null>;
   metrics: () => Promise<{ contentType: string; body: string }>;
@@ -104,27 +109,57 @@ function slowClientOptions({ headersMs, requestMs }: HttpOptions['timeouts']): h
  */
 export async function createHttpServer(o: HttpOptions): Promise<http.Server> {
   const web = await loadWebHandler(o.webBuildDir, o.logger);
-  const webHost: WebHost = { log: o.logger, crossOriginSources: o.crossOriginSources };
+  const webHost: WebHost = {
+    log: o.logger,
+    crossOriginSources: o.crossOriginSources,
+    channelPreview: (channelId, host) => {
+      const details = o.channelDetails?.(channelId);
+      if (!details || !host) return null;
+      // The Host header names this server as the client reached it (behind a proxy that keeps it).
+      const origin = `${o.tls ? 'https' : 'http'}://${host}`;
+      let pageUrl: URL;
+      try {
+        pageUrl = new URL(`/watch/${channelId}`, origin);
+      } catch {
+        return null;
+      }
+      return { ...details, pageUrl: pageUrl.href, image: o.thumbnail(channelId) ? new URL(thumbnailPath(channelId), origin).href : null };
+    },
+  };
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     const notFound = () => reply(res, 404, 'Not found');
-    setSecurityHeaders(res);
+    // A channel this instance does not carry: in a cluster, the same path on the instance that does.
+    const toOrigin = (channelId: string): void => {
+      if (!o.originOf) return notFound();
+      o.originOf(channelId).then(
+        (origin) => (origin ? redirect(res, new URL(url, origin).href) : notFound()),
+        () => reply(res, 503, 'channel directory unavailable'),
+      );
+    };
     if (url === '/hls' || url.startsWith('/hls/')) {
+      const hls = req.method === 'GET' || req.method === 'HEAD' ? parseHlsPath(url) : null;
+      const stream = hls ? o.hls(hls.channelId) : undefined;
+      // The hot path: serveHls writes the security and CORS headers with its own in one go.
+      if (hls && stream) return serveHls(req, res, hls, stream);
+      setSecurityHeaders(res);
       // Public media: players on any page (or on another instance's origin) may read it.
       res.setHeader('Access-Control-Allow-Origin', '*');
       if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'Method not allowed');
-      const hls = parseHlsPath(url);
       if (!hls) return reply(res, url.includes('..') || url.includes('%') ? 400 : 404, 'Not an HLS file');
-      const stream = o.hls(hls.channelId);
-      if (!stream) {
-        if (!o.originOf) return notFound();
-        o.originOf(hls.channelId).then(
-          (origin) => (origin ? redirect(res, new URL(url, origin).href) : notFound()),
-          () => reply(res, 503, 'channel directory unavailable'),
-        );
-        return;
-      }
-      return serveHls(req, res, hls, stream);
+      return toOrigin(hls.channelId);
+    }
+    setSecurityHeaders(res);
+    if (url.startsWith('/thumbnails/')) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'Method not allowed');
+      const channelId = channelIdOfThumbnailPath(url);
+      if (!channelId) return notFound();
+      const picture = o.thumbnail(channelId);
+      if (!picture) return toOrigin(channelId);
+      // Renewed every few seconds: caches (and the directory's <img>) may keep it that long.
+      res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': picture.jpeg.length, 'Cache-Control': 'public, max-age=5', 'Last-Modified': new Date(picture.at).toUTCString() });
+      res.end(req.method === 'HEAD' ? undefined : picture.jpeg);
+      return;
     }
     for (const route of o.routes ?? []) if (route(req, res)) return;
     if (url === '/healthz') return reply(res, 200, '{"ok":true}', 'application/json');

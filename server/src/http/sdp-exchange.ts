@@ -42,7 +42,7 @@ export const HTTP_STATUS: Record<ChannelError['code'], number> = {
 export const bearerOf = (req: IncomingMessage): string | undefined => /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1];
 
 /** Reads the body up to `limit` bytes; null when it is larger (the caller answers 413). */
-function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
+export function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -28,3 +28,9 @@ const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
 export function setSecurityHeaders(res: ServerResponse): void {
   for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
 }
+
+/**
+ * The same headers as a flat [name, value, …] list, for responses written in one `writeHead`
+ * call (/hls: thousands a second; setHeader per header per response showed in the profile).
+ */
+export const SECURITY_HEADER_LIST: readonly string[] = SECURITY_HEADERS.flat();

@@ -29,6 +29,8 @@ export interface WorkerPoolOptions {
  */
 export class WorkerPool {
   private readonly slots: (Slot | null)[];
+  /** Which slot each open router is on (viewers of a channel are spread by it: see viewerSlot). */
+  private readonly slotOfRouter = new WeakMap<types.Router, number>();
   private closed = false;
 
   private constructor(private readonly options: WorkerPoolOptions) {
@@ -61,10 +63,31 @@ export class WorkerPool {
 
   /** A router on the least-loaded worker: a channel's (the standard codecs), or one with `mediaCodecs` of its own. */
   async createRouter(appData: Record<string, unknown> = {}, mediaCodecs: types.RtpCodecCapability[] = routerMediaCodecs): Promise<types.Router> {
-    const index = pickLeastLoaded(this.loads());
+    return this.createRouterOn(pickLeastLoaded(this.loads()), appData, mediaCodecs);
+  }
+
+  /**
+   * Where the next real-time viewer of a channel whose router is `home` should be: the slot of
+   * the worker with the fewest consumers, `home`'s own on a tie (no pipe needed there). Consumers
+   * are what a worker's load grows with (each one forwards every packet of its track), and the
+   * pipes that carry a channel to other workers are counted too, on both sides.
+   */
+  viewerSlot(home: types.Router): { slot: number; home: boolean } {
+    const homeSlot = this.slotOfRouter.get(home) ?? -1;
+    const loads = this.loads();
+    let best = homeSlot;
+    for (let i = 0; i < loads.length; i++) {
+      if (best === -1 || loads[i]!.consumers < loads[best]!.consumers) best = i;
+    }
+    return { slot: best, home: best === homeSlot };
+  }
+
+  /** A router on the worker in `index` (see viewerSlot). */
+  async createRouterOn(index: number, appData: Record<string, unknown> = {}, mediaCodecs: types.RtpCodecCapability[] = routerMediaCodecs): Promise<types.Router> {
     const slot = index === -1 ? null : this.slots[index];
     if (!slot || slot.worker.closed) throw new Error('no media worker is available, try again shortly');
     const router = await slot.worker.createRouter({ mediaCodecs, appData });
+    this.slotOfRouter.set(router, index);
     slot.routers++;
     router.observer.once('close', () => slot.routers--);
     router.observer.on('newtransport', (transport) => {

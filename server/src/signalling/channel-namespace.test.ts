@@ -46,6 +46,7 @@ const h264 = {
   rtcp: { cname: 'test' },
 };
 const consumer: ConsumerInfo = { id: 'consumer-1', producerId: 'producer-video', kind: 'video', rtpParameters: { codecs: [] } };
+const layers = [0, 1, 2].map((spatialLayer) => ({ spatialLayer, height: 180 * 2 ** spatialLayer }));
 
 /**
  * A channel as signalling sees it, recording every call. Its publish side keeps the same rules as
@@ -71,7 +72,7 @@ function fakeChannel(id: string) {
       if (broadcaster?.socketId === socketId) broadcaster = null;
     }),
     isBroadcaster: vi.fn<PublishPort['isBroadcaster']>((socketId) => broadcaster?.socketId === socketId),
-    createTransport: vi.fn<PublishPort['createTransport']>(async () => transport),
+    createTransport: vi.fn<PublishPort['createTransport']>(async () => ({ ...transport, simulcast: true })),
     connect: vi.fn<PublishPort['connect']>(async () => undefined),
     produce: vi.fn<PublishPort['produce']>(async (kind) => `producer-${kind}`),
     stop: vi.fn<PublishPort['stop']>(async () => undefined),
@@ -89,6 +90,10 @@ function fakeChannel(id: string) {
       if (token !== TOKEN) throw new ChannelError('unauthorized', 'invalid publish token for this channel');
       return `stream-key-${++keys}`;
     }),
+    setDetails: vi.fn<OwnerPort['setDetails']>(async (token, details) => {
+      if (token !== TOKEN) throw new ChannelError('unauthorized', 'invalid publish token for this channel');
+      return details;
+    }),
   } satisfies OwnerPort;
   const realtime = {
     rtpCapabilities: vi.fn<RealtimePort['rtpCapabilities']>(async () => ({ codecs: [], headerExtensions: [] })),
@@ -97,8 +102,9 @@ function fakeChannel(id: string) {
       return transport;
     }),
     connect: vi.fn<RealtimePort['connect']>(async () => undefined),
-    consume: vi.fn<RealtimePort['consume']>(async () => [consumer]),
+    consume: vi.fn<RealtimePort['consume']>(async () => ({ consumers: [consumer], layers })),
     resume: vi.fn<RealtimePort['resume']>(async () => undefined),
+    setQuality: vi.fn<RealtimePort['setQuality']>(async (_viewerId, choice) => choice),
     leave: vi.fn<RealtimePort['leave']>(),
   } satisfies RealtimePort;
   const port = {
@@ -257,7 +263,7 @@ describe('serveChannels: connecting', () => {
     const fresh = await t.join(CHANNEL, broadcaster);
     expect(port.publish.claim).toHaveLastReturnedWith(staleId);
     expect(await staleGone).toBe('io server disconnect');
-    expect(await fresh.emitWithAck('createProducerTransport', {})).toEqual(transport);
+    expect(await fresh.emitWithAck('createProducerTransport', {})).toEqual({ ...transport, simulcast: true });
   });
 
   it('refuses with internal, without its text, when the claim fails by a fault', async () => {
@@ -371,19 +377,22 @@ describe('serveChannels: publishing', () => {
     expect(t.requestErrors).toEqual([event]);
   });
 
-  it('passes kind and rtpParameters of produce through to the port and answers the producer id', async () => {
+  it('passes kind, rtpParameters and frame size of produce through to the port and answers the producer id', async () => {
     const { port } = fakeChannel(CHANNEL);
     const t = await serve([port]);
     const client = await t.join(CHANNEL, broadcaster);
     expect(await client.emitWithAck('produce', { kind: 'video', rtpParameters: h264 })).toEqual({ producerId: 'producer-video' });
-    expect(port.publish.produce).toHaveBeenCalledExactlyOnceWith('video', h264);
+    expect(port.publish.produce).toHaveBeenCalledExactlyOnceWith('video', h264, undefined);
+    const frameSize = { width: 1280, height: 720 };
+    expect(await client.emitWithAck('produce', { kind: 'video', rtpParameters: h264, frameSize })).toEqual({ producerId: 'producer-video' });
+    expect(port.publish.produce).toHaveBeenLastCalledWith('video', h264, frameSize);
   });
 
   it('answers the other publish steps from the port', async () => {
     const { port } = fakeChannel(CHANNEL);
     const t = await serve([port]);
     const client = await t.join(CHANNEL, broadcaster);
-    expect(await client.emitWithAck('createProducerTransport', {})).toEqual(transport);
+    expect(await client.emitWithAck('createProducerTransport', {})).toEqual({ ...transport, simulcast: true });
     expect(await client.emitWithAck('connectProducerTransport', { dtlsParameters })).toEqual({ connected: true });
     expect(port.publish.connect).toHaveBeenCalledExactlyOnceWith(dtlsParameters);
     expect(await client.emitWithAck('stopBroadcast', {})).toEqual({ stopped: true });
@@ -457,10 +466,19 @@ describe('serveChannels: watching in real time', () => {
     expect(await client.emitWithAck('getRouterRtpCapabilities', {})).toEqual({ rtpCapabilities: { codecs: [], headerExtensions: [] } });
     expect(await client.emitWithAck('connectConsumerTransport', { dtlsParameters })).toEqual({ connected: true });
     expect(port.realtime.connect).toHaveBeenCalledExactlyOnceWith(idOf(client), dtlsParameters);
-    expect(await client.emitWithAck('consume', { rtpCapabilities })).toEqual({ consumers: [consumer] });
+    expect(await client.emitWithAck('consume', { rtpCapabilities })).toEqual({ consumers: [consumer], layers });
     expect(port.realtime.consume).toHaveBeenCalledExactlyOnceWith(idOf(client), rtpCapabilities);
     expect(await client.emitWithAck('resumeConsumer', { consumerId: 'consumer-1' })).toEqual({ resumed: true });
     expect(port.realtime.resume).toHaveBeenCalledExactlyOnceWith(idOf(client), 'consumer-1');
+    expect(await client.emitWithAck('setQuality', { layer: 0 })).toEqual({ layer: 0 });
+    expect(await client.emitWithAck('setQuality', { layer: 'auto' })).toEqual({ layer: 'auto' });
+    expect(port.realtime.setQuality).toHaveBeenLastCalledWith(idOf(client), 'auto');
+    // A layer that is no number, or beyond any simulcast, is refused before the channel sees it.
+    for (const layer of ['high', -1, 8, 1.5]) {
+      const result: unknown = await Reflect.apply(client.emitWithAck, client, ['setQuality', { layer }]);
+      expect(result).toMatchObject({ error: { code: 'bad-request' } });
+    }
+    expect(port.realtime.setQuality).toHaveBeenCalledTimes(2);
     expect(await client.emitWithAck('stopConsuming', {})).toEqual({ stopped: true });
     expect(port.realtime.leave).toHaveBeenCalledExactlyOnceWith(idOf(client));
   });
@@ -546,6 +564,32 @@ describe('serveChannels: the channel’s owner (encoder panel)', () => {
       expect(result).toMatchObject({ error: { code: 'bad-request' } });
     }
     expect(port.owner.rotateStreamKey).not.toHaveBeenCalled();
+  });
+
+  it('names the stream for whoever holds the publish token; a wrong token, an overlong title or control characters get an error, never the port', async () => {
+    const { port } = fakeChannel(CHANNEL);
+    const t = await serve([port]);
+    const client = await t.join(CHANNEL, broadcaster);
+    // Surrounding spaces go; a description may have line breaks (and defaults to none).
+    expect(await client.emitWithAck('setDetails', { publishToken: TOKEN, title: '  Morning <b>show</b> ', description: 'line one\nline two' })).toEqual({
+      title: 'Morning <b>show</b>',
+      description: 'line one\nline two',
+    });
+    expect(port.owner.setDetails).toHaveBeenCalledWith(TOKEN, { title: 'Morning <b>show</b>', description: 'line one\nline two' });
+    expect(await client.emitWithAck('setDetails', { publishToken: 'wrong', title: 'x', description: '' })).toMatchObject({ error: { code: 'unauthorized' } });
+    for (const payload of [
+      { publishToken: TOKEN, title: 'x'.repeat(101) },
+      { publishToken: TOKEN, title: 'bell\u0007' },
+      { publishToken: TOKEN, title: 'two\nlines' },
+      { publishToken: TOKEN, title: 'ok', description: 'esc\u001b[31m' },
+      { publishToken: TOKEN, title: 'ok', description: 'x'.repeat(501) },
+      { title: 'no token' },
+    ]) {
+      // Reflect.apply: these payloads break the protocol's type on purpose.
+      const result: unknown = await Reflect.apply(client.emitWithAck, client, ['setDetails', payload]);
+      expect(result).toMatchObject({ error: { code: 'bad-request' } });
+    }
+    expect(port.owner.setDetails).toHaveBeenCalledTimes(2);
   });
 
   it('answers the port’s not-found (the channel ended) as it is', async () => {

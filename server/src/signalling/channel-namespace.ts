@@ -141,9 +141,9 @@ export function serveChannels(nsp: SignallingNamespace, o: ChannelNamespaceOptio
       await port.publish.connect(dtlsParameters);
       return { connected: true as const };
     }));
-    on('produce', publishOnly(async ({ kind, rtpParameters }) => ({
+    on('produce', publishOnly(async ({ kind, rtpParameters, frameSize }) => ({
       // The schema checks the envelope; the channel checks codecs, mediasoup the rest in depth.
-      producerId: await port.publish.produce(kind, rtpParameters as Parameters<ChannelPort['publish']['produce']>[1]),
+      producerId: await port.publish.produce(kind, rtpParameters as Parameters<ChannelPort['publish']['produce']>[1], frameSize),
     })));
     on('stopBroadcast', publishOnly(async () => {
       await port.publish.stop();
@@ -151,6 +151,7 @@ export function serveChannels(nsp: SignallingNamespace, o: ChannelNamespaceOptio
     }));
 
     on('rotateStreamKey', async ({ publishToken }) => ({ streamKey: await port.owner.rotateStreamKey(publishToken) }));
+    on('setDetails', async ({ publishToken, title, description }) => port.owner.setDetails(publishToken, { title, description }));
 
     on('createConsumerTransport', viewOnly(async () => {
       const release = takeRealtimeSlot(socket, o);
@@ -165,14 +166,13 @@ export function serveChannels(nsp: SignallingNamespace, o: ChannelNamespaceOptio
       await port.realtime.connect(socket.id, dtlsParameters);
       return { connected: true as const };
     }));
-    on('consume', viewOnly(async ({ rtpCapabilities }) => ({
-      // A viewer's capabilities as mediasoup types them; the router checks them in depth.
-      consumers: await port.realtime.consume(socket.id, rtpCapabilities as Parameters<ChannelPort['realtime']['consume']>[1]),
-    })));
+    // A viewer's capabilities as mediasoup types them; the router checks them in depth.
+    on('consume', viewOnly(async ({ rtpCapabilities }) => port.realtime.consume(socket.id, rtpCapabilities as Parameters<ChannelPort['realtime']['consume']>[1])));
     on('resumeConsumer', viewOnly(async ({ consumerId }) => {
       await port.realtime.resume(socket.id, consumerId);
       return { resumed: true as const };
     }));
+    on('setQuality', viewOnly(async ({ layer }) => ({ layer: await port.realtime.setQuality(socket.id, layer) })));
     on('stopConsuming', viewOnly(async () => {
       port.realtime.leave(socket.id);
       return { stopped: true as const };

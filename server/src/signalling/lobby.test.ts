@@ -23,7 +23,7 @@ function fakeFactory() {
   const made: EventEmitter<{ ended: [] }>[] = [];
   const factory = {
     create: vi.fn<ChannelFactory['create']>(async () => {
-      const channel = Object.assign(new EventEmitter<{ ended: [] }>(), { id: `channel-${made.length + 1}` });
+      const channel = Object.assign(new EventEmitter<{ ended: [] }>(), { id: `channel-${made.length + 1}`, ingestPorts: { rtmp: 1935, rtmps: null, srt: null } });
       made.push(channel);
       return { channel, publishToken: `token-${made.length}`, streamKey: `key-${made.length}` };
     }),
@@ -84,7 +84,7 @@ describe('serveLobby: creating channels', () => {
     const { factory } = fakeFactory();
     const t = await serve({ channels: factory, directory: fakeDirectory().directory });
     const client = await t.open();
-    expect(await create(client)).toEqual({ channelId: 'channel-1', publishToken: 'token-1', streamKey: 'key-1', origin: null });
+    expect(await create(client)).toEqual({ channelId: 'channel-1', publishToken: 'token-1', streamKey: 'key-1', origin: null, ingest: { rtmpPort: 1935, rtmpsPort: null, srtPort: null } });
   });
 
   it('requires the publish key when one is configured, refusing with unauthorized', async () => {
@@ -134,8 +134,8 @@ describe('serveLobby: creating channels', () => {
 describe('serveLobby: the live directory', () => {
   it('answers watchDirectory with the list sorted by audience, then pushes changes', async () => {
     const d = fakeDirectory([
-      { channelId: 'quiet', viewers: 1, liveSince: 1 },
-      { channelId: 'busy', viewers: 9, liveSince: 2 },
+      { channelId: 'quiet', title: '', viewers: 1, liveSince: 1 },
+      { channelId: 'busy', title: '', viewers: 9, liveSince: 2 },
     ]);
     const t = await serve({ channels: fakeFactory().factory, directory: d.directory });
     const client = await t.open();
@@ -143,26 +143,26 @@ describe('serveLobby: the live directory', () => {
     client.on('directory', ({ channels }) => pushes.push(channels));
     const first = await client.timeout(5000).emitWithAck('watchDirectory', {});
     expect(first).toEqual({ channels: [d.entries[1], d.entries[0]] });
-    d.entries.push({ channelId: 'new', viewers: 3, liveSince: 3 });
+    d.entries.push({ channelId: 'new', title: '', viewers: 3, liveSince: 3 });
     d.changed();
     await vi.waitFor(() => expect(pushes.at(-1)?.map((c) => c.channelId)).toEqual(['busy', 'new', 'quiet']), { timeout: 2000 });
   });
 
   it('coalesces a burst of changes into few pushes, and pushes nothing when nothing changed', async () => {
-    const d = fakeDirectory([{ channelId: 'a', viewers: 1, liveSince: 1 }]);
+    const d = fakeDirectory([{ channelId: 'a', title: '', viewers: 1, liveSince: 1 }]);
     const t = await serve({ channels: fakeFactory().factory, directory: d.directory });
     const client = await t.open();
     const pushes: DirectoryEntry[][] = [];
     client.on('directory', ({ channels }) => pushes.push(channels));
     await client.timeout(5000).emitWithAck('watchDirectory', {});
     for (let i = 2; i <= 30; i++) {
-      d.entries[0] = { channelId: 'a', viewers: i, liveSince: 1 };
+      d.entries[0] = { channelId: 'a', title: '', viewers: i, liveSince: 1 };
       d.changed();
     }
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(pushes.length).toBeGreaterThanOrEqual(1);
     expect(pushes.length).toBeLessThanOrEqual(3);
-    expect(pushes.at(-1)).toEqual([{ channelId: 'a', viewers: 30, liveSince: 1 }]);
+    expect(pushes.at(-1)).toEqual([{ channelId: 'a', title: '', viewers: 30, liveSince: 1 }]);
     const before = pushes.length;
     d.changed();
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -170,7 +170,7 @@ describe('serveLobby: the live directory', () => {
   });
 
   it('keeps the watcher subscribed when the directory cannot answer, and says so', async () => {
-    const d = fakeDirectory([{ channelId: 'a', viewers: 1, liveSince: 1 }]);
+    const d = fakeDirectory([{ channelId: 'a', title: '', viewers: 1, liveSince: 1 }]);
     const t = await serve({ channels: fakeFactory().factory, directory: d.directory });
     const client = await t.open();
     const pushes: DirectoryEntry[][] = [];

@@ -79,10 +79,11 @@ export function serveLobby(lobby: SignallingNamespace, options: LobbyOptions): v
         } catch {
           throw new ChannelError('full', 'too many channels created from your address; try again in a minute');
         }
-        const { channel, publishToken, streamKey } = await channels.create();
+        const { channel, publishToken, streamKey } = await channels.create({ unlistedRecording: options.publishKey !== undefined });
         channel.once('ended', release);
         options.onChannelCreated?.();
-        return { channelId: channel.id, publishToken, streamKey, origin: options.origin };
+        const ports = channel.ingestPorts;
+        return { channelId: channel.id, publishToken, streamKey, origin: options.origin, ingest: { rtmpPort: ports.rtmp, rtmpsPort: ports.rtmps, srtPort: ports.srt } };
       } catch (error) {
         release();
         throw error;

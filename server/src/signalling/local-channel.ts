@@ -16,13 +16,14 @@ export function localChannelPort(channel: Channel, audiences: Audiences): Channe
       isBroadcaster: (socketId) => channel.isBroadcaster(socketId),
       createTransport: () => channel.createProducerTransport(),
       connect: (dtlsParameters) => channel.connectProducerTransport(dtlsParameters),
-      produce: (kind, rtpParameters) => channel.produce(kind, rtpParameters),
+      produce: (kind, rtpParameters, frameSize) => channel.produce(kind, rtpParameters, frameSize),
       stop: () => channel.end('the broadcaster ended the stream'),
     },
     owner: {
       hold: (socketId, token) => channel.holdIdle(socketId, token),
       release: (socketId) => channel.releaseIdle(socketId),
       rotateStreamKey: async (token) => channel.rotateStreamKey(token),
+      setDetails: async (token, details) => channel.setDetails(token, details),
     },
     realtime: {
       rtpCapabilities: async () => channel.rtpCapabilities,
@@ -30,6 +31,7 @@ export function localChannelPort(channel: Channel, audiences: Audiences): Channe
       connect: (viewerId, dtlsParameters) => channel.realtime.connect(viewerId, dtlsParameters),
       consume: (viewerId, rtpCapabilities) => channel.realtime.consume(viewerId, rtpCapabilities),
       resume: (viewerId, consumerId) => channel.realtime.resume(viewerId, consumerId),
+      setQuality: (viewerId, choice) => channel.realtime.setQuality(viewerId, choice),
       leave: (viewerId) => channel.realtime.leave(viewerId),
     },
   };

@@ -10,8 +10,11 @@ import type {
   Audience,
   ChannelBroadcast,
   ChannelState,
-  ConsumerInfo,
+  Consumption,
   DirectoryEntry,
+  FrameSize,
+  ProducerTransportOptions,
+  QualityChoice,
   TransportOptions,
 } from '../../../protocol/index.js';
 import type { Logger } from '../logger.js';
@@ -24,9 +27,9 @@ export interface PublishPort {
   /** The broadcaster's connection closed (on purpose, or lost: then it may come back). */
   left(socketId: string, connectionLost: boolean): void;
   isBroadcaster(socketId: string): boolean;
-  createTransport(): Promise<TransportOptions>;
+  createTransport(): Promise<ProducerTransportOptions>;
   connect(dtlsParameters: types.DtlsParameters): Promise<void>;
-  produce(kind: 'audio' | 'video', rtpParameters: types.RtpParameters): Promise<string>;
+  produce(kind: 'audio' | 'video', rtpParameters: types.RtpParameters, frameSize?: FrameSize): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -41,6 +44,8 @@ export interface OwnerPort {
   release(socketId: string): void;
   /** Checks the token; returns the channel's new stream key (the old one stops working at once). */
   rotateStreamKey(publishToken: string): Promise<string>;
+  /** Checks the token; names the stream. */
+  setDetails(publishToken: string, details: { title: string; description: string }): Promise<{ title: string; description: string }>;
 }
 
 /** Real-time (WebRTC) viewing of a channel, one session per viewer socket. */
@@ -49,8 +54,10 @@ export interface RealtimePort {
   /** Fails while the source has no tracks; `onClosed` is called once the session ends, however. */
   createTransport(viewerId: string, onClosed: () => void): Promise<TransportOptions>;
   connect(viewerId: string, dtlsParameters: types.DtlsParameters): Promise<void>;
-  consume(viewerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumerInfo[]>;
+  consume(viewerId: string, rtpCapabilities: types.RtpCapabilities): Promise<Consumption>;
   resume(viewerId: string, consumerId: string): Promise<void>;
+  /** Pins the viewer's video to a simulcast layer, or back to automatic. */
+  setQuality(viewerId: string, choice: QualityChoice): Promise<QualityChoice>;
   leave(viewerId: string): void;
 }
 
@@ -95,8 +102,14 @@ export const noPresenceElsewhere: PresenceSink = {
 
 /** How the lobby creates channels (the channel registry); the secrets go to the creating page only. */
 export interface ChannelFactory {
-  create(): Promise<{
-    channel: { readonly id: string; once(event: 'ended', listener: () => void): unknown };
+  /** `unlistedRecording`: created with the server's publish key (its recording is not listed unless its broadcaster says so). */
+  create(options?: { unlistedRecording?: boolean }): Promise<{
+    channel: {
+      readonly id: string;
+      /** Where encoders publish over RTMP (server-wide port) and SRT (the channel's port); null when off. */
+      readonly ingestPorts: { rtmp: number | null; rtmps: number | null; srt: number | null };
+      once(event: 'ended', listener: () => void): unknown;
+    };
     publishToken: string;
     streamKey: string;
   }>;

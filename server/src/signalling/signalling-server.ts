@@ -90,7 +90,7 @@ export function serveSignalling(io: SignallingServer, o: SignallingOptions): Sig
         : registry
             .list()
             .filter((c) => c.state.phase === 'live')
-            .map((c) => ({ channelId: c.id, viewers: audiences.viewersOf(c.id), liveSince: c.liveSince })),
+            .map((c) => ({ channelId: c.id, title: c.state.title, viewers: audiences.viewersOf(c.id), liveSince: c.liveSince })),
     onChange: (listener) => {
       changeListeners.add(listener);
       elsewhere?.onChange(listener);

@@ -16,14 +16,17 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
-/** `cwd`: another checkout of livecast (a benchmark's baseline from an earlier commit). */
+/**
+ * `cwd`: another checkout of livecast (a benchmark's baseline from an earlier commit). Recordings
+ * go to a folder inside its temporary one (removed by stop) unless `env` names RECORDINGS_DIR.
+ */
 export async function startInstance(env: Record<string, string> = {}, { cwd }: { cwd?: string } = {}): Promise<Instance> {
   const hlsDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-instance-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // Its own process group: whatever it leaves behind can be found and stopped by the test.
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), HLS_DIR: hlsDir, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), HLS_DIR: hlsDir, RECORDINGS_DIR: path.join(hlsDir, 'recordings'), LOG_LEVEL: 'warn', RTMP_PORT: '0', SRT_MIN_PORT: '0', ...env },
     detached: true,
     ...(cwd ? { cwd } : {}),
     stdio: ['ignore', 'ignore', 'inherit'],

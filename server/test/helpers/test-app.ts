@@ -14,18 +14,21 @@ export function startTestApp(env: Record<string, string> = {}, { logger, tls }: 
 /** A channel fed by FFmpeg over RTP, like a broadcaster but without a browser. */
 export interface FedChannel {
   channel: Channel;
+  /** The channel's secret (what the go-live page holds). */
+  publishToken: string;
   ingest: RtpIngest;
   source: ChildProcess;
   stop(): Promise<void>;
 }
 
 export async function startFedChannel(app: App, { waitLive = true } = {}): Promise<FedChannel> {
-  const { channel } = await app.registry.create();
+  const { channel, publishToken } = await app.registry.create();
   const ingest = await createRtpIngest(channel);
   const source = startRtpSource(ingest);
   if (waitLive) await eventually(() => channel.state.phase === 'live', 'the channel to go live', 20_000);
   return {
     channel,
+    publishToken,
     ingest,
     source,
     async stop() {

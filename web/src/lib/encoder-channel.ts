@@ -12,6 +12,20 @@ export interface EncoderChannel {
   publishToken: string;
   /** The instance that carries the channel (null: the page's own server). */
   origin: string | null;
+  /** OBS's "Server" for RTMP (the stream key goes in "Stream Key"); null when the server has no RTMP. */
+  rtmpServer: string | null;
+  /** The same over TLS, when the server has RTMPS. */
+  rtmpsServer: string | null;
+  /** The channel's SRT port (its passphrase is the stream key); null when the server has no SRT. */
+  srtPort: number | null;
+  /** The host encoders reach the channel's instance at. */
+  host: string;
+}
+
+/** The SRT URL an encoder (OBS, FFmpeg, vMix) publishes to: the stream key is the passphrase. */
+export function srtUrl(channel: EncoderChannel): string | null {
+  if (channel.srtPort === null) return null;
+  return `srt://${channel.host}:${channel.srtPort}?passphrase=${encodeURIComponent(channel.streamKey)}`;
 }
 
 /**
@@ -30,6 +44,8 @@ export async function createEncoderChannel(publishKey?: string): Promise<Encoder
   }
   // In a cluster the channel lives on the instance that created it: the encoder must go there.
   const origin = channel.origin ?? location.origin;
+  const host = new URL(origin).hostname;
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
   return {
     channelId: channel.channelId,
     whipUrl: new URL(whipEndpointPath(channel.channelId), origin).href,
@@ -37,6 +53,10 @@ export async function createEncoderChannel(publishKey?: string): Promise<Encoder
     watchUrl: `${location.origin}/watch/${channel.channelId}`,
     publishToken: channel.publishToken,
     origin: channel.origin,
+    rtmpServer: channel.ingest.rtmpPort === null ? null : `rtmp://${hostInUrl}:${channel.ingest.rtmpPort}/live`,
+    rtmpsServer: channel.ingest.rtmpsPort === null ? null : `rtmps://${hostInUrl}:${channel.ingest.rtmpsPort}/live`,
+    srtPort: channel.ingest.srtPort,
+    host: hostInUrl,
   };
 }
 

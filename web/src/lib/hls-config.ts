@@ -10,6 +10,11 @@ import type { HlsConfig } from 'hls.js';
 export const lowLatencyHlsConfig = (): Partial<HlsConfig> => ({
   lowLatencyMode: true,
   maxLiveSyncPlaybackRate: 1.1,
+  // hls.js adds this to its target latency for every stall it sees (1 s by default, capped at a
+  // target duration): the one stall most starts have (the first part arrives before the key
+  // frame's segment is buffered) left every viewer a full second further behind than
+  // PART-HOLD-BACK for good. A little per stall still backs off a viewer whose network keeps stalling.
+  liveSyncOnStallIncrease: 0.1,
   backBufferLength: 4,
   maxBufferLength: 4,
   enableWorker: true,

@@ -50,7 +50,23 @@ export interface Player {
   lagging(): boolean;
   /** Jumps to where the player means to be behind the live edge. */
   goLive(): void;
+  /** The qualities the viewer may choose between, lowest first (empty: the stream has one). */
+  qualities(): Quality[];
+  /** Pins a quality (one of `qualities()`), or 'auto': the player follows the bandwidth. */
+  setQuality(choice: QualityChoice): Promise<void>;
 }
+
+/** One quality a player offers: a simulcast layer (real time) or an HLS rendition. */
+export interface Quality {
+  id: number;
+  /** What the menu says: the height ("360p"), or the layer's number when the height is unknown. */
+  label: string;
+}
+
+export type QualityChoice = 'auto' | number;
+
+/** A stream of one quality offers no choice. */
+export const ONE_QUALITY = { qualities: (): Quality[] => [], setQuality: async (): Promise<void> => undefined };
 
 /**
  * Plays a live HLS playlist in `video` (hls.js, or native HLS in Safari). `tuning: 'defaults'`
@@ -69,8 +85,13 @@ export function playHls(
     if (tuning !== 'defaults') stopEdgeKeeper = keepNearLiveEdge(hls, video);
     hls.on(Hls.Events.ERROR, (_, data) => {
       if (!data.fatal) return;
-      if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls?.recoverMediaError();
-      else onFatal(`playback failed (${data.details}); the stream may have ended`);
+      if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+        console.warn(`livecast: recovering from a media error (${data.details})`);
+        // Recovery gives the video a new source, which leaves it paused: a viewer who was watching goes on watching.
+        const wasPlaying = !video.paused;
+        hls?.recoverMediaError();
+        if (wasPlaying) void video.play().catch(() => undefined);
+      } else onFatal(`playback failed (${data.details}); the stream may have ended`);
     });
     hls.loadSource(url);
     hls.attachMedia(video);
@@ -102,5 +123,49 @@ export function playHls(
       const live = hls?.liveSyncPosition;
       if (live !== null && live !== undefined) video.currentTime = live;
     },
+    qualities() {
+      const levels = hls?.levels ?? [];
+      return levels.length < 2 ? [] : levels.map((level, id) => ({ id, label: level.height ? `${level.height}p` : `${Math.round(level.bitrate / 1000)} kbit/s` }));
+    },
+    async setQuality(choice) {
+      // -1 hands the choice back to hls.js's bandwidth estimate; a level switches at once.
+      if (hls) hls.currentLevel = choice === 'auto' ? -1 : choice;
+    },
+  };
+}
+
+/**
+ * Plays a broadcast's recording: its VOD playlist once it ended (replay), or its EVENT playlist
+ * while it is live (DVR: the whole broadcast so far is seekable; the live edge is where the
+ * LL-HLS player is, not here). From `startAt` seconds. No live-edge keeping, a normal buffer.
+ */
+export function playRecording(video: HTMLVideoElement, url: string, onFatal: (message: string) => void, startAt = 0): Player {
+  let hls: Hls | null = null;
+  if (Hls.isSupported()) {
+    hls = new Hls({ startPosition: startAt, maxBufferLength: 20, backBufferLength: 30, enableWorker: true });
+    hls.on(Hls.Events.ERROR, (_, data) => {
+      if (!data.fatal) return;
+      if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls?.recoverMediaError();
+      else onFatal(`the recording cannot be played (${data.details})`);
+    });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+    video.src = url;
+    video.addEventListener('loadedmetadata', () => (video.currentTime = startAt), { once: true });
+  } else {
+    onFatal('this browser cannot play HLS');
+  }
+  return {
+    stop() {
+      hls?.destroy();
+      hls = null;
+      video.removeAttribute('src');
+      video.load();
+    },
+    behindLive: async () => null,
+    lagging: () => false,
+    goLive() {},
+    ...ONE_QUALITY,
   };
 }

@@ -1,5 +1,5 @@
 import { Device, type types } from 'mediasoup-client';
-import type { Player } from './hls-player';
+import type { Player, Quality } from './hls-player';
 import { request, type ChannelSocket } from './signalling';
 
 /** A real-time connection that is not up after this long is treated as failed (→ HLS). */
@@ -17,6 +17,7 @@ export async function playRealtime(socket: ChannelSocket, video: HTMLVideoElemen
   const options = await request(socket, 'createConsumerTransport', {});
   const transport = device.createRecvTransport(options);
   let stopped = false;
+  let qualities: Quality[] = [];
   const stop = () => {
     if (stopped) return;
     stopped = true;
@@ -43,7 +44,8 @@ export async function playRealtime(socket: ChannelSocket, video: HTMLVideoElemen
       });
     });
     connected.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
-    const { consumers } = await request(socket, 'consume', { rtpCapabilities: device.rtpCapabilities });
+    const { consumers, layers } = await request(socket, 'consume', { rtpCapabilities: device.rtpCapabilities });
+    qualities = layers.map((layer) => ({ id: layer.spatialLayer, label: layer.height ? `${layer.height}p` : `Layer ${layer.spatialLayer + 1}` }));
     const tracks: MediaStreamTrack[] = [];
     for (const info of consumers) {
       const consumer = await transport.consume(info);
@@ -61,7 +63,15 @@ export async function playRealtime(socket: ChannelSocket, video: HTMLVideoElemen
     throw error;
   }
   // Real time has no live edge to fall behind: frames are shown as they arrive.
-  return { stop, behindLive: realtimeDelayMeter(transport), lagging: () => false, goLive: () => undefined };
+  return {
+    stop,
+    behindLive: realtimeDelayMeter(transport),
+    lagging: () => false,
+    goLive: () => undefined,
+    qualities: () => qualities,
+    // The server pins the viewer's simulcast consumer (lower still if the bandwidth cannot carry it).
+    setQuality: async (layer) => void (await request(socket, 'setQuality', { layer })),
+  };
 }
 
 /**

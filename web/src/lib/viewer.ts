@@ -1,5 +1,5 @@
 import { atOrigin, CHANNEL_ID_PATTERN, connectErrorCode, type Audience, type ChannelState } from '$protocol';
-import { playHls, type Player } from './hls-player';
+import { playHls, playRecording, type Player, type Quality, type QualityChoice } from './hls-player';
 import { playRealtime } from './realtime-player';
 import { connectChannel, type ChannelSocket } from './signalling';
 
@@ -10,6 +10,10 @@ export interface ViewerEvents {
   onState(state: ViewerState, detail?: string): void;
   onAudience(audience: Audience): void;
   onMode(mode: ViewingMode, note?: string): void;
+  /** The broadcaster's title and description, at once and whenever they change. */
+  onDetails?(details: { title: string; description: string }): void;
+  /** Whether the broadcast can be rewound (it is recorded), and whether it is now (DVR). */
+  onRewind?(available: boolean, rewound: boolean): void;
 }
 
 /**
@@ -24,7 +28,8 @@ export interface ViewerEvents {
 export class Viewer {
   private socket: ChannelSocket | null = null;
   private player: Player | null = null;
-  private playerMode: ViewingMode | null = null;
+  /** 'rewound': the broadcast's recording plays instead of the live edge (DVR). */
+  private playerMode: ViewingMode | 'rewound' | null = null;
   private state: ViewerState = 'connecting';
   private channel: ChannelState | null = null;
   private audience: Audience = { viewers: 0, realtime: 0 };
@@ -60,6 +65,8 @@ export class Viewer {
     socket.on('channelState', (s) => {
       if (socket !== this.socket) return;
       this.channel = s;
+      this.events.onDetails?.({ title: s.title, description: s.description });
+      this.events.onRewind?.(s.recording !== null && s.phase === 'live', this.playerMode === 'rewound');
       if (s.phase === 'ended') return this.end('the stream has ended');
       void this.update();
     });
@@ -72,6 +79,7 @@ export class Viewer {
 
   /** Switches between real time and HLS at the viewer's request. */
   choose(mode: ViewingMode): void {
+    if (this.playerMode === 'rewound') this.stopPlayer();
     this.mode = mode;
     this.realtimeFailed = false;
     void this.update();
@@ -81,8 +89,39 @@ export class Viewer {
     return this.player?.lagging() ?? false;
   }
 
+  /** Back to the live edge, playing: HLS jumps to where it means to be; real time shows frames as they arrive once playing. */
   goLive(): void {
+    if (this.playerMode === 'rewound') {
+      this.stopPlayer();
+      this.events.onRewind?.(this.channel?.recording != null, false);
+      void this.update();
+      return;
+    }
     this.player?.goLive();
+    if (this.video.paused) void this.video.play().catch(() => undefined);
+  }
+
+  /**
+   * Plays the live broadcast from `at` seconds after its start, from its recording (DVR): the
+   * whole broadcast so far is seekable. `goLive` returns to the live edge.
+   */
+  rewind(at = 0): void {
+    const c = this.channel;
+    if (!c?.recording || c.phase !== 'live' || this.state === 'ended') return;
+    this.stopPlayer();
+    this.player = playRecording(this.video, atOrigin(c.origin, c.recording.playlist), (message) => this.set('error', message), at);
+    this.playerMode = 'rewound';
+    this.events.onRewind?.(true, true);
+    this.play();
+  }
+
+  /** What the player offers to choose from (see Player.qualities). */
+  qualities(): Quality[] {
+    return this.player?.qualities() ?? [];
+  }
+
+  setQuality(choice: QualityChoice): Promise<void> {
+    return this.player?.setQuality(choice) ?? Promise.resolve();
   }
 
   behindLive(): Promise<number | null> {
@@ -107,7 +146,7 @@ export class Viewer {
     const socket = this.socket;
     if (!c || !socket || this.starting || this.state === 'ended') return;
     const mode = this.wantedMode();
-    if (this.player && this.playerMode === mode) return;
+    if (this.player && (this.playerMode === mode || this.playerMode === 'rewound')) return;
     this.stopPlayer();
     this.events.onMode(mode);
 

@@ -1,4 +1,8 @@
+import type { LlPackager } from './ll-packager.js';
 import type { LlHlsStream } from './ll-stream.js';
+
+/** An ended channel's stream stays served this many target durations (its window and then some). */
+const DRAIN_TARGET_DURATIONS = 12;
 
 /**
  * Streams of ended channels, still served for a while: their final playlist (with
@@ -12,6 +16,13 @@ export class DrainingStreams {
     const timer = setTimeout(() => this.remove(channelId), forMs);
     timer.unref();
     this.streams.set(channelId, { stream, timer });
+  }
+
+  /** A channel's stream ends (EXT-X-ENDLIST): served a while longer if it ever was, closed otherwise. */
+  endStream(channelId: string, packager: LlPackager, stream: LlHlsStream): void {
+    packager.end();
+    if (stream.ready) this.add(channelId, stream, DRAIN_TARGET_DURATIONS * packager.targetDuration * 1000);
+    else stream.close();
   }
 
   get(channelId: string): LlHlsStream | undefined {

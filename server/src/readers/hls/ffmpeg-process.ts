@@ -17,7 +17,7 @@ export interface FfmpegExit {
  * that real problems stand out in the log.
  */
 const EXPECTED_NOISE =
-  /has duration 0|Timestamps are unset|dropping old packet|max delay reached|RTP: missed \d+ packets/;
+  /has duration 0|Timestamps are unset|dropping old packet|max delay reached|RTP: missed \d+ packets|not enough frames to estimate rate/;
 
 /**
  * util-linux's setpriv, to have the kernel kill FFmpeg if this server dies without stopping it
@@ -35,14 +35,27 @@ export class FfmpegProcess {
   private stopRequested = false;
   readonly exited: Promise<FfmpegExit>;
 
-  /** `onOutput` receives what FFmpeg writes to its standard output (`pipe:1`). */
-  constructor(ffmpegPath: string, args: string[], private readonly logger: Logger, onOutput?: (chunk: Buffer) => void) {
+  /**
+   * `onOutput` receives what FFmpeg writes to its standard output (`pipe:1`); with `input`, its
+   * standard input (`pipe:0`) takes what `write` gives it.
+   */
+  constructor(
+    ffmpegPath: string,
+    args: string[],
+    private readonly logger: Logger,
+    onOutput?: (chunk: Buffer) => void,
+    /** `input`: feed standard input. `secrets`: never logged (FFmpeg repeats its input URL, an SRT passphrase in it, in errors). */
+    o: { input?: boolean; secrets?: string[] } = {},
+  ) {
     // setpriv execs FFmpeg in place: the pid, signals and exit status are FFmpeg's.
     const [command, argv] = ffmpegCommand(ffmpegPath, args);
-    this.child = spawn(command, argv, { stdio: ['ignore', onOutput ? 'pipe' : 'ignore', 'pipe'] });
+    this.child = spawn(command, argv, { stdio: [o.input ? 'pipe' : 'ignore', onOutput ? 'pipe' : 'ignore', 'pipe'] });
+    // A write to an FFmpeg that just died fails with EPIPE: its exit is reported by `exited`.
+    this.child.stdin?.on('error', () => undefined);
     if (onOutput) this.child.stdout!.on('data', onOutput);
-    createInterface({ input: this.child.stderr! }).on('line', (line) => {
-      if (!line.trim()) return;
+    createInterface({ input: this.child.stderr! }).on('line', (raw) => {
+      if (!raw.trim()) return;
+      const line = (o.secrets ?? []).reduce((text, secret) => (secret ? text.replaceAll(secret, '[secret]') : text), raw);
       if (EXPECTED_NOISE.test(line)) this.logger.debug({ ffmpeg: line }, 'ffmpeg');
       else this.logger.warn({ ffmpeg: line }, 'ffmpeg');
     });
@@ -58,6 +71,11 @@ export class FfmpegProcess {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Feeds FFmpeg's standard input (see the constructor); ignored once it has exited. */
+  write(chunk: Buffer): void {
+    if (this.running && this.child.stdin?.writable) this.child.stdin.write(chunk);
   }
 
   get running(): boolean {

@@ -10,10 +10,16 @@ import { createFile, MP4BoxBuffer, type ISOFile } from 'mp4box';
 export interface TrackInfo {
   id: number;
   kind: 'video' | 'audio';
+  /** The sample entry's four-character code: avc1/avc3 (H264), mp4a (AAC), Opus, hev1, … */
+  codec: string;
+  /** H264: profile_idc (66 Baseline, 77 Main, 100 High, …), from the avcC box. */
+  h264Profile?: number;
   timescale: number;
   /** The movie's defaults for the track (`trex`), used when a fragment gives none. */
   defaultSampleFlags?: number;
   defaultSampleDuration?: number;
+  /** For AAC: the length of every frame (1024 samples) in the track's timescale. */
+  aacFrameTicks?: number;
 }
 
 /** The samples of one track in a fragment, in seconds of media time. */
@@ -80,11 +86,29 @@ export function readInit(moov: Buffer): TrackInfo[] {
     if (handler !== 'vide' && handler !== 'soun') continue;
     const id = trak.tkhd!.track_id;
     const trex = trexs.find((t) => t.track_id === id);
-    tracks.push({ id, kind: handler === 'vide' ? 'video' : 'audio', timescale: trak.mdia!.mdhd!.timescale, defaultSampleFlags: trex?.default_sample_flags, defaultSampleDuration: trex?.default_sample_duration });
+    const timescale = trak.mdia!.mdhd!.timescale;
+    const entry = trak.mdia?.minf?.stbl?.stsd?.entries[0];
+    const sampleRate = entry?.type === 'mp4a' && 'samplerate' in entry ? Number(entry.samplerate) : 0;
+    // avc1/avc3 entries carry the avcC box (mp4box types it loosely across sample entries).
+    const avcC = entry && 'avcC' in entry ? (entry.avcC as { AVCProfileIndication?: number } | undefined) : undefined;
+    const h264Profile = avcC?.AVCProfileIndication;
+    tracks.push({
+      id,
+      kind: handler === 'vide' ? 'video' : 'audio',
+      codec: entry?.type ?? '',
+      ...(h264Profile !== undefined ? { h264Profile } : {}),
+      timescale,
+      defaultSampleFlags: trex?.default_sample_flags,
+      defaultSampleDuration: trex?.default_sample_duration,
+      aacFrameTicks: sampleRate > 0 ? (AAC_FRAME_SAMPLES * timescale) / sampleRate : undefined,
+    });
   }
   if (tracks.length === 0) throw new Error('the init segment declares no audio or video track');
   return tracks;
 }
+
+/** AAC-LC (what FFmpeg's aac encoder makes) codes 1024 samples per frame. */
+const AAC_FRAME_SAMPLES = 1024;
 
 /** Sample flag bit 16 (ISO/IEC 14496-12 §8.8.3.1): sample_is_non_sync_sample. */
 const NON_SYNC = 0x10000;
@@ -121,4 +145,41 @@ export function readFragment(moof: Buffer, tracks: TrackInfo[]): FragmentTiming 
     };
   }
   return timing;
+}
+
+/**
+ * FFmpeg's mp4 muxer writes no edit list with `empty_moov`; when a track starts later than the
+ * other, it moves that track's first sample back to time 0 and lengthens it to reach the second
+ * (movenc.c: "move the timestamp for this first sample to 0, increasing its duration instead").
+ * For AAC the stream then starts with up to one frame of audio played early, then a hole. Every
+ * AAC frame lasts the same, so the first one's true time is known: this puts it back, moving the
+ * fragment's decode time forward and giving the sample its real length. Returns the fragment's
+ * `moof` unchanged when its first audio sample is not lengthened (or the track is not AAC).
+ * Done in place on a copy: the box sizes do not change.
+ */
+export function restoreFirstAacSample(moof: Buffer, tracks: TrackInfo[]): Buffer {
+  const file = parse(moof);
+  for (const traf of file.moofs?.[0]?.trafs ?? []) {
+    const track = tracks.find((t) => t.id === traf.tfhd?.track_id);
+    const frame = track?.aacFrameTicks;
+    const trun = traf.truns?.[0];
+    const { tfhd, tfdt } = traf;
+    if (!frame || !trun || trun.sample_count === 0 || trun.start === undefined || tfdt?.start === undefined || tfhd?.start === undefined) continue;
+    // Where the first sample's duration is written (§8.8.7, §8.8.8; after the 8-byte box header
+    // and 4 bytes of version and flags): in the trun (flag 0x100), else tfhd's default (0x8).
+    let at: number;
+    if (trun.flags & 0x100) at = trun.start + 8 + 4 + 4 + (trun.flags & 0x1 ? 4 : 0) + (trun.flags & 0x4 ? 4 : 0);
+    else if (tfhd.flags & 0x8 && trun.sample_count === 1) at = tfhd.start + 8 + 4 + 4 + (tfhd.flags & 0x1 ? 8 : 0) + (tfhd.flags & 0x2 ? 4 : 0);
+    else continue;
+    const duration = moof.readUInt32BE(at);
+    const extra = duration - frame;
+    if (extra <= 0 || !Number.isInteger(extra)) continue;
+    const patched = Buffer.from(moof);
+    patched.writeUInt32BE(frame, at);
+    const time = tfdt.start + 8 + 4;
+    if (tfdt.version === 1) patched.writeBigUInt64BE(patched.readBigUInt64BE(time) + BigInt(extra), time);
+    else patched.writeUInt32BE(patched.readUInt32BE(time) + extra, time);
+    return patched;
+  }
+  return moof;
 }

@@ -7,12 +7,13 @@ import type { SenderClocks } from '../../channel/sender-clocks.js';
 import type { DrainingStreams } from './draining-streams.js';
 import { ffmpegFmp4Args } from './ffmpeg-args.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
-import { BoxSplitter, readFragment, readInit, type TrackInfo } from './fmp4.js';
+import { fmp4Feed } from './fmp4-feed.js';
 import { LlPackager } from './ll-packager.js';
+import { LayerFollower } from './layer-hold.js';
 import { LlHlsStream } from './ll-stream.js';
 import type { PortAllocator } from './port-allocator.js';
 import { describeConsumerStream, writeSdp } from './sdp.js';
-import { SenderReportRelay } from './sender-report-relay.js';
+import { SenderReportRelay, type ClockLeg } from './sender-report-relay.js';
 import { waitForUdpPorts } from './udp-listeners.js';
 
 /** The channel as the pipeline reads it: its media, and the source's clocks for A/V sync. */
@@ -22,6 +23,34 @@ export type HlsMedia = ChannelMedia & { readonly senderClocks: SenderClocks };
 function singleSsrc(parameters: types.RtpParameters): number | null {
   const encodings = parameters.encodings ?? [];
   return encodings.length === 1 ? (encodings[0]!.ssrc ?? null) : null;
+}
+
+/** The SSRC a simulcast source sends `layer` under (rid-based simulcast: learned from its stats as packets arrive), or null. */
+async function layerSsrc(producer: types.Producer, layer: number): Promise<number | null> {
+  const encoding = producer.rtpParameters.encodings?.[layer];
+  if (!encoding) return null;
+  if (encoding.ssrc) return encoding.ssrc;
+  return (await producer.getStats()).find((s) => s.rid === encoding.rid)?.ssrc ?? null;
+}
+
+/**
+ * The layer a new simulcast consumer will send first, with its SSRC: the top one (mediasoup's
+ * default preference) once the source sends it, else, after `timeoutMs`, the highest it sends.
+ */
+async function firstLayer(producer: types.Producer, timeoutMs: number, cancelled: () => boolean): Promise<{ layer: number; ssrc: number } | null> {
+  const count = producer.rtpParameters.encodings?.length ?? 0;
+  const started = Date.now();
+  while (count > 0 && !producer.closed && !cancelled()) {
+    const waited = Date.now() - started > timeoutMs;
+    for (let layer = count - 1; layer >= 0; layer--) {
+      const ssrc = await layerSsrc(producer, layer);
+      if (ssrc !== null) return { layer, ssrc };
+      if (!waited) break;
+    }
+    if (waited) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return null;
 }
 
 /** Where the pipeline finds what the server provides for every channel. */
@@ -50,8 +79,6 @@ export interface HlsHooks {
 const HEALTHY_RUN_MS = 60_000;
 /** How often a stalled FFmpeg is checked for. */
 const WATCH_INTERVAL_MS = 1000;
-/** An ended channel's stream stays served this many target durations (its window and then some). */
-const DRAIN_TARGET_DURATIONS = 12;
 
 const FRAGMENT_MICROS = 25_000;
 const LOOPBACK = '127.0.0.1';
@@ -82,6 +109,13 @@ export class HlsPipeline implements ChannelReader {
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
+  /** FFmpeg is being replaced on purpose (a new simulcast layer): its exit is no failure. */
+  private replacing = false;
+  /** The simulcast layer HLS carries (null: the source has one). */
+  private follower: LayerFollower | null = null;
+  /** The simulcast layer whose sender reports date the video (see run). */
+  private referenceLayer: number | null = null;
+  private clockLegs: ClockLeg[] = [];
 
   private readonly audioProducer: types.Producer;
   private readonly videoProducer: types.Producer;
@@ -102,9 +136,8 @@ export class HlsPipeline implements ChannelReader {
     this.videoProducer = track('video');
     this.packager = new LlPackager({ partTarget: config.partSeconds, segmentTarget: config.segmentSeconds, now: Date.now });
     this.stream = new LlHlsStream(this.packager);
-    const stopListening = this.packager.onChange(() => {
-      if (!this.stream.ready || this.stopping) return;
-      stopListening();
+    this.stream.whenReady(() => {
+      if (this.stopping) return;
       this.media.logger.info({ partTarget: this.packager.partTarget, targetDuration: this.packager.targetDuration }, 'hls playlist ready');
       this.hooks.onPlaylistReady();
     });
@@ -169,29 +202,81 @@ export class HlsPipeline implements ChannelReader {
       this.consumers.push(consumer);
       streams.push(describeConsumerStream(leg.kind, leg.port, consumer.rtpParameters));
     }
-    relay.setLegs(legs.map((leg, i) => ({
+    // A simulcast consumer's timestamps are those of the first layer it sends, mapped onto the
+    // others by their sender reports when it switches (mediasoup's "RTP timestamp reference"):
+    // that layer's reports date the video for every layer HLS may carry later. It is the top
+    // layer once the source sends it (else the highest it sends); if the consumer starts on
+    // another, onFirst corrects it.
+    const video = this.consumers[0]!;
+    let videoSsrc = singleSsrc(this.videoProducer.rtpParameters);
+    if (video.type === 'simulcast') {
+      const first = await firstLayer(this.videoProducer, this.config.syncWaitMs, () => this.stopping !== null || this.hooks.channelEnded());
+      this.referenceLayer = first?.layer ?? null;
+      videoSsrc = first?.ssrc ?? null;
+    }
+    this.clockLegs = legs.map((leg, i) => ({
       kind: leg.kind,
-      sourceSsrc: singleSsrc(leg.producer.rtpParameters),
+      sourceSsrc: leg.kind === 'video' ? videoSsrc : singleSsrc(leg.producer.rtpParameters),
       consumerSsrc: singleSsrc(this.consumers[i]!.rtpParameters) ?? 0,
       rtcpPort: leg.port + 1,
-    })));
+      clockRate: this.consumers[i]!.rtpParameters.codecs[0]?.clockRate ?? (leg.kind === 'video' ? 90_000 : 48_000),
+    }));
+    relay.setLegs(this.clockLegs);
 
     await mkdir(this.runtime.runDir, { recursive: true });
     await writeFile(this.sdpPath, writeSdp(`livecast ${this.media.channelId}`, LOOPBACK, streams));
 
     await this.launchFfmpeg(false);
     await this.primeFfmpeg();
+    // Before the resume: the consumer reports its first layer then.
+    if (video.type === 'simulcast') {
+      const top = (this.videoProducer.rtpParameters.encodings?.length ?? 1) - 1;
+      this.follower = new LayerFollower(video, top, {
+        onFirst: (layer) => void this.onFirstLayer(layer),
+        onSwitch: (from, to, holdMs) => this.onLayerSwitch(from, to, holdMs),
+      });
+    }
     await this.resumeMedia();
-    const videoConsumer = this.consumers[0]!;
-    this.media.requestKeyFrame(videoConsumer);
+    this.media.requestKeyFrame(video);
     // Browsers send a key frame only when asked (Chromium: 2 in 2 minutes); segments start at
     // key frames, so asking once per segment target keeps segments at that length.
     this.timers.push(
       setInterval(() => {
-        if (!videoConsumer.closed) this.media.requestKeyFrame(videoConsumer);
+        if (!video.closed) this.media.requestKeyFrame(video);
       }, this.config.segmentSeconds * 1000),
       setInterval(() => this.watchProgress(), WATCH_INTERVAL_MS),
     );
+  }
+
+  /**
+   * A simulcast source reaches HLS as its top layer (mediasoup's default preference), or the
+   * highest below it that the broadcaster sends now (its uplink or its CPU could not carry the
+   * top one). Another layer is another frame size, which an init segment cannot follow: a switch
+   * replaces FFmpeg, so the stream gets a new init segment after a discontinuity and players
+   * reset their decoder cleanly. LayerFollower holds a lower layer a while after a drop.
+   */
+  private onLayerSwitch(from: number, to: number, holdMs: number | null): void {
+    if (this.stopping) return;
+    this.media.logger.info({ from, to, holdMs: holdMs ?? undefined }, 'the simulcast layer HLS carries changed; new FFmpeg timeline');
+    this.replaceFfmpeg();
+  }
+
+  /** The consumer started on another layer than the one whose reports FFmpeg got: date the video by it, from a new FFmpeg. */
+  private async onFirstLayer(layer: number): Promise<void> {
+    if (layer === this.referenceLayer || this.stopping) return;
+    const ssrc = await layerSsrc(this.videoProducer, layer);
+    if (this.stopping) return;
+    this.media.logger.info({ expected: this.referenceLayer, layer, ssrc }, 'hls video starts on another simulcast layer; dating it by that layer');
+    this.referenceLayer = layer;
+    this.clockLegs = this.clockLegs.map((leg) => (leg.kind === 'video' ? { ...leg, sourceSsrc: ssrc } : leg));
+    this.relay?.setLegs(this.clockLegs);
+    this.replaceFfmpeg();
+  }
+
+  private replaceFfmpeg(): void {
+    if (this.stopping || !this.ffmpeg?.running) return;
+    this.replacing = true;
+    this.ffmpeg.kill();
   }
 
   /** Starts FFmpeg and waits until it listens on its RTP ports (packets before that are lost). */
@@ -236,7 +321,11 @@ export class HlsPipeline implements ChannelReader {
     // stop() may have run meanwhile: an FFmpeg started now would outlive the pipeline.
     if (this.stopping) return;
     await this.launchFfmpeg(true);
+    // This FFmpeg may itself be replaced while it waits for the clocks (a layer switch, a stall):
+    // then the newer restart resumes the media, not this one.
+    const ffmpeg = this.ffmpeg;
     await this.primeFfmpeg();
+    if (this.stopping || this.ffmpeg !== ffmpeg) return;
     await this.resumeMedia();
     this.media.requestKeyFrame(this.consumers[0]!);
   }
@@ -252,36 +341,18 @@ export class HlsPipeline implements ChannelReader {
     await this.relay!.prime(this.config.syncWaitMs, () => this.stopping !== null || this.hooks.channelEnded() || this.ffmpeg !== ffmpeg);
   }
 
-  /** Reads one FFmpeg's fMP4 output into the packager: the init segment, then fragments. */
+  /** Reads one FFmpeg's fMP4 output into the packager. */
   private outputReader(): (chunk: Buffer) => void {
-    const splitter = new BoxSplitter();
-    let ftyp: Buffer | null = null;
-    let moof: Buffer | null = null;
-    let tracks: TrackInfo[] | null = null;
-    let broken = false;
-    return (chunk) => {
-      if (broken || this.stopping) return;
-      try {
-        for (const box of splitter.push(chunk)) {
-          if (box.type === 'ftyp') ftyp = box.data;
-          else if (box.type === 'moov') {
-            tracks = readInit(box.data);
-            this.packager.setInit(Buffer.concat(ftyp ? [ftyp, box.data] : [box.data]));
-          } else if (box.type === 'moof') moof = box.data;
-          else if (box.type === 'mdat' && moof && tracks) {
-            const primary = tracks.some((t) => t.kind === 'video') ? 'video' : 'audio';
-            const now = Date.now();
-            this.packager.addFragment(Buffer.concat([moof, box.data]), readFragment(moof, tracks), now, primary);
-            this.lastFragmentAt = now;
-            moof = null;
-          }
-        }
-      } catch (error) {
+    const feed = fmp4Feed(this.packager, {
+      onFragment: (_data, _timing, arrivedAt) => (this.lastFragmentAt = arrivedAt),
+      onBroken: (error) => {
         // Output that cannot be read is FFmpeg's failure: killing it hands it to the restart path.
-        broken = true;
         this.media.logger.error({ err: error }, 'unreadable fMP4 from ffmpeg; restarting it');
         this.ffmpeg?.kill();
-      }
+      },
+    });
+    return (chunk) => {
+      if (!this.stopping) feed(chunk);
     };
   }
 
@@ -304,6 +375,10 @@ export class HlsPipeline implements ChannelReader {
   }
 
   private onFfmpegExit(exit: FfmpegExit, ranMs: number): void {
+    if (this.replacing && !this.stopping) {
+      this.replacing = false;
+      return this.scheduleRestart(0);
+    }
     if (exit.requested || this.stopping) return this.hooks.onFfmpegExit(exit, false);
     if (ranMs > HEALTHY_RUN_MS) this.restarts = 0;
     const restarting = this.restarts < this.config.maxRestarts;
@@ -336,14 +411,13 @@ export class HlsPipeline implements ChannelReader {
     this.stopping ??= (async () => {
       this.timers.forEach((t) => clearTimeout(t));
       if (this.restartTimer) clearTimeout(this.restartTimer);
+      this.follower?.close();
       await this.ffmpeg?.stop();
       for (const transport of this.transports) transport.close();
       this.relay?.close();
       if (this.basePort !== null) this.runtime.ports.release(this.basePort, PORTS_PER_CHANNEL);
       await rm(this.sdpPath, { force: true }).catch((error: unknown) => this.media.logger.error({ err: error, path: this.sdpPath }, 'could not remove the SDP file'));
-      this.packager.end();
-      if (this.stream.ready) this.runtime.draining.add(this.media.channelId, this.stream, DRAIN_TARGET_DURATIONS * this.packager.targetDuration * 1000);
-      else this.stream.close();
+      this.runtime.draining.endStream(this.media.channelId, this.packager, this.stream);
       this.media.logger.info('hls pipeline stopped');
     })();
     return this.stopping;

@@ -62,7 +62,9 @@ describe('LlPackager', () => {
     expect(packager.segments[0]!.msn).toBeGreaterThan(0);
     const removed = `seg_${packager.segments[0]!.msn - 1}.m4s`;
     expect(packager.file(removed)).toBeDefined();
-    expect(packager.file(`part_${packager.segments[0]!.msn - 1}_0.m4s`)).toBeDefined();
+    // Parts are numbered across segments: the one before the first listed left with the removed segment.
+    const firstListedPart = Number(/^part_(\d+)\.m4s$/.exec(packager.segments[0]!.parts[0]!.name)![1]);
+    expect(packager.file(`part_${firstListedPart - 1}.m4s`)).toBeDefined();
     clock.now += (1 + total + 0.5) * 1000;
     expect(packager.file(removed)).toBeUndefined();
   });
@@ -114,18 +116,95 @@ describe('LlPackager', () => {
     strict(text);
   });
 
-  it('anchors the program date-time to the fastest fragments: a late burst at the start does not make it late', () => {
-    const { clock, packager } = setUp();
-    const captureStart = clock.now;
-    // FFmpeg's first 30 frames come 900 ms late, all at once; then each frame 40 ms after its capture.
-    for (let i = 0; i < 30 * 6; i++) {
+  /** FFmpeg's first 30 frames come 900 ms late, all at once; then each frame 40 ms after its capture. */
+  function feedLateBurst(packager: LlPackager, captureStart: number, frames: number): void {
+    for (let i = 0; i < frames; i++) {
       const capturedAt = captureStart + i * FRAME * 1000;
       const arrivedAt = i < 30 ? captureStart + 30 * FRAME * 1000 + 900 : capturedAt + FRAME * 1000 + 40;
       packager.addFragment(Buffer.alloc(10), { video: { start: i * FRAME, duration: FRAME, samples: 1, sync: i % 30 === 0 } }, arrivedAt);
     }
+  }
+
+  it('anchors the program date-time to the fastest fragments: a late burst at the start does not make it late', () => {
+    const { clock, packager } = setUp();
+    const captureStart = clock.now;
+    feedLateBurst(packager, captureStart, 30 * 6);
     const later = packager.segments.find((s) => s.msn >= 2)!;
     const captured = captureStart + later.msn * 1000; // segments of 1 s from media time 0
     expect(Math.abs(later.programDateTime - (captured + 40))).toBeLessThan(5);
+  });
+
+  it('dates every segment of a timeline from its settled anchor: no overlap while the anchor settles', () => {
+    const { clock, packager } = setUp();
+    const captureStart = clock.now;
+    feedLateBurst(packager, captureStart, 30 * 4);
+    const [first, second] = packager.segments;
+    // The first segment was started while the anchor was 0.9 s late; it reads the settled one.
+    expect(Math.abs(first!.programDateTime - (captureStart + 40))).toBeLessThan(5);
+    const playlist = strict(writeLlPlaylist(packager));
+    const dated = playlist.segments.filter((s) => s.uri);
+    for (let i = 1; i < dated.length; i++) {
+      const previousEnd = dated[i - 1]!.programDateTime!.getTime() + dated[i - 1]!.duration * 1000;
+      expect(Math.abs(dated[i]!.programDateTime!.getTime() - previousEnd)).toBeLessThanOrEqual(1);
+    }
+    expect(second!.programDateTime - first!.programDateTime).toBe(Math.round(first!.duration * 1000));
+  });
+
+  it('hints the part made next, also when a key frame makes it the first of the next segment', () => {
+    const { clock, packager } = setUp();
+    feed(packager, clock, 30 * 2 + 12);
+    for (let i = 0; i < 40; i++) {
+      const hint = packager.hintedPart!;
+      expect(packager.file(hint)).toBeUndefined();
+      feed(packager, clock, 6, { from: 30 * 2 + 12 + i * 6 });
+      expect(packager.file(hint)).toBeDefined();
+    }
+    expect(packager.segments.filter((s) => s.data !== null).length).toBeGreaterThan(8);
+  });
+
+  it('ends a part before a late frame that would carry it past the target: every part’s duration is true and within the target', () => {
+    const { clock, packager } = setUp();
+    let start = 0;
+    for (let i = 0; i < 30 * 6; i++) {
+      // Every 7th frame is late (a dropped frame: twice as long), every other of them very late
+      // (four frames long: it cannot join the three frames after a key frame, 100 ms, in a part).
+      const duration = i % 7 === 3 ? (i % 14 === 3 ? 4 : 2) * FRAME : FRAME;
+      clock.now += duration * 1000;
+      packager.addFragment(Buffer.alloc(10), { video: { start, duration, samples: 1, sync: i % 30 === 0 } }, clock.now);
+      start += duration;
+    }
+    const complete = packager.segments.filter((s) => s.data !== null);
+    for (const segment of complete) {
+      for (const [i, part] of segment.parts.entries()) {
+        expect(part.duration).toBeLessThanOrEqual(packager.partTarget + 1e-9);
+        // At least 85 % of the target, but for a segment's last part (a key frame's part included).
+        if (i < segment.parts.length - 1) expect(part.duration).toBeGreaterThanOrEqual(0.85 * packager.partTarget - 1e-9);
+      }
+      expect(segment.parts.reduce((sum, p) => sum + p.duration, 0)).toBeCloseTo(segment.duration, 9);
+    }
+    // The playlist's parts add up to each segment's EXTINF: no part is declared shorter than it is.
+    const playlist = strict(writeLlPlaylist(packager));
+    for (const segment of playlist.segments.filter((s) => s.uri && s.parts.length > 0)) {
+      expect(segment.parts.reduce((sum, p) => sum + p.duration!, 0)).toBeCloseTo(segment.duration, 2);
+    }
+  });
+
+  it('judges the 85 % rule on durations as the playlist writes them: a 0.1784 s part (written 0.178) before a late frame ends its segment', () => {
+    const { clock, packager } = setUp();
+    // 30 fps: parts of 6 frames, PART-TARGET 0.21, so 85 % is 0.1785. Frames 42–46 make a part of
+    // 0.1784 s; frame 47 would carry it past the target.
+    const durations = [...Array(42).fill(FRAME), ...Array(5).fill(0.1784 / 5), 0.04, ...Array(40).fill(FRAME)];
+    let start = 0;
+    for (const [i, duration] of durations.entries()) {
+      clock.now += duration * 1000;
+      packager.addFragment(Buffer.alloc(10), { video: { start, duration, samples: 1, sync: i % 30 === 0 } }, clock.now);
+      start += duration;
+      // Every version of the playlist, the open segment's parts included, passes the strict parser.
+      if (i >= 10) strict(writeLlPlaylist(packager));
+    }
+    expect(packager.partTarget).toBe(0.21);
+    const short = packager.segments.flatMap((s) => s.parts.slice(0, -1)).filter((p) => Math.round(p.duration * 1000) / 1000 < 0.85 * 0.21);
+    expect(short).toEqual([]);
   });
 
   it('writes delta updates (_HLS_skip) that skip what lies beyond CAN-SKIP-UNTIL', () => {

@@ -29,8 +29,12 @@ export interface Segment {
   name: string;
   /** The init segment (EXT-X-MAP) its fragments need. */
   init: string;
-  /** Wall-clock time of its first sample (EXT-X-PROGRAM-DATE-TIME), ms since the epoch. */
-  programDateTime: number;
+  /**
+   * Wall-clock time of its first sample (EXT-X-PROGRAM-DATE-TIME), ms since the epoch: read from
+   * its timeline's anchor, so the segments of one timeline follow each other exactly even while
+   * the anchor settles in a stream's first seconds.
+   */
+  readonly programDateTime: number;
   discontinuity: boolean;
   parts: Part[];
   duration: number;
@@ -48,6 +52,8 @@ const ANCHOR_SETTLE_SECONDS = 10;
 const FRAMES_TO_DECIDE = 8;
 /** Float slack when comparing durations. */
 const EPSILON = 0.0005;
+/** A duration as playlists write it (ms): what players and parsers check the part rules against. */
+export const round3 = (seconds: number): number => Math.round(seconds * 1000) / 1000;
 
 type Listener = () => void;
 
@@ -70,8 +76,10 @@ export class LlPackager {
   /** Fragments of the other track that arrived between parts: they open the next part. */
   private carry: Buffer[] = [];
   private lastEnd: number | null = null;
-  /** media time ↔ wall clock of the current timeline. */
-  private anchor: { media: number; wall: number } | null = null;
+  /** media time ↔ wall clock of the current timeline (its segments share the object). */
+  private anchor: Anchor | null = null;
+  /** Parts are numbered across segments, so the hinted part is always the next one made, whichever segment it opens. */
+  private nextPartId = 0;
   /** Files that left the window, kept fetchable until the time the spec asks (§6.2.2). */
   private readonly removed = new Map<string, { data: Buffer; until: number }>();
   private readonly listeners = new Set<Listener>();
@@ -130,11 +138,14 @@ export class LlPackager {
     return this.ended;
   }
 
-  /** The name of the next part (the preload hint), or null before the first segment and after the end. */
+  /**
+   * The name of the next part (the preload hint), or null before the first segment and after the
+   * end. Parts are numbered across segments, so the hinted part is made whether it continues the
+   * open segment or a key frame makes it the first of the next.
+   */
   get hintedPart(): string | null {
-    const last = this.segmentList.at(-1);
-    if (this.ended || !last) return null;
-    return last.data === null ? partName(last.msn, last.parts.length) : partName(this.nextMsn, 0);
+    if (this.ended || this.segmentList.length === 0) return null;
+    return partName(this.nextPartId);
   }
 
   /** Media sequence number and part index of the newest part. */
@@ -152,6 +163,20 @@ export class LlPackager {
     return -1;
   }
 
+  /**
+   * The newest complete segment's first part (it starts with the segment's key frame, and the
+   * frames after it flush a decoder's pipeline), with the init segment it needs; null before the
+   * first segment.
+   */
+  latestKeyFramePart(): { msn: number; init: string; initData: Buffer; part: Buffer } | null {
+    for (let i = this.segmentList.length - 1; i >= 0; i--) {
+      const segment = this.segmentList[i]!;
+      const initData = this.inits.get(segment.init);
+      if (segment.data !== null && segment.parts[0]?.independent && initData) return { msn: segment.msn, init: segment.init, initData, part: segment.parts[0].data };
+    }
+    return null;
+  }
+
   onChange(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -161,13 +186,14 @@ export class LlPackager {
   file(name: string): Buffer | undefined {
     const init = this.inits.get(name);
     if (init) return init;
-    const parsed = /^(?:seg_(\d+)\.m4s|part_(\d+)_(\d+)\.m4s)$/.exec(name);
-    if (parsed) {
-      const msn = Number(parsed[1] ?? parsed[2]);
-      const segment = this.segmentList.find((s) => s.msn === msn);
-      if (segment) {
-        if (parsed[1] !== undefined) return segment.data ?? undefined;
-        return segment.parts[Number(parsed[3])]?.data;
+    const msn = /^seg_(\d+)\.m4s$/.exec(name)?.[1];
+    if (msn !== undefined) {
+      const data = this.segmentList.find((s) => s.msn === Number(msn))?.data;
+      if (data) return data;
+    } else if (name.startsWith('part_')) {
+      for (let i = this.segmentList.length - 1; i >= 0; i--) {
+        const part = this.segmentList[i]!.parts.find((p) => p.name === name);
+        if (part) return part.data;
       }
     }
     const kept = this.removed.get(name);
@@ -237,7 +263,22 @@ export class LlPackager {
       this.closeSegment();
       this.startSegment(span.start);
     }
+    if (this.open && this.open.frames > 0 && this.open.duration + span.duration > this.partTarget + EPSILON) {
+      // A late frame would carry the part past its target: the part ends before it. Declared as
+      // the target while longer, every part after it would start later in the media than in the
+      // playlist, which players that lay parts out by their durations (Shaka) cannot follow. A
+      // part must also last 85 % of the target unless it is its segment's last (rfc8216bis
+      // §4.4.4.9; a key frame's part is not exempt): a shorter one ends its segment, and the late
+      // frame starts the next.
+      if (this.longEnoughPart()) this.closePart();
+      else {
+        this.closeSegment();
+        this.startSegment(span.start);
+      }
+    }
     if (!this.open) {
+      // Audio that came after the last part closed opens this one: moved after this fragment,
+      // it would follow the audio this fragment carries, later in time (a track going backwards).
       this.open = { chunks: this.carry, duration: 0, frames: 0, independent: span.sync };
       this.carry = [];
     }
@@ -245,12 +286,15 @@ export class LlPackager {
     this.open.duration += span.duration;
     this.open.frames += span.samples;
     // Published as soon as it is full, without waiting for the next fragment: when it holds its
-    // frames, or when one more frame would not fit. A frame that a sender's stall made longer than
-    // usual still goes into the part being built (a part cut short of 85 % of the target would be
-    // wrong too); the playlist then declares that part as the target (see ll-playlist.ts).
+    // frames, or when one more frame of this length would not fit.
     const frame = span.samples > 0 ? span.duration / span.samples : 0;
     const full = this.open.frames >= this.framesPerPart || this.open.duration + frame > this.partTarget + EPSILON;
-    if (full && this.open.duration >= 0.85 * this.partTarget) this.closePart();
+    if (full && this.longEnoughPart()) this.closePart();
+  }
+
+  /** rfc8216bis §4.4.4.9: a part that is not its segment's last lasts 85 % of the target, as written (a 0.178 part failed a 0.21 target). */
+  private longEnoughPart(): boolean {
+    return this.open !== null && round3(this.open.duration) >= 0.85 * this.partTarget;
   }
 
   /**
@@ -291,7 +335,9 @@ export class LlPackager {
       msn: this.nextMsn++,
       name: `seg_${this.nextMsn - 1}.m4s`,
       init: this.currentInit!,
-      programDateTime: Math.round(anchor.wall + (mediaStart - anchor.media) * 1000),
+      get programDateTime() {
+        return Math.round(anchor.wall + (mediaStart - anchor.media) * 1000);
+      },
       discontinuity: this.pendingDiscontinuity,
       parts: [],
       duration: 0,
@@ -307,7 +353,7 @@ export class LlPackager {
     const open = this.open;
     this.open = null;
     if (!segment || !open || open.chunks.length === 0) return;
-    segment.parts.push({ name: partName(segment.msn, segment.parts.length), duration: open.duration, independent: open.independent, data: Buffer.concat(open.chunks) });
+    segment.parts.push({ name: partName(this.nextPartId++), duration: open.duration, independent: open.independent, data: Buffer.concat(open.chunks) });
     segment.duration += open.duration;
     this.emit();
   }
@@ -362,4 +408,9 @@ export class LlPackager {
   }
 }
 
-export const partName = (msn: number, index: number): string => `part_${msn}_${index}.m4s`;
+export const partName = (id: number): string => `part_${id}.m4s`;
+
+interface Anchor {
+  media: number;
+  wall: number;
+}

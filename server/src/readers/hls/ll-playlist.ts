@@ -1,8 +1,7 @@
 import HLS from 'hls-parser';
-import type { LlPackager, Segment } from './ll-packager.js';
+import { round3, type LlPackager, type Segment } from './ll-packager.js';
 
 /** Durations in playlists: milliseconds are plenty, and floats must not print as 0.20000000000000001. */
-const round3 = (seconds: number): number => Math.round(seconds * 1000) / 1000;
 
 /**
  * The media playlist of a packager's window, written by hls-parser: classic players read the
@@ -37,8 +36,9 @@ export function writeLlPlaylist(packager: LlPackager, o: { skip?: boolean } = {}
   const listed: Segment[] = segments.slice(skipped).filter((s) => s.data !== null || s.parts.length > 0 || hint !== null);
   const out = listed.map((segment) => {
     const index = segments.indexOf(segment);
-    // A part is never declared longer than the target (a MUST): only a sender's stall makes one
-    // frame outlast a part (the next frame came late), and the segment's EXTINF keeps the truth.
+    // A part is never declared longer than the target (a MUST). The packager ends a part before a
+    // frame that would not fit, so only a part of one frame that itself outlasts the target (the
+    // sender stalled for 0.2–0.5 s after it) is longer; the segment's EXTINF keeps the truth.
     const parts = index >= recentFrom ? segment.parts.map((p) => new HLS.types.PartialSegment({ hint: false, uri: p.name, duration: Math.min(round3(p.duration), partTarget), independent: p.independent || undefined })) : [];
     const isOpen = segment.data === null;
     if (isOpen && hint) parts.push(new HLS.types.PartialSegment({ hint: true, uri: hint }));

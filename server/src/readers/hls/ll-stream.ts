@@ -14,13 +14,19 @@ export type BlockResult = 'ready' | 'timeout' | 'gone';
 export class LlHlsStream {
   private full: string | null = null;
   private delta: string | null = null;
+  /** The same as bytes: thousands of players ask for each version, and each string answer would be encoded again. */
+  private fullBytes: Buffer | null = null;
+  private deltaBytes: Buffer | null = null;
   private readonly waiters = new Set<() => void>();
   private closed = false;
 
-  constructor(private readonly packager: LlPackager) {
+  /** `packager`: what readers of the packaged media (the recorder) read besides HTTP. */
+  constructor(readonly packager: LlPackager) {
     packager.onChange(() => {
       this.full = null;
       this.delta = null;
+      this.fullBytes = null;
+      this.deltaBytes = null;
       for (const wake of [...this.waiters]) wake();
     });
   }
@@ -28,6 +34,16 @@ export class LlHlsStream {
   /** Whether a playlist exists yet (the first segment is complete). */
   get ready(): boolean {
     return this.packager.lastCompleteMsn >= 0;
+  }
+
+  /** Calls `listener` once, when the first playlist exists. */
+  whenReady(listener: () => void): void {
+    if (this.ready) return listener();
+    const stop = this.packager.onChange(() => {
+      if (!this.ready) return;
+      stop();
+      listener();
+    });
   }
 
   get targetDuration(): number {
@@ -59,6 +75,17 @@ export class LlHlsStream {
   playlist(skip: boolean): string {
     if (skip) return (this.delta ??= writeLlPlaylist(this.packager, { skip: true }));
     return (this.full ??= writeLlPlaylist(this.packager));
+  }
+
+  /** `playlist(skip)` encoded once per version, as HTTP sends it. */
+  playlistBytes(skip: boolean): Buffer {
+    if (skip) return (this.deltaBytes ??= Buffer.from(this.playlist(true)));
+    return (this.fullBytes ??= Buffer.from(this.playlist(false)));
+  }
+
+  /** See LlPackager.latestKeyFramePart (the thumbnailer reads it). */
+  latestKeyFramePart(): ReturnType<LlPackager['latestKeyFramePart']> {
+    return this.packager.latestKeyFramePart();
   }
 
   file(name: string): Buffer | undefined {

@@ -32,8 +32,14 @@ export class PortAllocator {
     private readonly max: number,
     private readonly probe: PortProbe,
     start = min,
+    /** RTP/RTCP pairs (blocks of an even size on even ports), or single ports (SRT listeners). */
+    private readonly pairs = true,
   ) {
-    this.cursor = alignEven(Math.min(Math.max(start, min), max));
+    this.cursor = this.align(Math.min(Math.max(start, min), max));
+  }
+
+  private align(port: number): number {
+    return this.pairs ? alignEven(port) : port;
   }
 
   get allocated(): number {
@@ -42,8 +48,8 @@ export class PortAllocator {
 
   /** Returns the first port of a free block of `count` consecutive ports (count even). */
   async allocate(count: number): Promise<number> {
-    if (count < 1 || count % 2 !== 0) throw new Error('port blocks must have an even size');
-    const first = alignEven(this.min);
+    if (count < 1 || (this.pairs && count % 2 !== 0)) throw new Error('port blocks must have an even size');
+    const first = this.align(this.min);
     const blocks = Math.floor((this.max - first + 1) / count);
     if (blocks < 1) throw new Error(`UDP port range ${this.min}-${this.max} is smaller than ${count} ports`);
     // A walk that began off the block grid (a random start) needs up to one extra lap to try every block.
@@ -58,7 +64,7 @@ export class PortAllocator {
       if (free.every(Boolean)) return base;
       ports.forEach((p) => this.inUse.delete(p));
     }
-    throw new Error(`no free UDP ports left in ${this.min}-${this.max} for the HLS pipeline`);
+    throw new Error(`no free UDP ports left in ${this.min}-${this.max} for ${this.pairs ? 'the HLS pipeline' : 'SRT listeners'}`);
   }
 
   release(base: number, count: number): void {

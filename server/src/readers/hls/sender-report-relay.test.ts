@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SenderClocks, type SenderReport } from '../../channel/sender-clocks.js';
-import { SenderReportRelay, senderReportPacket, senderReportSsrc, type ClockLeg } from './sender-report-relay.js';
+import { SenderReportRelay, senderReportPacket, senderReportSsrc, steadiedReport, type ClockLeg } from './sender-report-relay.js';
 
 const logger = pino({ level: 'silent' });
 const report = (ssrc: number, rtpTs: number): SenderReport => ({ ssrc, ntpSec: 3_970_000_000, ntpFrac: 2 ** 31, rtpTs, packetCount: 100, octetCount: 50_000 });
@@ -42,6 +42,50 @@ describe('senderReportPacket', () => {
   });
 });
 
+describe('steadiedReport', () => {
+  const NTP0 = 3_970_000_000;
+  /** A 48 kHz report taken `seconds` after the first, its wall clock off by `errorMs`. */
+  const at = (seconds: number, errorMs = 0): SenderReport => {
+    const time = NTP0 + seconds + errorMs / 1000;
+    const ntpSec = Math.floor(time);
+    return { ssrc: 7, ntpSec, ntpFrac: Math.round((time - ntpSec) * 2 ** 32), rtpTs: (1_000 + seconds * 48_000) >>> 0, packetCount: 1, octetCount: 1 };
+  };
+  /** Where a report puts RTP timestamp 1000, relative to the first report (ms): the step FFmpeg makes. */
+  const offsetMs = (r: SenderReport) => (r.ntpSec - NTP0 + r.ntpFrac / 2 ** 32 - ((r.rtpTs - 1_000) | 0) / 48_000) * 1000;
+
+  it('keeps a steady clock as it is', () => {
+    expect(offsetMs(steadiedReport(at(0), at(5), 48_000))).toBeCloseTo(0, 3);
+  });
+
+  it('moves the timeline at most 1 ms per report when one report is off by 8 ms (jitter), and comes back', () => {
+    const steps: number[] = [];
+    let sent = at(0);
+    for (const [seconds, errorMs] of [[5, 8], [10, 0], [15, 0], [20, 0]] as const) {
+      const next = steadiedReport(sent, at(seconds, errorMs), 48_000);
+      steps.push(offsetMs(next) - offsetMs(sent));
+      sent = next;
+    }
+    expect(steps.map((s) => Math.abs(s)).every((s) => s <= 1.0001)).toBe(true);
+    expect(steps[0]).toBeCloseTo(1, 3);
+    expect(Math.abs(offsetMs(sent))).toBeLessThan(0.5);
+  });
+
+  it('follows a drifting clock (100 ppm, 0.5 ms per report) 2 ms behind at most', () => {
+    let sent = at(0);
+    for (let i = 1; i <= 60; i++) sent = steadiedReport(sent, at(i * 5, i * 5 * 0.1), 48_000);
+    expect(30 - offsetMs(sent)).toBeGreaterThan(0);
+    expect(30 - offsetMs(sent)).toBeLessThanOrEqual(2);
+  });
+
+  it('takes a new clock (a jump over 200 ms) as it is, across the RTP timestamp wrap', () => {
+    const previous = { ...at(0), rtpTs: 0xffff_ff00 };
+    const next = { ...at(5, 500), rtpTs: (0xffff_ff00 + 5 * 48_000) >>> 0 };
+    expect(steadiedReport(previous, next, 48_000)).toEqual(next);
+    const steady = { ...at(5, 3), rtpTs: next.rtpTs };
+    expect(offsetMs(steadiedReport(previous, steady, 48_000)) - offsetMs(previous)).toBeCloseTo(0.75, 2);
+  });
+});
+
 describe('SenderReportRelay', () => {
   const cleanup: (() => void)[] = [];
   afterEach(() => cleanup.splice(0).forEach((f) => f()));
@@ -62,8 +106,8 @@ describe('SenderReportRelay', () => {
     cleanup.push(() => relay.close());
     const [video, audio] = [await rtcpPort(), await rtcpPort()];
     const legs: ClockLeg[] = [
-      { kind: 'video', sourceSsrc: 1111, consumerSsrc: 9001, rtcpPort: video.port },
-      { kind: 'audio', sourceSsrc: 2222, consumerSsrc: 9002, rtcpPort: audio.port },
+      { kind: 'video', sourceSsrc: 1111, consumerSsrc: 9001, rtcpPort: video.port, clockRate: 90_000 },
+      { kind: 'audio', sourceSsrc: 2222, consumerSsrc: 9002, rtcpPort: audio.port, clockRate: 48_000 },
     ];
     relay.setLegs(legs);
     /** mediasoup's own reports arrive on the relay's port. */

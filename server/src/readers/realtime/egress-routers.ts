@@ -89,7 +89,7 @@ export class EgressRouters {
  * `router.pipeToRouter`: in mediasoup 3.15 it keeps the producers' ids, which collide when both
  * routers are on the same worker. Each side's transport closes with the other.
  */
-async function pipeTracks(from: types.Router, to: types.Router, producers: types.Producer[]): Promise<types.Producer[]> {
+export async function pipeTracks(from: types.Router, to: types.Router, producers: types.Producer[]): Promise<types.Producer[]> {
   const listenInfo = { protocol: 'udp' as const, ip: '127.0.0.1' };
   const out = await from.createPipeTransport({ listenInfo, appData: { egressTo: to.id } });
   const into = await to.createPipeTransport({ listenInfo, appData: { egressFrom: from.id } }).catch((error: unknown) => {

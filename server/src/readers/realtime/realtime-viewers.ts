@@ -1,9 +1,11 @@
 import type { types } from 'mediasoup';
-import type { ConsumerInfo, TransportOptions } from '../../../../protocol/index.js';
+import type { ConsumerInfo, Consumption, QualityChoice, TransportOptions } from '../../../../protocol/index.js';
 import { ChannelError } from '../../channel/channel-error.js';
 import type { ChannelMedia, ChannelReader } from '../../channel/reader.js';
+import { preferredSpatialLayer } from '../../media/video-layers.js';
 import { createWebRtcTransport, transportOptions, type WebRtcSettings } from '../../media/webrtc-transport.js';
 import { EgressRouters, type RouterFactory, type ViewerRoute } from './egress-routers.js';
+import { FanOutRouters, type ViewerPlacement } from './fan-out-routers.js';
 import { planEgress, withMatchingRtx } from './payload-types.js';
 
 interface Session {
@@ -35,6 +37,7 @@ export interface SessionOptions {
 export class RealtimeViewers implements ChannelReader {
   private readonly sessions = new Map<string, Session>();
   private readonly egress: EgressRouters;
+  private readonly fanOut: FanOutRouters;
 
   constructor(
     private readonly media: ChannelMedia,
@@ -43,13 +46,28 @@ export class RealtimeViewers implements ChannelReader {
     private readonly onChange: () => void,
     /** Makes the routers that carry the channel to players with other payload types (WHEP). */
     createRouter: RouterFactory,
+    /** Spreads viewers over the workers (see FanOutRouters); null: all on the channel router. */
+    placement: ViewerPlacement | null = null,
   ) {
     this.egress = new EgressRouters(media, createRouter);
+    this.fanOut = new FanOutRouters(media, placement);
   }
 
   /** Egress routers open now (see EgressRouters), for tests and leak checks. */
   get egressRouters(): number {
     return this.egress.size;
+  }
+
+  /** Fan-out routers open now (see FanOutRouters), for tests and leak checks. */
+  get fanOutRouters(): number {
+    return this.fanOut.size;
+  }
+
+  /** Viewers by router id (the channel router's and the fan-out routers'), for tests and metrics. */
+  viewersByRouter(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const s of this.sessions.values()) counts.set(s.route.router.id, (counts.get(s.route.router.id) ?? 0) + 1);
+    return counts;
   }
 
   get count(): number {
@@ -70,14 +88,38 @@ export class RealtimeViewers implements ChannelReader {
     return n;
   }
 
+  /** The channel's tracks made (an encoder's, on demand) and room for the viewer; what was made for it released if refused. */
+  private async admit(viewerId: string): Promise<void> {
+    await this.media.ensureTracks();
+    try {
+      this.checkRoom(viewerId);
+    } catch (error) {
+      this.releaseIfIdle();
+      throw error;
+    }
+  }
+
   async createTransport(viewerId: string, onClosed?: () => void): Promise<TransportOptions> {
-    const route: ViewerRoute = { router: this.media.router, tracks: () => this.media.tracks(), release: () => undefined };
+    // Refused before a fan-out router (and its pipe) is made for nobody.
+    await this.admit(viewerId);
+    const route = await this.routeOrRelease(() => this.fanOut.route());
     return transportOptions(await this.openSession(viewerId, { onClosed }, route));
+  }
+
+  /** A route, or (if none could be made) the tracks released when no viewer is left, and the error. */
+  private async routeOrRelease(make: () => Promise<ViewerRoute>): Promise<ViewerRoute> {
+    try {
+      return await make();
+    } catch (error) {
+      this.releaseIfIdle();
+      throw error;
+    }
   }
 
   private async openSession(viewerId: string, { onClosed, standalone }: SessionOptions, route: ViewerRoute): Promise<types.WebRtcTransport> {
     try {
-      this.checkRoom(viewerId);
+      // Again: the room may have filled while the route was being made.
+      await this.admit(viewerId);
     } catch (error) {
       route.release();
       throw error;
@@ -87,11 +129,13 @@ export class RealtimeViewers implements ChannelReader {
       transport = await createWebRtcTransport(route.router, this.settings, { role: 'consumer', viewerId });
     } catch (error) {
       route.release();
+      this.releaseIfIdle();
       throw error;
     }
     transport.observer.once('close', route.release);
     if (this.sessions.has(viewerId) || this.sessions.size >= this.limit) {
       transport.close(); // a concurrent request won the race
+      this.releaseIfIdle();
       throw new ChannelError('full', 'the consumer transport already exists or real-time viewing is full');
     }
     this.sessions.set(viewerId, { transport, connected: false, consumers: new Map(), standalone: !!standalone, route });
@@ -131,13 +175,14 @@ export class RealtimeViewers implements ChannelReader {
       onClosed: () => void;
     },
   ): Promise<{ transport: types.WebRtcTransport; consumers: Map<'audio' | 'video', types.Consumer> }> {
-    this.checkRoom(viewerId);
+    await this.admit(viewerId);
     const tracks = this.media.tracks().filter((p) => o.wanted.some((w) => w.kind === p.kind));
     const plan = planEgress(
       tracks.map((p) => p.consumableRtpParameters.codecs.find((c) => !/\/rtx$/i.test(c.mimeType))!),
       o.rtpCapabilities,
     );
-    const route = await this.egress.route(plan);
+    // Players that take the channel's payload types as they are spread over the workers like any viewer.
+    const route = await this.routeOrRelease(() => (plan.same ? this.fanOut.route() : this.egress.route(plan)));
     const transport = await this.openSession(viewerId, { onClosed: o.onClosed, standalone: { connectWithinMs: o.connectWithinMs } }, route);
     try {
       await this.connect(viewerId, o.dtlsParameters);
@@ -172,14 +217,16 @@ export class RealtimeViewers implements ChannelReader {
 
   /**
    * Consumes the channel's source tracks, paused until `resume`: every track, or those of the
-   * `wanted` kinds, each with its m-line's mid.
+   * `wanted` kinds, each with its m-line's mid. A simulcast video is consumed as such: mediasoup
+   * sends each viewer the highest layer its bandwidth estimate carries (see setQuality); `layers`
+   * lists them for the player's quality menu.
    */
-  async consume(viewerId: string, rtpCapabilities: types.RtpCapabilities, wanted?: { kind: 'audio' | 'video'; mid: string }[]): Promise<ConsumerInfo[]> {
+  async consume(viewerId: string, rtpCapabilities: types.RtpCapabilities, wanted?: { kind: 'audio' | 'video'; mid: string }[]): Promise<Consumption> {
     const session = this.session(viewerId);
     if (session.consumers.size > 0) throw new ChannelError('conflict', 'already consuming this channel');
     const producers = session.route.tracks().filter((p) => !wanted || wanted.some((w) => w.kind === p.kind));
     if (producers.length === 0) throw new ChannelError('conflict', 'the broadcast has not started yet');
-    const infos: ConsumerInfo[] = [];
+    const consumers: ConsumerInfo[] = [];
     for (const producer of producers) {
       if (!this.canConsume(session.route.router, producer, rtpCapabilities)) {
         throw new ChannelError('conflict', `this player cannot decode the channel’s ${producer.kind} (${producer.rtpParameters.codecs[0]?.mimeType})`);
@@ -188,9 +235,24 @@ export class RealtimeViewers implements ChannelReader {
       const consumer = await session.transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, ...(mid ? { mid } : {}) });
       session.consumers.set(consumer.id, consumer);
       consumer.observer.once('close', () => session.consumers.delete(consumer.id));
-      infos.push({ id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters as ConsumerInfo['rtpParameters'] });
+      consumers.push({ id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters as ConsumerInfo['rtpParameters'] });
     }
-    return infos;
+    const video = [...session.consumers.values()].find((c) => c.kind === 'video');
+    return { consumers, layers: video?.type === 'simulcast' ? this.media.videoLayers() : [] };
+  }
+
+  /**
+   * The viewer's quality menu: a simulcast video pinned to one layer (mediasoup still goes lower
+   * when the viewer's bandwidth cannot carry it), or 'auto' (the highest it carries).
+   */
+  async setQuality(viewerId: string, choice: QualityChoice): Promise<QualityChoice> {
+    const video = [...this.session(viewerId).consumers.values()].find((c) => c.kind === 'video');
+    if (!video) throw new ChannelError('conflict', 'consume the channel first');
+    if (video.type !== 'simulcast') throw new ChannelError('conflict', 'this channel has one quality only');
+    const layers = this.media.videoLayers();
+    if (choice !== 'auto' && choice >= layers.length) throw new ChannelError('bad-request', `this channel has ${layers.length} layers (0 to ${layers.length - 1})`);
+    await video.setPreferredLayers({ spatialLayer: preferredSpatialLayer(layers, choice) });
+    return choice;
   }
 
   async resume(viewerId: string, consumerId: string): Promise<void> {
@@ -209,6 +271,11 @@ export class RealtimeViewers implements ChannelReader {
     } catch {
       return false;
     }
+  }
+
+  /** Each viewer's transport, for tests that limit what one may receive. */
+  viewerTransports(): Map<string, types.WebRtcTransport> {
+    return new Map([...this.sessions].map(([id, s]) => [id, s.transport]));
   }
 
   /** Whether `viewerId` has a session. */
@@ -230,6 +297,7 @@ export class RealtimeViewers implements ChannelReader {
   close(): void {
     for (const session of [...this.sessions.values()]) session.transport.close();
     this.egress.close();
+    this.fanOut.close();
   }
 
   private forget(viewerId: string, transport: types.WebRtcTransport): void {
@@ -237,6 +305,12 @@ export class RealtimeViewers implements ChannelReader {
     this.sessions.delete(viewerId);
     this.media.logger.debug({ viewerId }, 'real-time viewer session closed');
     this.onChange();
+    this.releaseIfIdle();
+  }
+
+  /** With no viewer left, the channel may stop what it runs for real-time viewers only. */
+  private releaseIfIdle(): void {
+    if (this.sessions.size === 0) this.media.releaseTracks();
   }
 
   private session(viewerId: string): Session {

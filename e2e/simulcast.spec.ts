@@ -1,0 +1,125 @@
+import type { Page } from '@playwright/test';
+import { expect, expectVideoPlaying, goLive, test } from './fixtures.js';
+
+test.use({ simulcast: true });
+
+/** The width of the frames the viewer's <video> decodes now. */
+const receivedWidth = (page: Page) => page.getByTestId('player').evaluate((v: HTMLVideoElement) => v.videoWidth);
+
+async function chooseQuality(page: Page, id: 'auto' | number): Promise<void> {
+  await page.getByTestId('quality-menu').click();
+  await page.getByTestId(`quality-${id}`).click();
+  await expect(page.getByTestId('quality-menu')).toHaveAttribute('data-choice', String(id));
+}
+
+test('a simulcast broadcast: three H264 layers; a real-time viewer picks one from the quality menu, and Auto moves down a layer when its bandwidth drops below the top layer’s and back up when it recovers', async ({ app, browser, page }) => {
+  const channelId = await goLive(page);
+  const channel = app.registry.get(channelId)!;
+  const producer = channel.tracks().find((p) => p.kind === 'video')!;
+  expect(producer.type).toBe('simulcast');
+  expect(producer.rtpParameters.encodings).toHaveLength(3);
+  expect(producer.rtpParameters.codecs[0]!.mimeType).toBe('video/H264');
+  expect(channel.videoLayers()).toEqual([
+    { spatialLayer: 0, height: 180 },
+    { spatialLayer: 1, height: 360 },
+    { spatialLayer: 2, height: 720 },
+  ]);
+  // All three layers reach the server.
+  await expect.poll(async () => (await producer.getStats()).filter((s) => s.bitrate > 0).length, { timeout: 15_000 }).toBe(3);
+
+  const viewer = await (await browser.newContext()).newPage();
+  await viewer.goto(`/watch/${channelId}?mode=realtime`);
+  await expectVideoPlaying(viewer);
+  // Auto on a fast network: the top layer.
+  await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBe(1280);
+  await expect(viewer.getByTestId('received-resolution')).toHaveAttribute('data-resolution', '1280×720');
+
+  await viewer.getByTestId('quality-menu').click();
+  await expect(viewer.getByTestId('quality-options').getByRole('menuitemradio')).toHaveText(['Auto', '720p', '360p', '180p']);
+  await viewer.keyboard.press('Escape');
+  await expect(viewer.getByTestId('quality-options')).toHaveCount(0);
+
+  await chooseQuality(viewer, 0);
+  await expect.poll(() => receivedWidth(viewer), { timeout: 15_000 }).toBe(320);
+  await expect(viewer.getByTestId('received-resolution')).toHaveAttribute('data-resolution', '320×180');
+  await expectVideoPlaying(viewer);
+  await chooseQuality(viewer, 1);
+  await expect.poll(() => receivedWidth(viewer), { timeout: 15_000 }).toBe(640);
+  await chooseQuality(viewer, 'auto');
+  await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBe(1280);
+
+  // The viewer's link narrows to half of what the top layer takes (the fake camera's simple picture
+  // needs far less than the layer's ceiling): mediasoup's estimate moves it down to what fits, and it keeps playing.
+  const topLayerBitrate = Math.max(...(await producer.getStats()).map((s) => s.bitrate));
+  const transports = [...channel.realtime.viewerTransports().values()];
+  expect(transports).toHaveLength(1);
+  await transports[0]!.setMaxOutgoingBitrate(Math.max(100_000, Math.round(topLayerBitrate / 2)));
+  await expect.poll(() => receivedWidth(viewer), { timeout: 30_000 }).toBeLessThan(1280);
+  await expectVideoPlaying(viewer);
+  await transports[0]!.setMaxOutgoingBitrate(20_000_000);
+  await expect.poll(() => receivedWidth(viewer), { timeout: 40_000 }).toBe(1280);
+  await expectVideoPlaying(viewer);
+});
+
+/**
+ * Keeps the page's RTCPeerConnections reachable (mediasoup-client holds its own privately), so
+ * that a test can do what a congested uplink makes Chromium do: stop sending a simulcast layer.
+ */
+async function exposePeerConnections(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const Native = window.RTCPeerConnection;
+    const list: RTCPeerConnection[] = [];
+    Object.assign(window, { __peerConnections: list });
+    window.RTCPeerConnection = class extends Native {
+      constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
+        super(...args);
+        list.push(this);
+      }
+    };
+  });
+}
+
+/** Turns the broadcaster's top simulcast layer off or on, as Chromium does when its uplink cannot carry it. */
+async function setTopLayerActive(page: Page, active: boolean): Promise<void> {
+  await page.evaluate(async (on) => {
+    const list = (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections;
+    const sender = list.flatMap((pc) => pc.getSenders()).find((s) => s.track?.kind === 'video')!;
+    const parameters = sender.getParameters();
+    parameters.encodings.at(-1)!.active = on;
+    await sender.setParameters(parameters);
+  }, active);
+}
+
+test('HLS of a simulcast broadcast carries its top layer, passed through; when the broadcaster stops sending it, HLS goes on with the next layer after a discontinuity, and comes back', async ({ app, browser, page }) => {
+  const failedFfmpegRestarts = async () => (await app.metrics.ffmpegRestarts.get()).values[0]?.value ?? 0;
+  const restartsBefore = await failedFfmpegRestarts();
+  await exposePeerConnections(page);
+  const channelId = await goLive(page);
+  const channel = app.registry.get(channelId)!;
+  expect(channel.tracks().find((p) => p.kind === 'video')!.type).toBe('simulcast');
+  const viewer = await (await browser.newContext()).newPage();
+  await viewer.goto(`/watch/${channelId}?mode=hls`);
+  await expectVideoPlaying(viewer);
+  await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBe(1280);
+  // One rendition: nothing to choose.
+  await expect(viewer.getByTestId('quality-menu')).toBeDisabled();
+
+  // Each timeline has its init segment (init_<n>.mp4), after an EXT-X-DISCONTINUITY.
+  const newestInit = async () => {
+    const playlist = await (await fetch(`${app.url}/hls/${channelId}/index.m3u8`)).text();
+    return Math.max(...[...playlist.matchAll(/#EXT-X-MAP:URI="init_(\d+)\.mp4"/g)].map((m) => Number(m[1])));
+  };
+  const before = await newestInit();
+  await setTopLayerActive(page, false);
+  await expect.poll(newestInit, { timeout: 20_000 }).toBeGreaterThan(before);
+  expect(await (await fetch(`${app.url}/hls/${channelId}/index.m3u8`)).text()).toContain('#EXT-X-DISCONTINUITY');
+  await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBe(640);
+  await expectVideoPlaying(viewer);
+  const switchedDown = await newestInit();
+  await setTopLayerActive(page, true);
+  await expect.poll(newestInit, { timeout: 20_000 }).toBeGreaterThan(switchedDown);
+  await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBe(1280);
+  await expectVideoPlaying(viewer);
+  // FFmpeg was replaced for the layers, never restarted after a failure.
+  expect(await failedFfmpegRestarts()).toBe(restartsBefore);
+});

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, startFedChannel, type FedChannel } from './helpers/test-app.js';
+import type { TestServer } from './helpers/server.js';
+import { eventually } from './helpers/processes.js';
+
+/** Router ids on each worker of the pool, from the workers themselves (not from our bookkeeping). */
+async function routersByWorker(app: TestServer): Promise<string[][]> {
+  return Promise.all(app.pool.workers.map(async (w) => ((await w.dump()) as { routerIds: string[] }).routerIds));
+}
+
+describe('a channel’s real-time viewers spread over every worker (2 real mediasoup workers)', () => {
+  let app: TestServer;
+  let fed: FedChannel;
+
+  beforeAll(async () => {
+    app = await startTestApp({ MEDIASOUP_WORKERS: '2', REALTIME_VIEWERS_PER_CHANNEL: '100' });
+    fed = await startFedChannel(app);
+  }, 60_000);
+
+  afterAll(async () => {
+    await fed?.stop();
+    await app?.stop();
+  });
+
+  it('places viewers on both workers through a pipe router made on demand, and closes it after the last viewer without leaking', async () => {
+    const { channel } = fed;
+    const realtime = channel.realtime;
+    const home = channel.router;
+    const homeTransportsBefore = ((await home.dump()) as { transportIds: string[] }).transportIds.length;
+    const routersBefore = await routersByWorker(app);
+    const caps = home.rtpCapabilities;
+
+    for (let cycle = 0; cycle < 2; cycle++) {
+      const viewers = Array.from({ length: 8 }, (_, i) => `cycle${cycle}-viewer${i}`);
+      for (const viewerId of viewers) {
+        await realtime.createTransport(viewerId);
+        await realtime.consume(viewerId, caps);
+      }
+      // Two routers carry viewers: the channel's and one on the other worker.
+      const byRouter = realtime.viewersByRouter();
+      expect(byRouter.size).toBe(2);
+      expect([...byRouter.values()].every((n) => n >= 2)).toBe(true);
+      expect(realtime.fanOutRouters).toBe(1);
+      const fanOutRouterId = [...byRouter.keys()].find((id) => id !== home.id)!;
+      const workers = await routersByWorker(app);
+      const homeWorker = workers.findIndex((ids) => ids.includes(home.id));
+      const otherWorker = workers.findIndex((ids) => ids.includes(fanOutRouterId));
+      expect(homeWorker).toBeGreaterThanOrEqual(0);
+      expect(otherWorker).toBeGreaterThanOrEqual(0);
+      expect(otherWorker).not.toBe(homeWorker);
+
+      for (const viewerId of viewers) realtime.leave(viewerId);
+      await eventually(() => realtime.count === 0 && realtime.fanOutRouters === 0, 'the viewers and the fan-out router to be gone', 5000);
+      // The workers hold exactly what they held before: the fan-out router closed, and the pipe's
+      // side on the channel router with it.
+      await eventually(async () => JSON.stringify(await routersByWorker(app)) === JSON.stringify(routersBefore), 'the fan-out router to close on its worker', 5000);
+      await eventually(async () => ((await home.dump()) as { transportIds: string[] }).transportIds.length === homeTransportsBefore, 'the pipe transport on the channel router to close', 5000);
+    }
+    expect(channel.state.phase).toBe('live');
+  }, 60_000);
+
+  it('refuses a viewer beyond the limit without making a router for it', async () => {
+    const small = await startTestApp({ MEDIASOUP_WORKERS: '2', REALTIME_VIEWERS_PER_CHANNEL: '1' });
+    const other = await startFedChannel(small);
+    try {
+      const realtime = other.channel.realtime;
+      await realtime.createTransport('first');
+      const before = await routersByWorker(small);
+      await expect(realtime.createTransport('second')).rejects.toThrow(/full/);
+      expect(await routersByWorker(small)).toEqual(before);
+      realtime.leave('first');
+      await eventually(() => realtime.count === 0 && realtime.fanOutRouters === 0, 'the viewer to be gone', 5000);
+    } finally {
+      await other.stop();
+      await small.stop();
+    }
+  }, 60_000);
+});
