@@ -59,6 +59,21 @@ describe('a channel’s real-time viewers spread over every worker (2 real media
     expect(channel.state.phase).toBe('live');
   }, 60_000);
 
+  it('spreads a burst of viewers joining at the same moment over both workers (a viewer counts from the moment it is placed)', async () => {
+    const realtime = fed.channel.realtime;
+    const caps = fed.channel.router.rtpCapabilities;
+    const viewers = Array.from({ length: 10 }, (_, i) => `burst-${i}`);
+    // All placed before any of them has made a consumer: counting consumers alone put every one
+    // of them on the worker that looked emptiest.
+    await Promise.all(viewers.map((id) => realtime.createTransport(id)));
+    await Promise.all(viewers.map((id) => realtime.consume(id, caps)));
+    const counts = [...realtime.viewersByRouter().values()].sort((a, b) => a - b);
+    expect(counts, `viewers per router: ${counts.join(', ')}`).toHaveLength(2);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2);
+    for (const id of viewers) realtime.leave(id);
+    await eventually(() => realtime.count === 0 && realtime.fanOutRouters === 0, 'the burst’s viewers and fan-out router to be gone', 5000);
+  }, 60_000);
+
   it('refuses a viewer beyond the limit without making a router for it', async () => {
     const small = await startTestApp({ MEDIASOUP_WORKERS: '2', REALTIME_VIEWERS_PER_CHANNEL: '1' });
     const other = await startFedChannel(small);

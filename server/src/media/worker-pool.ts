@@ -8,7 +8,16 @@ interface Slot {
   worker: types.Worker;
   routers: number;
   consumers: number;
+  /** Viewers placed here whose consumers are not made yet: each counts the consumers it will make. */
+  reservations: { left: number }[];
 }
+
+/** The consumers a real-time viewer makes (audio and video). */
+const VIEWER_CONSUMERS = 2;
+/** A viewer that has not made its consumers by then (it never will, or it left unseen) stops counting. */
+const RESERVATION_MS = 15_000;
+
+const reservedOn = (slot: Slot) => slot.reservations.reduce((sum, r) => sum + r.left, 0);
 
 export interface WorkerPoolOptions {
   size: number;
@@ -61,25 +70,42 @@ export class WorkerPool {
     return this.slots.map((s) => (s ? { routers: s.routers, consumers: s.consumers } : { routers: Infinity, consumers: Infinity }));
   }
 
+  /** Loads to place by: placed viewers count as the consumers they are about to make. */
+  private placementLoads(): WorkerLoad[] {
+    return this.slots.map((s) => (s ? { routers: s.routers, consumers: s.consumers + reservedOn(s) } : { routers: Infinity, consumers: Infinity }));
+  }
+
   /** A router on the least-loaded worker: a channel's (the standard codecs), or one with `mediaCodecs` of its own. */
   async createRouter(appData: Record<string, unknown> = {}, mediaCodecs: types.RtpCodecCapability[] = routerMediaCodecs): Promise<types.Router> {
-    return this.createRouterOn(pickLeastLoaded(this.loads()), appData, mediaCodecs);
+    return this.createRouterOn(pickLeastLoaded(this.placementLoads()), appData, mediaCodecs);
   }
 
   /**
    * Where the next real-time viewer of a channel whose router is `home` should be: the slot of
    * the worker with the fewest consumers, `home`'s own on a tie (no pipe needed there). Consumers
    * are what a worker's load grows with (each one forwards every packet of its track), and the
-   * pipes that carry a channel to other workers are counted too, on both sides.
+   * pipes that carry a channel to other workers are counted too, on both sides. A viewer counts
+   * from the moment it is placed, as the consumers it will make: a burst of viewers joining at
+   * once (a link shared in a chat) would otherwise all land on the worker that looked emptiest.
+   * `cancel` when the viewer goes before making them.
    */
-  viewerSlot(home: types.Router): { slot: number; home: boolean } {
+  viewerSlot(home: types.Router): { slot: number; home: boolean; cancel: () => void } {
     const homeSlot = this.slotOfRouter.get(home) ?? -1;
-    const loads = this.loads();
+    const loads = this.placementLoads();
     let best = homeSlot;
     for (let i = 0; i < loads.length; i++) {
       if (best === -1 || loads[i]!.consumers < loads[best]!.consumers) best = i;
     }
-    return { slot: best, home: best === homeSlot };
+    const slot = best === -1 ? null : this.slots[best];
+    const reservation = { left: VIEWER_CONSUMERS };
+    slot?.reservations.push(reservation);
+    const cancel = () => {
+      clearTimeout(timer);
+      if (slot) slot.reservations = slot.reservations.filter((r) => r !== reservation);
+    };
+    const timer = setTimeout(cancel, RESERVATION_MS);
+    timer.unref();
+    return { slot: best, home: best === homeSlot, cancel };
   }
 
   /** A router on the worker in `index` (see viewerSlot). */
@@ -93,6 +119,9 @@ export class WorkerPool {
     router.observer.on('newtransport', (transport) => {
       transport.observer.on('newconsumer', (consumer) => {
         slot.consumers++;
+        // A placed viewer's consumer: it now counts as itself.
+        const reservation = slot.reservations.find((r) => r.left > 0);
+        if (reservation && --reservation.left === 0) slot.reservations = slot.reservations.filter((r) => r !== reservation);
         consumer.observer.once('close', () => slot.consumers--);
       });
     });
@@ -117,7 +146,7 @@ export class WorkerPool {
       worker.close();
       return;
     }
-    this.slots[index] = { worker, routers: 0, consumers: 0 };
+    this.slots[index] = { worker, routers: 0, consumers: 0, reservations: [] };
     logger.info({ slot: index, workerPid: worker.pid }, 'mediasoup worker started');
     worker.on('died', (error) => {
       logger.error({ slot: index, workerPid: worker.pid, err: error }, 'mediasoup worker died; replacing it');

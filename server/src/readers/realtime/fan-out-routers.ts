@@ -7,7 +7,8 @@ import { pipeTracks, type ViewerRoute } from './egress-routers.js';
  * viewer of a channel whose router is `home`, and a router on a given worker.
  */
 export interface ViewerPlacement {
-  viewerSlot(home: types.Router): { slot: number; home: boolean };
+  /** `cancel`: the viewer went before making its consumers. */
+  viewerSlot(home: types.Router): { slot: number; home: boolean; cancel: () => void };
   createRouterOn(slot: number, channelId: string): Promise<types.Router>;
 }
 
@@ -50,8 +51,8 @@ export class FanOutRouters {
   async route(): Promise<ViewerRoute> {
     const home: ViewerRoute = { router: this.media.router, tracks: () => this.media.tracks(), release: () => undefined };
     if (!this.placement || this.closed) return home;
-    const { slot, home: atHome } = this.placement.viewerSlot(this.media.router);
-    if (atHome) return home;
+    const { slot, home: atHome, cancel } = this.placement.viewerSlot(this.media.router);
+    if (atHome) return { ...home, release: cancel };
     let fanOut = this.bySlot.get(slot);
     // The broadcaster's tracks changed (a reconnect, the transcoder restarted): the pipe carries
     // the old ones. New viewers get a fresh router; the old one closes with its last viewer.
@@ -74,6 +75,7 @@ export class FanOutRouters {
     const release = () => {
       if (released) return;
       released = true;
+      cancel();
       if (--taken.users > 0) return;
       if (this.bySlot.get(slot) === taken) this.bySlot.delete(slot);
       void taken.ready.then(({ router }) => router.close(), () => undefined);
