@@ -11,7 +11,7 @@ import os from 'node:os';
 import { startFedChannel, type FedChannel } from '../server/test/helpers/test-app.js';
 import { testClip } from '../server/test/helpers/rtp-source.js';
 import { printTable, startBenchServer } from './lib.js';
-import { cpuPercentOver, rssMiB } from './proc-stats.js';
+import { cpuPercentOver, memoryOf, rssMiB } from './proc-stats.js';
 
 const list = (v: string | undefined, d: string) => (v ?? d).split(',').map(Number).filter((n) => n > 0);
 const COUNTS = list(process.env.BENCH_CHANNELS, '1,5,10,20,30');
@@ -25,6 +25,8 @@ interface Result {
   serverCpu: number;
   senderCpuPerChannel: number;
   ffmpegRssPerChannel: number;
+  /** Private pages (Private_Clean + Private_Dirty): what one more channel's FFmpeg costs; RSS counts the shared libraries in each. */
+  ffmpegUssPerChannel: number;
   onTime: number;
 }
 
@@ -57,6 +59,13 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
     const expected = WINDOW_S / segment;
     const onTime = fed.filter((f, i) => (f.channel.hlsStream?.newestSegment ?? -1) - startSegments[i]! >= expected * 0.8).length;
     const ffmpegRss = fed.reduce((s, f) => s + rssMiB(f.channel.ffmpegPid!), 0);
+    const ffmpegUss = fed.reduce((s, f) => {
+      try {
+        return s + memoryOf(f.channel.ffmpegPid!).uss / 1024;
+      } catch {
+        return s; // that FFmpeg is gone
+      }
+    }, 0);
     return {
       channels,
       ffmpegCpuPerChannel: cpu.ffmpeg! / channels,
@@ -64,6 +73,7 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
       serverCpu: cpu.server!,
       senderCpuPerChannel: cpu.senders! / channels,
       ffmpegRssPerChannel: ffmpegRss / channels,
+      ffmpegUssPerChannel: ffmpegUss / channels,
       onTime,
     };
   } finally {
@@ -103,6 +113,7 @@ function row(mode: string, r: Result): Record<string, string | number> {
     'server (node) CPU %': r.serverCpu,
     'sender CPU %/ch (load gen.)': r.senderCpuPerChannel,
     'FFmpeg RSS MiB/ch': r.ffmpegRssPerChannel,
+    'FFmpeg USS MiB/ch': r.ffmpegUssPerChannel.toFixed(1),
   };
 }
 

@@ -56,7 +56,11 @@ async function firstFrame(browser: Browser, url: string): Promise<number> {
   return ms;
 }
 
-export async function measure(browser: Browser, watchUrl: string, query: string, seconds = SECONDS) {
+/**
+ * A watch page opened with `?clock` reads the broadcaster's clock from every decoded frame: the
+ * glass-to-glass latency of each (ms), over `seconds` after 5 s of settling, with its stalls and jumps.
+ */
+export async function clockReadings(browser: Browser, watchUrl: string, query: string, seconds: number) {
   const context = await browser.newContext();
   const viewer = await context.newPage();
   await viewer.goto(`${watchUrl}?${query}&clock`);
@@ -68,9 +72,14 @@ export async function measure(browser: Browser, watchUrl: string, query: string,
   await context.close();
   const samples = end.samples.slice(start.samples.length).map((s) => s.ms);
   if (samples.length < 10) throw new Error(`only ${samples.length} clock readings in ${query}: is the test source visible?`);
+  return { samples, stalls: end.stalls - start.stalls, jumps: end.jumps === undefined ? null : end.jumps - (start.jumps ?? 0), mode: end.mode };
+}
+
+export async function measure(browser: Browser, watchUrl: string, query: string, seconds = SECONDS) {
+  const { samples, stalls, jumps, mode } = await clockReadings(browser, watchUrl, query, seconds);
   const firstFrames: number[] = [];
   for (let i = 0; i < FIRST_FRAME_RUNS; i++) firstFrames.push(await firstFrame(browser, `${watchUrl}?${query}`));
-  return { samples, stalls: end.stalls - start.stalls, jumps: end.jumps === undefined ? null : end.jumps - (start.jumps ?? 0), firstFrames, mode: end.mode };
+  return { samples, stalls, jumps, firstFrames, mode };
 }
 
 /** LL-HLS part targets measured, seconds (BENCH_PART_TARGETS, comma-separated). */

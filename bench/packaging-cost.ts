@@ -87,7 +87,7 @@ interface Measurement {
  * the setup asks the broadcaster for) + Opus, MPEG-TS with SPS/PPS in band (see testClip), made
  * once per machine.
  */
-function clip(gopSeconds: number): string {
+export function clip(gopSeconds: number): string {
   const dir = path.join(os.tmpdir(), 'livecast-test-media');
   const gop = Math.round(gopSeconds * 30);
   const file = path.join(dir, `bench-packaging-1280x720-${VIDEO_KBPS}k-gop${gop}-v1.ts`);

@@ -34,3 +34,13 @@ export async function cpuPercentOver(groups: Record<string, number[]>, windowMs:
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, ((sum(pids) - before[k]!) / seconds) * 100]));
 }
+
+/** kB fields of /proc/<pid>/smaps_rollup, and the heap's private pages from /proc/<pid>/smaps. */
+export function memoryOf(pid: number): { rss: number; pss: number; uss: number; heap: number } {
+  const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  const heapAt = smaps.indexOf('[heap]');
+  const heap = heapAt < 0 ? 0 : field(smaps.slice(heapAt), 'Private_Dirty');
+  return { rss: field(rollup, 'Rss'), pss: field(rollup, 'Pss'), uss: field(rollup, 'Private_Clean') + field(rollup, 'Private_Dirty'), heap };
+}

@@ -7,11 +7,13 @@
 import { runAvSync } from './av-sync.js';
 import { runCluster } from './cluster.js';
 import { runCostPerChannel } from './cost-per-channel.js';
+import { runFfmpegMemory } from './ffmpeg-memory.js';
 import { runGlassToGlass } from './glass-to-glass.js';
 import { runHlsServing } from './hls-serving.js';
 import { runIngestCost } from './ingest-cost.js';
 import { runKeyframeInterval } from './keyframe-interval.js';
 import { runPackagingCost } from './packaging-cost.js';
+import { runRealtimeLoad } from './realtime-load.js';
 import { runRecordingCost } from './recording-cost.js';
 import { runSignalling } from './signalling.js';
 import { runSimulcast } from './simulcast.js';
@@ -37,6 +39,8 @@ const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['ingest', runIngestCost],
   ['recording', runRecordingCost],
   ['simulcast', runSimulcast],
+  ['ffmpeg-memory', runFfmpegMemory],
+  ['realtime-load', runRealtimeLoad],
   ['soak', runSoak, { onlyByName: true }],
 ];
 if (only && !benchmarks.some(([name]) => name === only)) throw new Error(`no benchmark named ${only}`);
