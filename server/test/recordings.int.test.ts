@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import HLS from 'hls-parser';
@@ -205,6 +205,26 @@ describe('recordings', () => {
     } finally {
       releaseImmutable(); // or stop could not remove the server's recordings folder
       await faulty.stop();
+    }
+  }, 60_000);
+
+  it('a shutdown right after a broadcast ends waits for its recording to be finished', async () => {
+    const log = logCapture();
+    const server = await startTestApp({ LOG_LEVEL: 'error' }, { logger: createLogger('error', log) });
+    try {
+      const fed = await startFedChannel(server);
+      const id = fed.channel.id;
+      await eventually(async () => ((await entryOf(server, id))?.duration ?? 0) >= 2, 'two seconds recorded', 20_000);
+      // The channel leaves the list as soon as it ends; its recording's last writes run after that.
+      void fed.channel.end('the broadcaster left');
+      await server.close();
+      // Read at once: what a process exiting after close() leaves on disk.
+      const metadata = JSON.parse(await readFile(path.join(server.recordingsDir, id, 'recording.json'), 'utf8')) as { status: string };
+      await fed.stop();
+      expect(metadata.status).toBe('complete');
+      expect(log.records().filter((r) => typeof r.level === 'number' && r.level >= 50).map((r) => r.msg)).toEqual([]);
+    } finally {
+      await server.stop();
     }
   }, 60_000);
 

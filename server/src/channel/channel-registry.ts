@@ -11,6 +11,8 @@ export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
   private readonly channels = new Map<string, Channel>();
   private pendingCreates = 0;
   private closing = false;
+  /** Channels gone from the list (they said 'ended') whose teardown (a recording's last writes) still runs. */
+  private readonly tearingDown = new Set<Promise<void>>();
 
   constructor(
     private readonly pool: WorkerPool,
@@ -54,7 +56,13 @@ export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
       const router = await this.pool.createRouter({ channelId: id });
       const channel = new Channel(id, publishToken, streamKey, router, this.context, this.logger, options);
       this.channels.set(id, channel);
-      channel.once('ended', () => this.channels.delete(id));
+      channel.once('ended', (reason) => {
+        this.channels.delete(id);
+        // 'ended' is heard inside end(), before it has handed out its promise: take it a tick later.
+        const teardown = Promise.resolve().then(() => channel.end(reason));
+        this.tearingDown.add(teardown);
+        void teardown.finally(() => this.tearingDown.delete(teardown));
+      });
       // An encoder may publish over SRT from now on; without a free port the channel goes on without SRT.
       await channel.openSrt().catch((error: unknown) => channel.logger.warn({ err: error }, 'no SRT listener for this channel'));
       channel.logger.info('channel created');
@@ -67,6 +75,7 @@ export class ChannelRegistry extends EventEmitter<{ created: [Channel] }> {
 
   async endAll(reason: string): Promise<void> {
     this.closing = true;
-    await Promise.all(this.list().map((c) => c.end(reason)));
+    // Also the channels that ended moments ago: a shutdown must not cut their recordings short.
+    await Promise.all([...this.list().map((c) => c.end(reason)), ...this.tearingDown]);
   }
 }
