@@ -139,6 +139,22 @@ describe('SenderReportRelay', () => {
     expect(video.received).toHaveLength(1);
   });
 
+  it('steadies the audio reports it passes on, not the video ones', async () => {
+    const { clocks, relay, video, audio } = await setup();
+    clocks.note('video', report(1111, 0));
+    clocks.note('audio', report(2222, 0));
+    await relay.prime(2000, () => false);
+    // One second later by the RTP clocks, each report's wall clock 8 ms late (jitter).
+    const late = (ssrc: number, rtpTs: number): SenderReport => ({ ...report(ssrc, rtpTs), ntpSec: 3_970_000_001, ntpFrac: Math.round((0.5 + 0.008) * 2 ** 32) });
+    clocks.note('video', late(1111, 90_000));
+    clocks.note('audio', late(2222, 48_000));
+    await settle();
+    const ntpMs = (p: Buffer) => Number(readSr(p).ntp >> 32n) * 1000 + (Number(readSr(p).ntp & 0xffffffffn) / 2 ** 32) * 1000;
+    const stepMs = (packets: Buffer[]) => ntpMs(packets[1]!) - ntpMs(packets[0]!) - 1000;
+    expect(stepMs(video.received)).toBeCloseTo(8, 1);
+    expect(stepMs(audio.received)).toBeCloseTo(1, 1);
+  });
+
   it("falls back to mediasoup's reports for a stream whose source sends none in time", async () => {
     const { clocks, relay, video, audio, fromMediasoup } = await setup();
     clocks.note('video', report(1111, 1000));

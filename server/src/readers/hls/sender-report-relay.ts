@@ -98,7 +98,10 @@ export class SenderReportRelay {
     this.unsubscribe = clocks.subscribe((_kind, report) => {
       for (const leg of this.legs) {
         if (leg.sourceSsrc !== report.ssrc || this.modes.get(leg) !== 'source') continue;
-        const previous = this.lastSent.get(leg);
+        // Audio only: a step in audio is a hole or an overlap one hears; video's reports go on as
+        // they come, so a first report's jitter in the video clock is corrected at the next one
+        // (every second from Chromium) and not carried into the A/V offset for seconds.
+        const previous = leg.kind === 'audio' ? this.lastSent.get(leg) : undefined;
         this.send(leg, previous && previous.ssrc === report.ssrc ? steadiedReport(previous, report, leg.clockRate) : report);
       }
     });
