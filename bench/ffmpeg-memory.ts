@@ -18,11 +18,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ffmpegFmp4Args } from '../server/src/readers/hls/ffmpeg-args.js';
-import { writeSdp } from '../server/src/readers/hls/sdp.js';
-import { RTP_INGEST } from '../server/test/helpers/rtp-ingest.js';
 import { startRtpSource } from '../server/test/helpers/rtp-source.js';
 import { median, printTable } from './lib.js';
-import { clip } from './packaging-cost.js';
+import { clip, clipSdp } from './packaging-cost.js';
 import { cpuPercentOver, memoryOf } from './proc-stats.js';
 
 const CHANNELS = Number(process.env.FFMPEG_MEMORY_CHANNELS ?? 4);
@@ -30,7 +28,6 @@ const ROUNDS = Number(process.env.FFMPEG_MEMORY_ROUNDS ?? 3);
 const SETTLE_S = 10;
 const WINDOW_S = Number(process.env.FFMPEG_MEMORY_WINDOW_S ?? 40);
 const FIRST_PORT = 47_000;
-const LOOPBACK = '127.0.0.1';
 
 interface Variant {
   name: string;
@@ -82,13 +79,7 @@ async function measure(variant: Variant, round: number): Promise<Measurement> {
     for (let i = 0; i < CHANNELS; i++) {
       const base = FIRST_PORT + i * 4;
       const sdpPath = path.join(dir, `channel-${i}.sdp`);
-      await writeFile(
-        sdpPath,
-        writeSdp(`bench ${i}`, LOOPBACK, [
-          { kind: 'video', port: base, payloadType: RTP_INGEST.video.payloadType, encodingName: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' },
-          { kind: 'audio', port: base + 2, payloadType: RTP_INGEST.audio.payloadType, encodingName: 'opus', clockRate: 48000, channels: 2 },
-        ]),
-      );
+      await writeFile(sdpPath, clipSdp(`bench ${i}`, base));
       const receiver = spawn('ffmpeg', variant.args(sdpPath), { stdio: ['ignore', 'pipe', 'ignore'], env: variant.env });
       receiver.stdout!.on('data', () => undefined); // read and dropped, as the packager's pipe is read
       started.add(receiver);

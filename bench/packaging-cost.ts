@@ -87,6 +87,14 @@ interface Measurement {
  * the setup asks the broadcaster for) + Opus, MPEG-TS with SPS/PPS in band (see testClip), made
  * once per machine.
  */
+/** The SDP an FFmpeg reads the clip's RTP from: H264 on `base`, Opus on `base + 2` (RTCP on the next ports). */
+export function clipSdp(name: string, base: number): string {
+  return writeSdp(name, LOOPBACK, [
+    { kind: 'video', port: base, payloadType: RTP_INGEST.video.payloadType, encodingName: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' },
+    { kind: 'audio', port: base + 2, payloadType: RTP_INGEST.audio.payloadType, encodingName: 'opus', clockRate: 48000, channels: 2 },
+  ]);
+}
+
 export function clip(gopSeconds: number): string {
   const dir = path.join(os.tmpdir(), 'livecast-test-media');
   const gop = Math.round(gopSeconds * 30);
@@ -190,13 +198,7 @@ async function measure(mode: PackagingMode, round: number, ports: PortAllocator)
       const base = await ports.allocate(4);
       bases.push(base);
       const sdpPath = path.join(dir, `channel-${i}.sdp`);
-      await writeFile(
-        sdpPath,
-        writeSdp(`bench ${i}`, LOOPBACK, [
-          { kind: 'video', port: base, payloadType: RTP_INGEST.video.payloadType, encodingName: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' },
-          { kind: 'audio', port: base + 2, payloadType: RTP_INGEST.audio.payloadType, encodingName: 'opus', clockRate: 48000, channels: 2 },
-        ]),
-      );
+      await writeFile(sdpPath, clipSdp(`bench ${i}`, base));
       channels.push({ sdpPath, outDir: path.join(dir, `hls-${i}`), rtpPorts: [base, base + 2] });
     }
 
