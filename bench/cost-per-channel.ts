@@ -4,12 +4,16 @@
  * the full HLS pipeline. Measures CPU of the mediasoup workers and of the HLS FFmpeg processes,
  * resident memory, and whether every playlist keeps advancing on time. The baseline is the same
  * run with video transcoding forced on (what a pipeline that re-encodes would cost).
+ * Then the ceiling: channels are added BENCH_CEILING_STEP at a time until a step has a playlist
+ * that falls behind (BENCH_CEILING_STEP=0 skips it).
  *
  *   npm run bench:cost     BENCH_CHANNELS=1,5,10,20,30  BENCH_BASELINE_CHANNELS=1,5,10  BENCH_WINDOW_S=10
+ *                          BENCH_CEILING_STEP=10  BENCH_CEILING_MAX=120
  */
 import os from 'node:os';
 import { startFedChannel, type FedChannel } from '../server/test/helpers/test-app.js';
 import { testClip } from '../server/test/helpers/rtp-source.js';
+import type { LlHlsStream } from '../server/src/readers/hls/ll-stream.js';
 import { printTable, startBenchServer } from './lib.js';
 import { cpuPercentOver, memoryOf, rssMiB } from './proc-stats.js';
 
@@ -17,6 +21,36 @@ const list = (v: string | undefined, d: string) => (v ?? d).split(',').map(Numbe
 const COUNTS = list(process.env.BENCH_CHANNELS, '1,5,10,20,30');
 const BASELINE_COUNTS = list(process.env.BENCH_BASELINE_CHANNELS, '1,5,10');
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 10);
+const CEILING_STEP = Number(process.env.BENCH_CEILING_STEP ?? 10);
+const CEILING_MAX = Number(process.env.BENCH_CEILING_MAX ?? 120);
+/** On time: the playlist gained at least this share of the window's wall-clock time in media… */
+const MIN_PACE = 0.95;
+/** …and never went longer than this without a new part (5 part targets: a player would stall). */
+const MAX_PART_GAP_MS = 1000;
+
+/**
+ * Follows one channel's playlist through the measuring window: the media it gained (the parts'
+ * durations) and the longest wall-clock wait between two new parts.
+ */
+function watchPace(stream: LlHlsStream): () => { mediaSeconds: number; longestGapMs: number } {
+  let last = stream.newestPart;
+  let lastAt = Date.now();
+  let mediaSeconds = 0;
+  let longestGapMs = 0;
+  const stop = stream.packager.onChange(() => {
+    const newest = stream.newestPart;
+    if (!newest || (last && newest.msn === last.msn && newest.part === last.part)) return;
+    last = newest;
+    const now = Date.now();
+    longestGapMs = Math.max(longestGapMs, now - lastAt);
+    lastAt = now;
+    mediaSeconds += stream.packager.segments.at(-1)?.parts.at(-1)?.duration ?? 0;
+  });
+  return () => {
+    stop();
+    return { mediaSeconds, longestGapMs: Math.max(longestGapMs, Date.now() - lastAt) };
+  };
+}
 
 interface Result {
   channels: number;
@@ -28,6 +62,9 @@ interface Result {
   /** Private pages (Private_Clean + Private_Dirty): what one more channel's FFmpeg costs; RSS counts the shared libraries in each. */
   ffmpegUssPerChannel: number;
   onTime: number;
+  /** Over the channels: the least media gained per wall-clock second, and the longest wait for a part. */
+  slowestPace: number;
+  longestPartGapMs: number;
 }
 
 async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promise<Result> {
@@ -44,8 +81,7 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
       fed.push(...(await Promise.all(Array.from({ length: Math.min(5, channels - i) }, () => startFedChannel(server.app)))));
     }
     await new Promise((r) => setTimeout(r, 3000)); // settle
-    const segment = server.app.config.hls.segmentSeconds;
-    const startSegments = fed.map((f) => f.channel.hlsStream?.newestSegment ?? -1);
+    const paces = fed.map((f) => (f.channel.hlsStream ? watchPace(f.channel.hlsStream) : () => ({ mediaSeconds: 0, longestGapMs: Infinity })));
     const cpu = await cpuPercentOver(
       {
         ffmpeg: fed.map((f) => f.channel.ffmpegPid!).filter(Boolean),
@@ -55,9 +91,9 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
       },
       WINDOW_S * 1000,
     );
-    // "On time": the playlist gained at least 80 % of the segments the window should produce.
-    const expected = WINDOW_S / segment;
-    const onTime = fed.filter((f, i) => (f.channel.hlsStream?.newestSegment ?? -1) - startSegments[i]! >= expected * 0.8).length;
+    const pace = paces.map((finish) => finish());
+    const paceOf = (p: { mediaSeconds: number }) => p.mediaSeconds / WINDOW_S;
+    const onTime = pace.filter((p) => paceOf(p) >= MIN_PACE && p.longestGapMs <= MAX_PART_GAP_MS).length;
     const ffmpegRss = fed.reduce((s, f) => s + rssMiB(f.channel.ffmpegPid!), 0);
     const ffmpegUss = fed.reduce((s, f) => {
       try {
@@ -75,6 +111,8 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
       ffmpegRssPerChannel: ffmpegRss / channels,
       ffmpegUssPerChannel: ffmpegUss / channels,
       onTime,
+      slowestPace: Math.min(...pace.map(paceOf)),
+      longestPartGapMs: Math.max(...pace.map((p) => p.longestGapMs)),
     };
   } finally {
     await Promise.all(fed.map((f) => f.stop()));
@@ -100,7 +138,29 @@ export async function runCostPerChannel(): Promise<void> {
   }
   for (const r of rows) r['FFmpeg CPU passthrough / transcode'] ??= '';
   printTable(`Cost per channel (640x480 30 fps H264 + Opus, ${WINDOW_S} s windows, ${os.availableParallelism()} cores)`, rows);
+  console.log(`On time: the playlist gained >= ${MIN_PACE * 100} % of the window in media and never waited over ${MAX_PART_GAP_MS} ms for a part.`);
   console.log('Targets: >= 30 channels with every playlist on time; FFmpeg <= 5 % of one core per channel.');
+  if (CEILING_STEP > 0) await findCeiling(passthrough);
+}
+
+/** Adds channels until a step has a playlist that falls behind: the largest N all on time, and the first N not. */
+async function findCeiling(measured: Map<number, Result>): Promise<void> {
+  const results = [...measured.values()];
+  const allOnTime = (r: Result) => r.onTime === r.channels;
+  let firstBehind = results.find((r) => !allOnTime(r))?.channels ?? null;
+  let n = Math.max(0, ...results.map((r) => r.channels));
+  const rows: Record<string, string | number>[] = [];
+  while (firstBehind === null && n + CEILING_STEP <= CEILING_MAX) {
+    n += CEILING_STEP;
+    console.error(`ceiling, ${n} channels …`);
+    const r = await measure(n, 'auto');
+    results.push(r);
+    rows.push({ ...row('passthrough (-c:v copy)', r), 'machine load (1 min)': os.loadavg()[0]!.toFixed(1) });
+    if (!allOnTime(r)) firstBehind = n;
+  }
+  const largest = Math.max(0, ...results.filter((r) => allOnTime(r) && (firstBehind === null || r.channels < firstBehind)).map((r) => r.channels));
+  if (rows.length) printTable(`Channels to the ceiling (${CEILING_STEP} more per step, up to ${CEILING_MAX})`, rows);
+  console.log(firstBehind === null ? `Ceiling: every playlist on time up to ${largest} channels (BENCH_CEILING_MAX); not reached.` : `Ceiling: ${largest} channels with every playlist on time; at ${firstBehind} at least one fell behind.`);
 }
 
 function row(mode: string, r: Result): Record<string, string | number> {
@@ -108,6 +168,8 @@ function row(mode: string, r: Result): Record<string, string | number> {
     mode,
     channels: r.channels,
     'playlists on time': `${r.onTime}/${r.channels}`,
+    'slowest media s per s': r.slowestPace.toFixed(3),
+    'longest wait for a part ms': Number.isFinite(r.longestPartGapMs) ? Math.round(r.longestPartGapMs) : '—',
     'FFmpeg CPU %/ch': r.ffmpegCpuPerChannel,
     'worker CPU %/ch': r.workerCpuPerChannel,
     'server (node) CPU %': r.serverCpu,

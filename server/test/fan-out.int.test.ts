@@ -1,3 +1,5 @@
+import dgram from 'node:dgram';
+import type { types } from 'mediasoup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, startFedChannel, type FedChannel } from './helpers/test-app.js';
 import type { TestServer } from './helpers/server.js';
@@ -72,6 +74,49 @@ describe('a channel’s real-time viewers spread over every worker (2 real media
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2);
     for (const id of viewers) realtime.leave(id);
     await eventually(() => realtime.count === 0 && realtime.fanOutRouters === 0, 'the burst’s viewers and fan-out router to be gone', 5000);
+  }, 60_000);
+
+  it('carries a key-frame request made on a fan-out router (through the channel’s paced path) back through the pipe to the source', async () => {
+    const { channel } = fed;
+    const realtime = channel.realtime;
+    const caps = channel.router.rtpCapabilities;
+    const source = channel.tracks().find((p) => p.kind === 'video')!;
+    // The piped video producer on the fan-out router, seen from the worker's side.
+    const piped: types.Producer[] = [];
+    const fanOutRouters: types.Router[] = [];
+    for (const worker of app.pool.workers) {
+      worker.observer.on('newrouter', (router) => {
+        fanOutRouters.push(router);
+        router.observer.on('newtransport', (transport) => transport.observer.on('newproducer', (p) => p.kind === 'video' && piped.push(p)));
+      });
+    }
+    const viewers = ['kf-a', 'kf-b', 'kf-c', 'kf-d'];
+    for (const viewerId of viewers) {
+      await realtime.createTransport(viewerId);
+      await realtime.consume(viewerId, caps);
+    }
+    await eventually(() => piped.length === 1, 'the video to be piped to a fan-out router', 5000);
+    const router = fanOutRouters.find((r) => !r.closed && realtime.viewersByRouter().has(r.id))!;
+    expect(router, 'the fan-out router a viewer is on').toBeDefined();
+    // A connected reader on the fan-out router (a WebRTC viewer's consumer only asks once DTLS is up).
+    const sink = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', resolve));
+    const transport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
+    try {
+      await transport.connect({ ip: '127.0.0.1', port: sink.address().port });
+      const consumer = await transport.consume({ producerId: piped[0]!.id, rtpCapabilities: caps });
+      const plis = async () => (await source.getStats()).reduce((n, s) => n + (s.pliCount ?? 0), 0);
+      // Past the pacing window of the last key frame the source sent: the request goes at once.
+      await channel.keyFrameWindow();
+      const before = await plis();
+      channel.requestKeyFrame(consumer);
+      await eventually(async () => (await plis()) > before, 'a PLI to reach the source from the fan-out router', 2000);
+    } finally {
+      transport.close();
+      sink.close();
+      for (const viewerId of viewers) realtime.leave(viewerId);
+    }
+    await eventually(() => realtime.count === 0 && realtime.fanOutRouters === 0, 'the viewers and fan-out router to be gone', 5000);
   }, 60_000);
 
   it('refuses a viewer beyond the limit without making a router for it', async () => {

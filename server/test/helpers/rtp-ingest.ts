@@ -41,6 +41,8 @@ export async function createRtpIngest(channel: Channel): Promise<RtpIngest> {
         payloadType: RTP_INGEST.video.payloadType,
         clockRate: 90000,
         parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+        // As a real encoder declares it: mediasoup sends key-frame requests (PLI) only to a source that takes them.
+        rtcpFeedback: [{ type: 'nack', parameter: 'pli' }],
       }],
       encodings: [{ ssrc: RTP_INGEST.video.ssrc }],
     });
