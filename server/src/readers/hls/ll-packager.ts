@@ -15,6 +15,30 @@ export interface PackagerOptions {
   segmentTarget: number;
   /** Milliseconds since the epoch (tests give their own clock). */
   now: () => number;
+  /**
+   * Another rendition of the same capture whose segment and part boundaries this one takes
+   * (see follow): the same segment numbers start at the same media time in both.
+   */
+  follow?: LlPackager;
+}
+
+/**
+ * Where the leader cut, on its timeline (`generation`: its init segment's number): a part or a
+ * segment ended at `at`, or the segment `msn` starts at `at`.
+ */
+type Cut = { generation: number; at: number } & ({ kind: 'part-end' | 'segment-end' } | { kind: 'segment-start'; msn: number; discontinuity: boolean });
+
+type CutListener = (cut: Cut) => void;
+/** The leader packaged a frame from `start` to `end` (every cut at or before it is known). */
+type ProgressListener = (generation: number, start: number, end: number) => void;
+
+interface Held {
+  data: Buffer;
+  timing: FragmentTiming;
+  arrivedAt: number;
+  primary: 'video' | 'audio';
+  generation: number;
+  heldAt: number;
 }
 
 export interface Part {
@@ -52,6 +76,14 @@ const ANCHOR_SETTLE_SECONDS = 10;
 const FRAMES_TO_DECIDE = 8;
 /** Float slack when comparing durations. */
 const EPSILON = 0.0005;
+/**
+ * Renditions of one capture carry the same frames, dated by the same sender reports: a follower's
+ * frame this close to where the leader cut is the leader's frame at the cut (under half a frame
+ * at 30 fps, above the few ms that the layers' report-based dating differs by).
+ */
+const SAME_FRAME_SECONDS = 0.012;
+/** A follower's frame the leader has not decided about after this long is dropped (the leader stalled: the renditions pause together). */
+const MAX_FOLLOW_HOLD_MS = 1000;
 /** A duration as playlists write it (ms): what players and parsers check the part rules against. */
 export const round3 = (seconds: number): number => Math.round(seconds * 1000) / 1000;
 
@@ -72,7 +104,7 @@ export class LlPackager {
   private nextMsn = 0;
   private discontinuitySequence = 0;
   private pendingDiscontinuity = false;
-  private open: { chunks: Buffer[]; duration: number; frames: number; independent: boolean } | null = null;
+  private open: { chunks: Buffer[]; duration: number; frames: number; independent: boolean; end: number } | null = null;
   /** Fragments of the other track that arrived between parts: they open the next part. */
   private carry: Buffer[] = [];
   private lastEnd: number | null = null;
@@ -87,11 +119,56 @@ export class LlPackager {
   private declaredPartTarget: number | null = null;
   /** Frames per part, decided with the part target. */
   private framesPerPart = 0;
+  private readonly cutListeners = new Set<CutListener>();
+  private readonly progressListeners = new Set<ProgressListener>();
+  /** Following: the leader's cuts not applied yet, and its progress on each timeline. */
+  private cuts: Cut[] = [];
+  private leaderProgress = { generation: -1, start: -Infinity, end: -Infinity };
+  /** The leader's latest gap (its sender froze): no frame of it between `from` and `to`. */
+  private leaderGap = { generation: -1, from: 0, to: 0 };
+  /** Following: fragments waiting until the leader has decided about their time. */
+  private following: Held[] = [];
+  private unfollow: (() => void) | null = null;
+  /** Media time where the last part ended. */
+  private lastPartEnd: number | null = null;
 
   constructor(private readonly o: PackagerOptions) {
     this.targetDuration = Math.max(1, Math.round(o.segmentTarget));
     this.maxSegment = this.targetDuration + 0.5 - 0.05;
     this.minWindow = this.canSkipUntil + 3 * this.targetDuration;
+    const leader = o.follow;
+    if (leader) {
+      const stopCuts = leader.onCut((cut) => {
+        this.cuts.push(cut);
+        this.release();
+      });
+      const stopProgress = leader.onProgress((generation, start, end) => {
+        const previous = this.leaderProgress;
+        if (previous.generation === generation && start - previous.end > MAX_GAP_SECONDS) this.leaderGap = { generation, from: previous.end, to: start };
+        this.leaderProgress = { generation, start, end };
+        this.release();
+      });
+      this.unfollow = () => {
+        stopCuts();
+        stopProgress();
+      };
+    }
+  }
+
+  /** The leader's cuts (see PackagerOptions.follow). */
+  onCut(listener: CutListener): () => void {
+    this.cutListeners.add(listener);
+    return () => this.cutListeners.delete(listener);
+  }
+
+  onProgress(listener: ProgressListener): () => void {
+    this.progressListeners.add(listener);
+    return () => this.progressListeners.delete(listener);
+  }
+
+  /** The init segments' count: which FFmpeg run (timeline) the fragments come from. */
+  private get generation(): number {
+    return this.initCount - 1;
   }
 
   /** EXT-X-SERVER-CONTROL CAN-SKIP-UNTIL: six target durations, the least the spec allows. */
@@ -106,7 +183,7 @@ export class LlPackager {
    * §4.4.4.9); 5 % is left for the jitter of capture timestamps.
    */
   get partTarget(): number {
-    return this.declaredPartTarget ?? this.o.partTarget;
+    return this.o.follow?.partTarget ?? this.declaredPartTarget ?? this.o.partTarget;
   }
 
   /** Frame durations seen before the part target is decided. */
@@ -210,6 +287,11 @@ export class LlPackager {
     this.pendingDiscontinuity = this.segmentList.length > 0;
     this.lastEnd = null;
     this.anchor = null;
+    if (this.o.follow) {
+      // What is still held belongs to the previous run's segments, which have ended.
+      this.following = [];
+      this.cuts = this.cuts.filter((cut) => cut.generation >= this.generation);
+    }
     this.emit();
     return name;
   }
@@ -220,6 +302,10 @@ export class LlPackager {
    */
   addFragment(data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio' = 'video'): void {
     if (this.ended || !this.currentInit) return;
+    if (this.o.follow) {
+      this.following.push({ data, timing, arrivedAt, primary, generation: this.generation, heldAt: this.o.now() });
+      return this.release();
+    }
     if (this.declaredPartTarget === null) {
       this.held.push({ data, timing, arrivedAt, primary });
       if (!this.decidePartTarget(timing[primary])) return;
@@ -232,6 +318,12 @@ export class LlPackager {
   }
 
   private package(data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio'): void {
+    this.packageFrame(data, timing, arrivedAt, primary);
+    const span = timing[primary];
+    if (span) for (const listener of [...this.progressListeners]) listener(this.generation, span.start, span.start + span.duration);
+  }
+
+  private packageFrame(data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio'): void {
     let span = timing[primary];
     if (span && span.duration > MAX_GAP_SECONDS) {
       // A frame lasting seconds: the sender froze after it (FFmpeg dates a frame's end by the next
@@ -279,17 +371,80 @@ export class LlPackager {
     if (!this.open) {
       // Audio that came after the last part closed opens this one: moved after this fragment,
       // it would follow the audio this fragment carries, later in time (a track going backwards).
-      this.open = { chunks: this.carry, duration: 0, frames: 0, independent: span.sync };
+      this.open = { chunks: this.carry, duration: 0, frames: 0, independent: span.sync, end: span.start };
       this.carry = [];
     }
     this.open.chunks.push(data);
     this.open.duration += span.duration;
     this.open.frames += span.samples;
+    this.open.end = span.start + span.duration;
     // Published as soon as it is full, without waiting for the next fragment: when it holds its
     // frames, or when one more frame of this length would not fit.
     const frame = span.samples > 0 ? span.duration / span.samples : 0;
     const full = this.open.frames >= this.framesPerPart || this.open.duration + frame > this.partTarget + EPSILON;
     if (full && this.longEnoughPart()) this.closePart();
+  }
+
+  /**
+   * Following: packages the held fragments the leader has decided about (it packaged a frame at
+   * or after their time, or moved to a newer timeline); drops those it left undecided too long.
+   */
+  private release(): void {
+    const now = this.o.now();
+    while (this.following.length > 0) {
+      const next = this.following[0]!;
+      const span = next.timing[next.primary];
+      const { generation, start } = this.leaderProgress;
+      const decided = !span || generation > next.generation || (generation === next.generation && start >= span.start - SAME_FRAME_SECONDS);
+      const gap = this.leaderGap;
+      const inGap = span && gap.generation === next.generation && span.start > gap.from + SAME_FRAME_SECONDS && span.start < gap.to - SAME_FRAME_SECONDS;
+      if (!decided && now - next.heldAt <= MAX_FOLLOW_HOLD_MS) return;
+      this.following.shift();
+      if (decided && !inGap) this.packageFollowing(next);
+    }
+  }
+
+  /** A frame cut where the leader cut: parts end and segments start at the same media times. */
+  private packageFollowing({ data, timing, arrivedAt, primary, generation }: Held): void {
+    const span = timing[primary];
+    if (!span) {
+      (this.open?.chunks ?? this.carry).push(data);
+      return;
+    }
+    this.lastEnd = span.start + span.duration;
+    this.refineAnchor(span, arrivedAt);
+    this.cuts = this.cuts.filter((cut) => cut.generation >= generation);
+    while (this.cuts[0] && this.cuts[0].generation === generation && span.start >= this.cuts[0].at - SAME_FRAME_SECONDS) {
+      const cut = this.cuts.shift()!;
+      if (cut.kind !== 'segment-start') {
+        if (cut.kind === 'part-end') this.closePart();
+        else this.closeSegment();
+        continue;
+      }
+      this.closeSegment();
+      this.pendingDiscontinuity ||= cut.discontinuity;
+      this.nextMsn = cut.msn;
+      this.startSegment(span.start);
+    }
+    if (!this.openSegment()) {
+      // Before the leader's first segment (of this timeline) there is nothing to add to.
+      this.carry = [];
+      return;
+    }
+    if (!this.open) {
+      this.open = { chunks: this.carry, duration: 0, frames: 0, independent: span.sync, end: span.start };
+      this.carry = [];
+    }
+    this.open.chunks.push(data);
+    this.open.duration += span.duration;
+    this.open.frames += span.samples;
+    this.open.end = this.lastEnd;
+    // The leader's part (or segment) that ends with this frame: published now, not with the next frame.
+    for (let cut = this.cuts[0]; cut && cut.kind !== 'segment-start' && cut.generation === generation && this.lastEnd >= cut.at - SAME_FRAME_SECONDS; cut = this.cuts[0]) {
+      this.cuts.shift();
+      if (cut.kind === 'part-end') this.closePart();
+      else this.closeSegment();
+    }
   }
 
   /** rfc8216bis §4.4.4.9: a part that is not its segment's last lasts 85 % of the target, as written (a 0.178 part failed a 0.21 target). */
@@ -316,6 +471,8 @@ export class LlPackager {
   /** The stream ended: the last part and segment are closed; the playlist gets EXT-X-ENDLIST. */
   end(): void {
     if (this.ended) return;
+    this.unfollow?.();
+    this.following = [];
     this.closeSegment();
     // An empty last segment (started, nothing in it) is not listed.
     const last = this.segmentList.at(-1);
@@ -330,6 +487,7 @@ export class LlPackager {
   }
 
   private startSegment(mediaStart: number): Segment {
+    if (!this.o.follow) this.emitCut({ generation: this.generation, at: mediaStart, kind: 'segment-start', msn: this.nextMsn, discontinuity: this.pendingDiscontinuity });
     const anchor = this.anchor!;
     const segment: Segment = {
       msn: this.nextMsn++,
@@ -355,7 +513,13 @@ export class LlPackager {
     if (!segment || !open || open.chunks.length === 0) return;
     segment.parts.push({ name: partName(this.nextPartId++), duration: open.duration, independent: open.independent, data: Buffer.concat(open.chunks) });
     segment.duration += open.duration;
+    this.lastPartEnd = open.end;
+    if (!this.o.follow) this.emitCut({ generation: this.generation, at: open.end, kind: 'part-end' });
     this.emit();
+  }
+
+  private emitCut(cut: Cut): void {
+    for (const listener of [...this.cutListeners]) listener(cut);
   }
 
   private closeSegment(): void {
@@ -376,6 +540,8 @@ export class LlPackager {
       offset += part.data.length;
     }
     segment.data = data;
+    const end = this.lastPartEnd;
+    if (!this.o.follow && end !== null) this.emitCut({ generation: this.generation, at: end, kind: 'segment-end' });
     this.trim();
     this.emit();
   }

@@ -1,0 +1,129 @@
+import HLS from 'hls-parser';
+import { describe, expect, it } from 'vitest';
+import type { FragmentTiming } from './fmp4.js';
+import { LlPackager } from './ll-packager.js';
+import { writeLlPlaylist } from './ll-playlist.js';
+
+const FRAME = 1 / 30;
+
+interface Frame {
+  start: number;
+  sync: boolean;
+}
+
+function timing({ start, sync }: Frame): FragmentTiming {
+  return { video: { start, duration: FRAME, samples: 1, sync }, audio: { start, duration: FRAME, samples: 2, sync: true } };
+}
+
+/** A leader (the top layer) and a follower (a lower layer of the same capture) on one clock. */
+function setUp() {
+  const clock = { now: 1_800_000_000_000 };
+  const leader = new LlPackager({ partTarget: 0.2, segmentTarget: 1, now: () => clock.now });
+  const follower = new LlPackager({ partTarget: 0.2, segmentTarget: 1, now: () => clock.now, follow: leader });
+  leader.setInit(Buffer.from('init-high'));
+  follower.setInit(Buffer.from('init-low'));
+  return { clock, leader, follower };
+}
+
+/** Frames i..i+n at 30 fps, a key frame every `gop` frames (Infinity: none after the first). */
+function frames(n: number, { from = 0, gop = 30, offset = 0 } = {}): Frame[] {
+  return Array.from({ length: n }, (_, k) => ({ start: offset + (from + k) * FRAME, sync: (from + k) % gop === 0 }));
+}
+
+const boundaries = (p: LlPackager) => p.segments.filter((s) => s.data !== null).map((s) => ({ msn: s.msn, parts: s.parts.length, duration: Math.round(s.duration * 1000) }));
+
+const strict = (text: string) => {
+  HLS.setOptions({ strictMode: true, silent: true });
+  const playlist = HLS.parse(text);
+  if (playlist.isMasterPlaylist) throw new Error('master');
+  return playlist;
+};
+
+describe('LlPackager following a leader (renditions of one capture)', () => {
+  it('cuts the same segments and parts as the leader, whichever output arrives first, and its playlist is strictly valid', () => {
+    for (const followerFirst of [false, true]) {
+      const { clock, leader, follower } = setUp();
+      for (const frame of frames(30 * 8)) {
+        clock.now += FRAME * 1000;
+        // The layers' sender reports date the same capture a few ms apart.
+        const low = { ...frame, start: frame.start + 0.003 };
+        if (followerFirst) follower.addFragment(Buffer.from('low'), timing(low), clock.now);
+        leader.addFragment(Buffer.from('high'), timing(frame), clock.now);
+        if (!followerFirst) follower.addFragment(Buffer.from('low'), timing(low), clock.now);
+      }
+      expect(boundaries(leader).length).toBeGreaterThanOrEqual(6);
+      expect(boundaries(follower)).toEqual(boundaries(leader));
+      expect(follower.newest).toEqual(leader.newest);
+      expect(follower.partTarget).toBe(leader.partTarget);
+      const playlist = strict(writeLlPlaylist(follower));
+      expect(playlist.mediaSequenceBase).toBe(strict(writeLlPlaylist(leader)).mediaSequenceBase);
+    }
+  });
+
+  it('holds a frame until the leader has packaged its own frame at that time', () => {
+    const { clock, leader, follower } = setUp();
+    // The follower's output runs a second ahead: nothing of it is packaged yet.
+    for (const frame of frames(30)) follower.addFragment(Buffer.from('low'), timing(frame), clock.now);
+    expect(follower.segments).toHaveLength(0);
+    for (const frame of frames(15)) leader.addFragment(Buffer.from('high'), timing(frame), clock.now);
+    // Packaged up to where the leader is, no further.
+    expect(follower.newest).toEqual(leader.newest);
+    expect(follower.segments[0]!.msn).toBe(0);
+  });
+
+  it('cuts where the leader cut even without a key frame of its own there, and never at a key frame of its own elsewhere', () => {
+    const { clock, leader, follower } = setUp();
+    const high = frames(30 * 5);
+    // The lower layer's key frames come 5 frames late, and one more mid-segment.
+    const low = high.map((f, i) => ({ ...f, sync: i === 0 || (i > 30 && i % 30 === 5) || i === 47 }));
+    high.forEach((frame, i) => {
+      clock.now += FRAME * 1000;
+      leader.addFragment(Buffer.from('high'), timing(frame), clock.now);
+      follower.addFragment(Buffer.from('low'), timing(low[i]!), clock.now);
+    });
+    expect(boundaries(follower)).toEqual(boundaries(leader));
+    const firstParts = follower.segments.filter((s) => s.data !== null).map((s) => s.parts[0]!.independent);
+    expect(firstParts[0]).toBe(true);
+    expect(firstParts.slice(1).every((independent) => !independent)).toBe(true);
+  });
+
+  it('follows the leader across a restart (new init segments): numbers continue, both mark the discontinuity', () => {
+    const { clock, leader, follower } = setUp();
+    const run = (list: Frame[]) =>
+      list.forEach((frame) => {
+        clock.now += FRAME * 1000;
+        leader.addFragment(Buffer.from('high'), timing(frame), clock.now);
+        follower.addFragment(Buffer.from('low'), timing(frame), clock.now);
+      });
+    run(frames(30 * 3 + 1));
+    leader.setInit(Buffer.from('init-high-2'));
+    follower.setInit(Buffer.from('init-low-2'));
+    // The new FFmpeg's timeline starts elsewhere.
+    run(frames(30 * 3 + 1, { offset: 500 }));
+    expect(boundaries(follower)).toEqual(boundaries(leader));
+    const discontinuities = (p: LlPackager) => p.segments.filter((s) => s.discontinuity).map((s) => s.msn);
+    expect(discontinuities(follower)).toEqual(discontinuities(leader));
+    expect(discontinuities(leader)).toHaveLength(1);
+  });
+
+  it('drops what the leader leaves undecided for over a second (it stalled), and goes on aligned when it is back', () => {
+    const { clock, leader, follower } = setUp();
+    const list = frames(30 * 6);
+    const both = (from: number, to: number) =>
+      list.slice(from, to).forEach((frame) => {
+        clock.now += FRAME * 1000;
+        leader.addFragment(Buffer.from('high'), timing(frame), clock.now);
+        follower.addFragment(Buffer.from('low'), timing(frame), clock.now);
+      });
+    both(0, 40);
+    const bytes = follower.segments.reduce((n, s) => n + s.parts.length, 0);
+    // The leader's layer stops for 2 s; the follower's goes on.
+    list.slice(40, 100).forEach((frame) => {
+      clock.now += FRAME * 1000;
+      follower.addFragment(Buffer.from('low'), timing(frame), clock.now);
+    });
+    expect(follower.segments.reduce((n, s) => n + s.parts.length, 0)).toBe(bytes);
+    both(100, 180);
+    expect(boundaries(follower)).toEqual(boundaries(leader));
+  });
+});
