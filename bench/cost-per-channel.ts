@@ -72,13 +72,21 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
     HLS_VIDEO_MODE: videoMode,
     MAX_CHANNELS: String(channels + 10),
     CHANNEL_CREATE_PER_MINUTE: '10000',
-    HLS_RTP_MAX_PORT: '39999',
   });
   const fed: FedChannel[] = [];
   try {
     // Start in small batches: dozens of FFmpeg start-ups at once would only measure start-up.
+    // A channel that does not go live counts as one behind.
+    let failedStarts = 0;
     for (let i = 0; i < channels; i += 5) {
-      fed.push(...(await Promise.all(Array.from({ length: Math.min(5, channels - i) }, () => startFedChannel(server.app)))));
+      const batch = await Promise.allSettled(Array.from({ length: Math.min(5, channels - i) }, () => startFedChannel(server.app)));
+      for (const started of batch) {
+        if (started.status === 'fulfilled') fed.push(started.value);
+        else {
+          failedStarts++;
+          console.error(`a channel did not go live: ${String(started.reason)}`);
+        }
+      }
     }
     await new Promise((r) => setTimeout(r, 3000)); // settle
     const paces = fed.map((f) => (f.channel.hlsStream ? watchPace(f.channel.hlsStream) : () => ({ mediaSeconds: 0, longestGapMs: Infinity })));
@@ -94,6 +102,7 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
     const pace = paces.map((finish) => finish());
     const paceOf = (p: { mediaSeconds: number }) => p.mediaSeconds / WINDOW_S;
     const onTime = pace.filter((p) => paceOf(p) >= MIN_PACE && p.longestGapMs <= MAX_PART_GAP_MS).length;
+    if (failedStarts > 0) pace.push({ mediaSeconds: 0, longestGapMs: Infinity });
     const ffmpegRss = fed.reduce((s, f) => s + rssMiB(f.channel.ffmpegPid!), 0);
     const ffmpegUss = fed.reduce((s, f) => {
       try {
@@ -104,12 +113,12 @@ async function measure(channels: number, videoMode: 'auto' | 'transcode'): Promi
     }, 0);
     return {
       channels,
-      ffmpegCpuPerChannel: cpu.ffmpeg! / channels,
-      workerCpuPerChannel: cpu.workers! / channels,
+      ffmpegCpuPerChannel: cpu.ffmpeg! / Math.max(1, fed.length),
+      workerCpuPerChannel: cpu.workers! / Math.max(1, fed.length),
       serverCpu: cpu.server!,
-      senderCpuPerChannel: cpu.senders! / channels,
-      ffmpegRssPerChannel: ffmpegRss / channels,
-      ffmpegUssPerChannel: ffmpegUss / channels,
+      senderCpuPerChannel: cpu.senders! / Math.max(1, fed.length),
+      ffmpegRssPerChannel: ffmpegRss / Math.max(1, fed.length),
+      ffmpegUssPerChannel: ffmpegUss / Math.max(1, fed.length),
       onTime,
       slowestPace: Math.min(...pace.map(paceOf)),
       longestPartGapMs: Math.max(...pace.map((p) => p.longestGapMs)),

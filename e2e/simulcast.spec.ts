@@ -1,4 +1,5 @@
 import type { Page } from '@playwright/test';
+import HLS from 'hls-parser';
 import { expect, expectVideoPlaying, goLive, test } from './fixtures.js';
 
 test.use({ simulcast: true });
@@ -90,34 +91,95 @@ async function setTopLayerActive(page: Page, active: boolean): Promise<void> {
   }, active);
 }
 
-test('HLS of a simulcast broadcast carries its top layer, passed through; when the broadcaster stops sending it, HLS goes on with the next layer after a discontinuity, and comes back', async ({ app, browser, page }) => {
+/** A playlist parsed by hls-parser in strict mode (an independent parser: a spec violation throws). */
+async function fetchPlaylist(url: string) {
+  const text = await (await fetch(url)).text();
+  HLS.setOptions({ strictMode: true, silent: true });
+  return { text, playlist: HLS.parse(text) };
+}
+
+test('HLS of a simulcast broadcast: a multivariant playlist with one passed-through rendition per layer, segments aligned across them, rendition reports; the quality menu picks each; when the broadcaster stops sending the top layer its rendition goes on with the next one after a discontinuity, and comes back', async ({ app, browser, page }) => {
+  // Three renditions to check and play, then a layer held for its 20 s.
+  test.setTimeout(180_000);
   const failedFfmpegRestarts = async () => (await app.metrics.ffmpegRestarts.get()).values[0]?.value ?? 0;
   const restartsBefore = await failedFfmpegRestarts();
   await exposePeerConnections(page);
   const channelId = await goLive(page);
   const channel = app.registry.get(channelId)!;
   expect(channel.tracks().find((p) => p.kind === 'video')!.type).toBe('simulcast');
+  const base = `${app.url}/hls/${channelId}`;
+
+  // The channel's playlist is the multivariant one: a variant per layer, low to high, with what it is.
+  const isMultivariant = async () => (await fetchPlaylist(`${base}/index.m3u8`).catch(() => null))?.playlist.isMasterPlaylist ?? false;
+  await expect.poll(isMultivariant, { timeout: 20_000 }).toBe(true);
+  const { playlist: multivariant } = await fetchPlaylist(`${base}/index.m3u8`);
+  if (!multivariant.isMasterPlaylist) throw new Error('not a multivariant playlist');
+  const variants = multivariant.variants;
+  expect(variants.map((v) => v.uri)).toEqual(['v0/index.m3u8', 'v1/index.m3u8', 'v2/index.m3u8']);
+  expect(variants.map((v) => v.resolution)).toEqual([
+    { width: 320, height: 180 },
+    { width: 640, height: 360 },
+    { width: 1280, height: 720 },
+  ]);
+  for (const v of variants) expect(v.codecs).toMatch(/^avc1\.42[0-9a-f]{4},mp4a\.40\.2$/);
+  expect(variants[0]!.bandwidth).toBeLessThan(variants[2]!.bandwidth);
+
+  // Aligned: the same segment number starts at the same time and lasts as long in every rendition.
+  const media = async () =>
+    Promise.all(
+      variants.map(async (v) => {
+        const { playlist } = await fetchPlaylist(`${base}/${v.uri}`);
+        if (playlist.isMasterPlaylist) throw new Error('a rendition’s playlist is multivariant');
+        return playlist;
+      }),
+    );
+  await page.waitForTimeout(4000);
+  const renditions = await media();
+  const complete = renditions.map((p) => new Map(p.segments.filter((s) => s.duration > 0).map((s) => [s.mediaSequenceNumber, s])));
+  const common = [...complete[2]!.keys()].filter((msn) => complete.every((m) => m.has(msn)));
+  expect(common.length).toBeGreaterThanOrEqual(3);
+  for (const msn of common) {
+    const [low, mid, high] = complete.map((m) => m.get(msn)!);
+    for (const other of [low!, mid!]) {
+      expect(Math.abs(other.duration - high!.duration), `segment ${msn}'s duration`).toBeLessThanOrEqual(0.04);
+      expect(Math.abs(other.programDateTime!.getTime() - high!.programDateTime!.getTime()), `segment ${msn}'s start`).toBeLessThanOrEqual(60);
+    }
+  }
+  // Each rendition reports on the other two.
+  for (const [i, p] of renditions.entries()) {
+    expect(p.renditionReports.map((r) => r.uri).sort()).toEqual(variants.filter((_, j) => j !== i).map((v) => `../${v.uri}`).sort());
+  }
+
   const viewer = await (await browser.newContext()).newPage();
   await viewer.goto(`/watch/${channelId}?mode=hls`);
   await expectVideoPlaying(viewer);
-  await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBe(1280);
-  // One rendition: nothing to choose.
-  await expect(viewer.getByTestId('quality-menu')).toBeDisabled();
+  await viewer.getByTestId('quality-menu').click();
+  await expect(viewer.getByTestId('quality-options').getByRole('menuitemradio')).toHaveText(['Auto', '720p', '360p', '180p']);
+  await viewer.keyboard.press('Escape');
+  for (const [level, width] of [[0, 320], [1, 640], [2, 1280]] as const) {
+    await chooseQuality(viewer, level);
+    await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBe(width);
+    await expectVideoPlaying(viewer);
+  }
 
-  // Each timeline has its init segment (init_<n>.mp4), after an EXT-X-DISCONTINUITY.
+  // The top layer stops: its rendition is held on the next layer (a new timeline: init segment
+  // after a discontinuity). A viewer on Auto goes on playing, at most at that layer's size.
+  await chooseQuality(viewer, 'auto');
+  await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBe(1280);
   const newestInit = async () => {
-    const playlist = await (await fetch(`${app.url}/hls/${channelId}/index.m3u8`)).text();
-    return Math.max(...[...playlist.matchAll(/#EXT-X-MAP:URI="init_(\d+)\.mp4"/g)].map((m) => Number(m[1])));
+    const { text } = await fetchPlaylist(`${base}/v2/index.m3u8`);
+    return Math.max(...[...text.matchAll(/#EXT-X-MAP:URI="init_(\d+)\.mp4"/g)].map((m) => Number(m[1])));
   };
   const before = await newestInit();
   await setTopLayerActive(page, false);
   await expect.poll(newestInit, { timeout: 20_000 }).toBeGreaterThan(before);
-  expect(await (await fetch(`${app.url}/hls/${channelId}/index.m3u8`)).text()).toContain('#EXT-X-DISCONTINUITY');
-  await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBe(640);
+  expect((await fetchPlaylist(`${base}/v2/index.m3u8`)).text).toContain('#EXT-X-DISCONTINUITY');
+  await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBeLessThanOrEqual(640);
   await expectVideoPlaying(viewer);
   const switchedDown = await newestInit();
   await setTopLayerActive(page, true);
-  await expect.poll(newestInit, { timeout: 20_000 }).toBeGreaterThan(switchedDown);
+  // Back after the hold (20 s after the first drop).
+  await expect.poll(newestInit, { timeout: 40_000 }).toBeGreaterThan(switchedDown);
   await expect.poll(() => receivedWidth(viewer), { timeout: 20_000 }).toBe(1280);
   await expectVideoPlaying(viewer);
   // FFmpeg was replaced for the layers, never restarted after a failure.

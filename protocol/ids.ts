@@ -36,11 +36,15 @@ export const hlsPlaylistPath = (channelId: string): string => `/hls/${channelId}
 /**
  * The URL path of a channel's HLS file: the playlist, an init segment (`init_N.mp4`), a segment
  * (`seg_N.m4s`) or a partial segment (`part_N.m4s`, numbered across segments); a query is allowed.
+ * A channel with several renditions (simulcast layers) serves each under `v<layer>/`, and its
+ * own index.m3u8 is then the multivariant playlist.
  */
-const HLS_PATH = new RegExp(`^/hls/(${ID_CHARS})/(index\\.m3u8|init_\\d{1,5}\\.mp4|seg_\\d{1,10}\\.m4s|part_\\d{1,12}\\.m4s)(?:\\?.*)?$`);
+const HLS_PATH = new RegExp(`^/hls/(${ID_CHARS})/(?:(v\\d)/)?(index\\.m3u8|init_\\d{1,5}\\.mp4|seg_\\d{1,10}\\.m4s|part_\\d{1,12}\\.m4s)(?:\\?.*)?$`);
 
 export interface HlsFileRequest {
   channelId: string;
+  /** The rendition's name (`v0` …), or null for the channel's own files. */
+  rendition: string | null;
   file: string;
   isPlaylist: boolean;
 }
@@ -49,7 +53,7 @@ export interface HlsFileRequest {
 export function parseHlsPath(url: string): HlsFileRequest | null {
   const match = HLS_PATH.exec(url);
   if (!match) return null;
-  return { channelId: match[1]!, file: match[2]!, isPlaylist: match[2] === HLS_PLAYLIST_FILE };
+  return { channelId: match[1]!, rendition: match[2] ?? null, file: match[3]!, isPlaylist: match[3] === HLS_PLAYLIST_FILE };
 }
 
 // ---------------------------------------------------------------- WHIP (RFC 9725)

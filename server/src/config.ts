@@ -127,6 +127,11 @@ const schema = z
      * costing ~5× the CPU: the cost benchmark's baseline, not meant for production.
      */
     HLS_VIDEO_MODE: z.enum(['auto', 'transcode']).default('auto'),
+    /**
+     * A simulcast broadcast in HLS: `layers` passes every layer through as a rendition of a
+     * multivariant playlist (players switch by bandwidth); `top` carries only the top layer.
+     */
+    HLS_RENDITIONS: z.enum(['layers', 'top']).default('layers'),
     /** RTMP ingest (OBS's default output): `rtmp://<host>:<port>/live/<stream key>` on HOST; 0 turns it off. */
     RTMP_PORT: z.coerce.number().int().min(0).max(65535).default(1935),
     /** RTMPS (RTMP in TLS, with TLS_CERT/TLS_KEY) on this port; 0: none. Needs RTMP on. */
@@ -308,6 +313,7 @@ export function sections(e: Env) {
       partSeconds: e.HLS_PART_SECONDS,
       ffmpegPath: e.FFMPEG_PATH,
       videoMode: e.HLS_VIDEO_MODE,
+      renditions: e.HLS_RENDITIONS,
       maxRestarts: e.FFMPEG_MAX_RESTARTS,
       stallTimeoutMs: e.HLS_STALL_TIMEOUT_MS,
       syncWaitMs: e.HLS_SYNC_WAIT_MS,

@@ -12,6 +12,8 @@ const SENDER_MIN_KEY_FRAME_INTERVAL_MS = 350;
 export class KeyFrameTiming {
   private lastKeyFrameAt = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** Held requests, one per consumer: each simulcast layer's consumer asks for its own layer's key frame. */
+  private readonly pending = new Set<types.Consumer>();
 
   /** The source's video sent a key frame (mediasoup 'keyframe' trace). */
   noteKeyFrame(): void {
@@ -21,9 +23,11 @@ export class KeyFrameTiming {
   request(via: types.Consumer): void {
     const wait = this.waitMs();
     if (wait <= 0) return void via.requestKeyFrame().catch(() => undefined);
+    this.pending.add(via);
     this.timer ??= setTimeout(() => {
       this.timer = null;
-      if (!via.closed) void via.requestKeyFrame().catch(() => undefined);
+      for (const consumer of this.pending) if (!consumer.closed) void consumer.requestKeyFrame().catch(() => undefined);
+      this.pending.clear();
     }, wait);
   }
 
@@ -36,6 +40,7 @@ export class KeyFrameTiming {
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.pending.clear();
   }
 
   private waitMs(): number {

@@ -6,11 +6,16 @@ const id = 'AbCdEfGhIjKlMnOpQr_-12';
 
 describe('parseHlsPath', () => {
   it('accepts a channel playlist (with LL-HLS query), its init segments, segments and parts', () => {
-    expect(parseHlsPath(`/hls/${id}/index.m3u8`)).toEqual({ channelId: id, file: 'index.m3u8', isPlaylist: true });
+    expect(parseHlsPath(`/hls/${id}/index.m3u8`)).toEqual({ channelId: id, rendition: null, file: 'index.m3u8', isPlaylist: true });
     expect(parseHlsPath(`/hls/${id}/index.m3u8?_HLS_msn=12&_HLS_part=2`)).toMatchObject({ isPlaylist: true });
-    expect(parseHlsPath(`/hls/${id}/seg_42.m4s`)).toEqual({ channelId: id, file: 'seg_42.m4s', isPlaylist: false });
-    expect(parseHlsPath(`/hls/${id}/part_423.m4s`)).toEqual({ channelId: id, file: 'part_423.m4s', isPlaylist: false });
-    expect(parseHlsPath(`/hls/${id}/init_0.mp4`)).toEqual({ channelId: id, file: 'init_0.mp4', isPlaylist: false });
+    expect(parseHlsPath(`/hls/${id}/seg_42.m4s`)).toEqual({ channelId: id, rendition: null, file: 'seg_42.m4s', isPlaylist: false });
+    expect(parseHlsPath(`/hls/${id}/part_423.m4s`)).toEqual({ channelId: id, rendition: null, file: 'part_423.m4s', isPlaylist: false });
+    expect(parseHlsPath(`/hls/${id}/init_0.mp4`)).toEqual({ channelId: id, rendition: null, file: 'init_0.mp4', isPlaylist: false });
+  });
+
+  it('accepts the same files of a rendition (v<layer>/)', () => {
+    expect(parseHlsPath(`/hls/${id}/v1/index.m3u8?_HLS_msn=3`)).toEqual({ channelId: id, rendition: 'v1', file: 'index.m3u8', isPlaylist: true });
+    expect(parseHlsPath(`/hls/${id}/v0/part_7.m4s`)).toEqual({ channelId: id, rendition: 'v0', file: 'part_7.m4s', isPlaylist: false });
   });
 
   it.each([
@@ -26,6 +31,10 @@ describe('parseHlsPath', () => {
     `/hls/${id}x/index.m3u8`,
     '/hls/short/index.m3u8',
     `/hls/${id}//index.m3u8`,
+    `/hls/${id}/v12/index.m3u8`,
+    `/hls/${id}/v1/v2/index.m3u8`,
+    `/hls/${id}/x1/index.m3u8`,
+    `/hls/${id}/v1/../index.m3u8`,
   ])('rejects %s', (url) => {
     expect(parseHlsPath(url)).toBeNull();
   });

@@ -62,7 +62,23 @@ export function parseDirectives(query: Pick<URLSearchParams, 'get'>, stream: Pic
  * never change, so caches may keep them for as long as they are listed; a plain playlist request
  * must not be served stale.
  */
-export function serveHls(req: IncomingMessage, res: ServerResponse, request: HlsFileRequest, stream: LlHlsStream): void {
+export function serveHls(req: IncomingMessage, res: ServerResponse, request: HlsFileRequest, channelStream: LlHlsStream): void {
+  const renditions = channelStream.renditions;
+  if (request.rendition !== null) {
+    const rendition = renditions?.stream(request.rendition);
+    if (!rendition) return send(res, 404, 'no such rendition\n', plain('no-store'));
+    return serveStream(req, res, request, rendition);
+  }
+  if (request.isPlaylist && renditions) {
+    // Several renditions: the channel's playlist is the multivariant one (reloaded by no player).
+    const multivariant = renditions.multivariant();
+    if (multivariant === null) return send(res, 404, 'no live playlist for this channel yet\n', plain('no-store'));
+    return send(res, 200, multivariant, ['Content-Type', PLAYLIST_TYPE, 'Cache-Control', 'no-cache']);
+  }
+  serveStream(req, res, request, channelStream);
+}
+
+function serveStream(req: IncomingMessage, res: ServerResponse, request: HlsFileRequest, stream: LlHlsStream): void {
   // A file or a blocking response stays valid while it can be listed: the window plus the removal delay.
   const lifetime = `public, max-age=${Math.ceil(stream.targetDuration * 20)}`;
   const unavailable = (result: BlockResult) =>

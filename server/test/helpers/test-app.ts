@@ -25,7 +25,15 @@ export async function startFedChannel(app: App, { waitLive = true } = {}): Promi
   const { channel, publishToken } = await app.registry.create();
   const ingest = await createRtpIngest(channel);
   const source = startRtpSource(ingest);
-  if (waitLive) await eventually(() => channel.state.phase === 'live', 'the channel to go live', 20_000);
+  if (waitLive) {
+    try {
+      await eventually(() => channel.state.phase === 'live', 'the channel to go live', 20_000);
+    } catch (error) {
+      await channel.end('did not go live');
+      await stopProcess(source);
+      throw error;
+    }
+  }
   return {
     channel,
     publishToken,

@@ -27,4 +27,21 @@ describe('ffmpegFmp4Args', () => {
     expect(valueOf(args, '-frag_duration')).toBe('66000');
     expect(args.at(-1)).toBe('pipe:1');
   });
+
+  it('writes one output per simulcast layer, each with the audio: the top one on standard output, the others on pipes 3, 4 …', () => {
+    const args = ffmpegFmp4Args({ ...base, video: 'copy', layers: 3 });
+    const outputs = args.flatMap((a, i) => (a.startsWith('pipe:') ? [{ pipe: a, maps: mapsBefore(args, i) }] : []));
+    expect(outputs).toEqual([
+      { pipe: 'pipe:1', maps: ['0:v:2', '0:a:0'] },
+      { pipe: 'pipe:3', maps: ['0:v:0', '0:a:0'] },
+      { pipe: 'pipe:4', maps: ['0:v:1', '0:a:0'] },
+    ]);
+    expect(args.filter((a) => a === 'copy')).toHaveLength(3);
+  });
 });
+
+/** The -map values of the output that ends at index `end`. */
+function mapsBefore(args: string[], end: number): string[] {
+  const start = args.slice(0, end).findLastIndex((a) => a.startsWith('pipe:')) + 1;
+  return args.slice(start, end).flatMap((a, i, all) => (a === '-map' ? [all[i + 1]!] : []));
+}

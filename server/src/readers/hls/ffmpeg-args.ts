@@ -6,6 +6,12 @@ export interface HlsOutputOptions {
   keyFrameSeconds: number;
   /** 'copy' passes the browser's H264 through; 'h264' re-encodes (needed for VP8 input). */
   video: 'copy' | 'h264';
+  /**
+   * Simulcast renditions: the SDP's video streams are layers (low to high), each passed through
+   * into an output of its own with the audio: the top one on `pipe:1`, the others on `pipe:3`,
+   * `pipe:4` … from low to high. Absent: one video stream, one output.
+   */
+  layers?: number;
 }
 
 /**
@@ -21,11 +27,8 @@ export function ffmpegFmp4Args(o: HlsOutputOptions): string[] {
           '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline',
           '-force_key_frames', `expr:gte(t,n_forced*${o.keyFrameSeconds})`,
         ];
-  return [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning',
-    '-protocol_whitelist', 'file,udp,rtp',
-    '-i', o.sdpPath,
-    '-map', '0:v:0', '-map', '0:a:0',
+  const output = (videoStream: number, pipe: number) => [
+    '-map', `0:v:${videoStream}`, '-map', '0:a:0',
     ...video,
     '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000',
     '-f', 'mp4',
@@ -34,6 +37,16 @@ export function ffmpegFmp4Args(o: HlsOutputOptions): string[] {
     '-movflags', '+frag_keyframe+empty_moov+default_base_moof',
     '-frag_duration', String(Math.round(o.fragmentMicros)),
     '-flush_packets', '1',
-    'pipe:1',
+    `pipe:${pipe}`,
+  ];
+  const layers = o.layers ?? 1;
+  const top = output(layers - 1, 1);
+  const lower = Array.from({ length: layers - 1 }, (_, layer) => output(layer, 3 + layer));
+  return [
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning',
+    '-protocol_whitelist', 'file,udp,rtp',
+    '-i', o.sdpPath,
+    ...top,
+    ...lower.flat(),
   ];
 }

@@ -44,15 +44,23 @@ export class FfmpegProcess {
     args: string[],
     private readonly logger: Logger,
     onOutput?: (chunk: Buffer) => void,
-    /** `input`: feed standard input. `secrets`: never logged (FFmpeg repeats its input URL, an SRT passphrase in it, in errors). */
-    o: { input?: boolean; secrets?: string[] } = {},
+    /**
+     * `input`: feed standard input. `secrets`: never logged (FFmpeg repeats its input URL, an SRT
+     * passphrase in it, in errors). `moreOutputs`: what FFmpeg writes to `pipe:3`, `pipe:4` …, in order.
+     */
+    o: { input?: boolean; secrets?: string[]; moreOutputs?: ((chunk: Buffer) => void)[] } = {},
   ) {
-    // setpriv execs FFmpeg in place: the pid, signals and exit status are FFmpeg's.
+    // setpriv execs FFmpeg in place: the pid, signals and exit status are FFmpeg's (and its pipes).
     const [command, argv] = ffmpegCommand(ffmpegPath, args);
-    this.child = spawn(command, argv, { stdio: [o.input ? 'pipe' : 'ignore', onOutput ? 'pipe' : 'ignore', 'pipe'] });
+    const more = o.moreOutputs ?? [];
+    this.child = spawn(command, argv, { stdio: [o.input ? 'pipe' : 'ignore', onOutput ? 'pipe' : 'ignore', 'pipe', ...more.map(() => 'pipe' as const)] });
     // A write to an FFmpeg that just died fails with EPIPE: its exit is reported by `exited`.
     this.child.stdin?.on('error', () => undefined);
     if (onOutput) this.child.stdout!.on('data', onOutput);
+    more.forEach((listener, i) => {
+      const pipe = this.child.stdio[3 + i];
+      if (pipe && 'on' in pipe) pipe.on('data', listener);
+    });
     createInterface({ input: this.child.stderr! }).on('line', (raw) => {
       if (!raw.trim()) return;
       const line = (o.secrets ?? []).reduce((text, secret) => (secret ? text.replaceAll(secret, '[secret]') : text), raw);

@@ -14,6 +14,11 @@ export interface TrackInfo {
   codec: string;
   /** H264: profile_idc (66 Baseline, 77 Main, 100 High, …), from the avcC box. */
   h264Profile?: number;
+  /** The codec as HLS CODECS and MSE name it (RFC 6381: avc1.42e01f, mp4a.40.2). */
+  codecString?: string;
+  /** Video: the frame size the sample entry declares. */
+  width?: number;
+  height?: number;
   timescale: number;
   /** The movie's defaults for the track (`trex`), used when a fragment gives none. */
   defaultSampleFlags?: number;
@@ -92,11 +97,15 @@ export function readInit(moov: Buffer): TrackInfo[] {
     // avc1/avc3 entries carry the avcC box (mp4box types it loosely across sample entries).
     const avcC = entry && 'avcC' in entry ? (entry.avcC as { AVCProfileIndication?: number } | undefined) : undefined;
     const h264Profile = avcC?.AVCProfileIndication;
+    const codecString = entry?.getCodec();
+    const size = entry && 'width' in entry && 'height' in entry ? { width: Number(entry.width), height: Number(entry.height) } : {};
     tracks.push({
       id,
       kind: handler === 'vide' ? 'video' : 'audio',
       codec: entry?.type ?? '',
       ...(h264Profile !== undefined ? { h264Profile } : {}),
+      ...(codecString ? { codecString } : {}),
+      ...(handler === 'vide' ? size : {}),
       timescale,
       defaultSampleFlags: trex?.default_sample_flags,
       defaultSampleDuration: trex?.default_sample_duration,

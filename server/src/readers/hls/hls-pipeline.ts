@@ -8,10 +8,12 @@ import type { DrainingStreams } from './draining-streams.js';
 import { ffmpegFmp4Args } from './ffmpeg-args.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
 import { fmp4Feed } from './fmp4-feed.js';
+import type { TrackInfo } from './fmp4.js';
 import { LlPackager } from './ll-packager.js';
 import { LayerFollower } from './layer-hold.js';
 import { LlHlsStream } from './ll-stream.js';
 import type { PortAllocator } from './port-allocator.js';
+import { HlsRenditions } from './renditions.js';
 import { describeConsumerStream, writeSdp } from './sdp.js';
 import { SenderReportRelay, type ClockLeg } from './sender-report-relay.js';
 import { waitForUdpPorts } from './udp-listeners.js';
@@ -53,6 +55,32 @@ async function firstLayer(producer: types.Producer, timeoutMs: number, cancelled
   return null;
 }
 
+/**
+ * The layers a simulcast source sends, low to high, with their SSRCs: every layer it declares
+ * once it sends them all, else, after `timeoutMs`, those it sends by then.
+ */
+async function sentLayers(producer: types.Producer, timeoutMs: number, cancelled: () => boolean): Promise<{ layer: number; ssrc: number }[]> {
+  const count = producer.rtpParameters.encodings?.length ?? 0;
+  const started = Date.now();
+  for (;;) {
+    const sent: { layer: number; ssrc: number }[] = [];
+    for (let layer = 0; layer < count; layer++) {
+      const ssrc = await layerSsrc(producer, layer);
+      if (ssrc !== null) sent.push({ layer, ssrc });
+    }
+    if (sent.length === count || Date.now() - started > timeoutMs || producer.closed || cancelled()) return sent;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A simulcast layer HLS passes through as a rendition of its own (the top one is the pipeline's own stream). */
+interface LowerRendition {
+  layer: number;
+  packager: LlPackager;
+  stream: LlHlsStream;
+  tracks: TrackInfo[] | null;
+}
+
 /** Where the pipeline finds what the server provides for every channel. */
 export interface HlsRuntime {
   ports: PortAllocator;
@@ -82,8 +110,8 @@ const WATCH_INTERVAL_MS = 1000;
 
 const FRAGMENT_MICROS = 25_000;
 const LOOPBACK = '127.0.0.1';
-/** Video RTP/RTCP, audio RTP/RTCP. */
-const PORTS_PER_CHANNEL = 4;
+/** RTP and RTCP for each stream FFmpeg reads. */
+const PORTS_PER_STREAM = 2;
 
 /**
  * mediasoup → FFmpeg → LL-HLS for one channel: two PlainTransports send RTP to the ports of an
@@ -98,6 +126,12 @@ export class HlsPipeline implements ChannelReader {
   readonly packager: LlPackager;
   readonly stream: LlHlsStream;
   private basePort: number | null = null;
+  private portCount = 0;
+  /** Simulcast layers passed through as renditions, below the top one (see startRenditions). */
+  private lower: LowerRendition[] = [];
+  private topTracks: TrackInfo[] | null = null;
+  /** One per video stream FFmpeg reads (several: one per rendition). */
+  private followers: LayerFollower[] = [];
   private readonly transports: types.PlainTransport[] = [];
   private relay: SenderReportRelay | null = null;
   private readonly consumers: types.Consumer[] = [];
@@ -111,10 +145,6 @@ export class HlsPipeline implements ChannelReader {
   private stopping: Promise<void> | null = null;
   /** FFmpeg is being replaced on purpose (a new simulcast layer): its exit is no failure. */
   private replacing = false;
-  /** The simulcast layer HLS carries (null: the source has one). */
-  private follower: LayerFollower | null = null;
-  /** The simulcast layer whose sender reports date the video (see run). */
-  private referenceLayer: number | null = null;
   private clockLegs: ClockLeg[] = [];
 
   private readonly audioProducer: types.Producer;
@@ -157,7 +187,7 @@ export class HlsPipeline implements ChannelReader {
 
   /** UDP ports this pipeline holds: FFmpeg's RTP/RTCP and the PlainTransports' own sockets. */
   get udpPorts(): number[] {
-    const ffmpegPorts = this.basePort === null ? [] : [0, 1, 2, 3].map((i) => this.basePort! + i);
+    const ffmpegPorts = this.basePort === null ? [] : Array.from({ length: this.portCount }, (_, i) => this.basePort! + i);
     return [...ffmpegPorts, ...(this.relay ? [this.relay.port] : []), ...this.transports.flatMap((t) => [t.tuple.localPort, t.rtcpTuple?.localPort ?? []].flat())];
   }
 
@@ -174,13 +204,32 @@ export class HlsPipeline implements ChannelReader {
     return Math.max(this.config.stallTimeoutMs, 3 * this.packager.targetDuration * 1000);
   }
 
+  /** The video consumers FFmpeg reads, low to high (one unless renditions are passed through). */
+  private get videoConsumers(): types.Consumer[] {
+    return this.consumers.filter((c) => c.kind === 'video');
+  }
+
+  private requestKeyFrames(): void {
+    // Every layer at once: each rendition's segments can then start with a key frame of its own.
+    for (const consumer of this.videoConsumers) if (!consumer.closed) this.media.requestKeyFrame(consumer);
+  }
+
   private async run(): Promise<void> {
     const { router } = this.media;
-    const base = await this.runtime.ports.allocate(PORTS_PER_CHANNEL);
+    const simulcast = this.videoProducer.type === 'simulcast';
+    // Renditions need every layer as it is (copied): a transcoded source has one.
+    const layers =
+      simulcast && this.config.renditions === 'layers' && this.videoMode === 'copy'
+        ? await sentLayers(this.videoProducer, this.config.syncWaitMs, () => this.stopping !== null || this.hooks.channelEnded())
+        : [];
+    const renditions = layers.length >= 2 ? layers : null;
+    const videoStreams = renditions ?? [null];
+    this.portCount = PORTS_PER_STREAM * (videoStreams.length + 1);
+    const base = await this.runtime.ports.allocate(this.portCount);
     this.basePort = base;
     const legs = [
-      { producer: this.videoProducer, kind: 'video' as const, port: base },
-      { producer: this.audioProducer, kind: 'audio' as const, port: base + 2 },
+      ...videoStreams.map((layer, i) => ({ producer: this.videoProducer, kind: 'video' as const, port: base + PORTS_PER_STREAM * i, layer })),
+      { producer: this.audioProducer, kind: 'audio' as const, port: base + PORTS_PER_STREAM * videoStreams.length, layer: null },
     ];
     const streams = [];
     const relay = await SenderReportRelay.open(this.media.senderClocks, this.media.logger);
@@ -198,54 +247,80 @@ export class HlsPipeline implements ChannelReader {
         producerId: leg.producer.id,
         rtpCapabilities: router.rtpCapabilities,
         paused: true,
+        ...(leg.layer ? { preferredLayers: { spatialLayer: leg.layer.layer } } : {}),
       });
       this.consumers.push(consumer);
       streams.push(describeConsumerStream(leg.kind, leg.port, consumer.rtpParameters));
     }
     // A simulcast consumer's timestamps are those of the first layer it sends, mapped onto the
     // others by their sender reports when it switches (mediasoup's "RTP timestamp reference"):
-    // that layer's reports date the video for every layer HLS may carry later. It is the top
-    // layer once the source sends it (else the highest it sends); if the consumer starts on
-    // another, onFirst corrects it.
-    const video = this.consumers[0]!;
-    let videoSsrc = singleSsrc(this.videoProducer.rtpParameters);
-    if (video.type === 'simulcast') {
+    // that layer's reports date the video for every layer it may carry later. Without renditions
+    // it is the top layer once the source sends it (else the highest it sends); a rendition's
+    // consumer starts on its own layer. If a consumer starts on another, onFirst corrects it.
+    const videos = this.videoConsumers;
+    let videoSsrcs: (number | null)[] = [singleSsrc(this.videoProducer.rtpParameters)];
+    const expectedLayers: (number | null)[] = renditions ? renditions.map((r) => r.layer) : [null];
+    if (renditions) videoSsrcs = renditions.map((r) => r.ssrc);
+    else if (videos[0]!.type === 'simulcast') {
       const first = await firstLayer(this.videoProducer, this.config.syncWaitMs, () => this.stopping !== null || this.hooks.channelEnded());
-      this.referenceLayer = first?.layer ?? null;
-      videoSsrc = first?.ssrc ?? null;
+      expectedLayers[0] = first?.layer ?? null;
+      videoSsrcs = [first?.ssrc ?? null];
     }
     this.clockLegs = legs.map((leg, i) => ({
       kind: leg.kind,
-      sourceSsrc: leg.kind === 'video' ? videoSsrc : singleSsrc(leg.producer.rtpParameters),
+      sourceSsrc: leg.kind === 'video' ? videoSsrcs[i]! : singleSsrc(leg.producer.rtpParameters),
       consumerSsrc: singleSsrc(this.consumers[i]!.rtpParameters) ?? 0,
       rtcpPort: leg.port + 1,
       clockRate: this.consumers[i]!.rtpParameters.codecs[0]?.clockRate ?? (leg.kind === 'video' ? 90_000 : 48_000),
     }));
     relay.setLegs(this.clockLegs);
+    if (renditions) this.startRenditions(renditions.map((r) => r.layer));
 
     await mkdir(this.runtime.runDir, { recursive: true });
     await writeFile(this.sdpPath, writeSdp(`livecast ${this.media.channelId}`, LOOPBACK, streams));
 
     await this.launchFfmpeg(false);
     await this.primeFfmpeg();
-    // Before the resume: the consumer reports its first layer then.
-    if (video.type === 'simulcast') {
-      const top = (this.videoProducer.rtpParameters.encodings?.length ?? 1) - 1;
-      this.follower = new LayerFollower(video, top, {
-        onFirst: (layer) => void this.onFirstLayer(layer),
-        onSwitch: (from, to, holdMs) => this.onLayerSwitch(from, to, holdMs),
-      });
-    }
+    // Before the resume: the consumers report their first layer then.
+    videos.forEach((consumer, i) => {
+      if (consumer.type !== 'simulcast') return;
+      const own = renditions ? renditions[i]!.layer : (this.videoProducer.rtpParameters.encodings?.length ?? 1) - 1;
+      this.followers.push(
+        new LayerFollower(consumer, own, {
+          onFirst: (layer) => void this.onFirstLayer(i, expectedLayers, layer),
+          onSwitch: (from, to, holdMs) => this.onLayerSwitch(from, to, holdMs),
+        }),
+      );
+    });
     await this.resumeMedia();
-    this.media.requestKeyFrame(video);
+    this.requestKeyFrames();
     // Browsers send a key frame only when asked (Chromium: 2 in 2 minutes); segments start at
     // key frames, so asking once per segment target keeps segments at that length.
     this.timers.push(
-      setInterval(() => {
-        if (!video.closed) this.media.requestKeyFrame(video);
-      }, this.config.segmentSeconds * 1000),
+      setInterval(() => this.requestKeyFrames(), this.config.segmentSeconds * 1000),
       setInterval(() => this.watchProgress(), WATCH_INTERVAL_MS),
     );
+  }
+
+  /**
+   * Each simulcast layer below the top one becomes a rendition: its own output of the same
+   * FFmpeg (so the same timeline), packaged following the top one's packager, so that the same
+   * segment and part numbers start at the same media time in every rendition. The channel's
+   * stream (the top layer's) then answers for the multivariant playlist.
+   */
+  private startRenditions(layers: number[]): void {
+    const top = layers.at(-1)!;
+    this.lower = layers.slice(0, -1).map((layer) => {
+      const packager = new LlPackager({ partTarget: this.config.partSeconds, segmentTarget: this.config.segmentSeconds, now: Date.now, follow: this.packager });
+      return { layer, packager, stream: new LlHlsStream(packager), tracks: null };
+    });
+    const renditions = new HlsRenditions([
+      ...this.lower.map((r) => ({ name: `v${r.layer}`, stream: r.stream, tracks: () => r.tracks })),
+      { name: `v${top}`, stream: this.stream, tracks: () => this.topTracks },
+    ]);
+    for (const rendition of renditions.list) rendition.stream.joinRenditions(renditions, rendition.name);
+    this.stream.renditions = renditions;
+    this.media.logger.info({ layers }, 'hls renditions: one per simulcast layer, passed through');
   }
 
   /**
@@ -261,14 +336,15 @@ export class HlsPipeline implements ChannelReader {
     this.replaceFfmpeg();
   }
 
-  /** The consumer started on another layer than the one whose reports FFmpeg got: date the video by it, from a new FFmpeg. */
-  private async onFirstLayer(layer: number): Promise<void> {
-    if (layer === this.referenceLayer || this.stopping) return;
+  /** A video consumer started on another layer than the one whose reports FFmpeg got: date its video by that layer, from a new FFmpeg. */
+  private async onFirstLayer(index: number, expected: (number | null)[], layer: number): Promise<void> {
+    if (layer === expected[index] || this.stopping) return;
     const ssrc = await layerSsrc(this.videoProducer, layer);
     if (this.stopping) return;
-    this.media.logger.info({ expected: this.referenceLayer, layer, ssrc }, 'hls video starts on another simulcast layer; dating it by that layer');
-    this.referenceLayer = layer;
-    this.clockLegs = this.clockLegs.map((leg) => (leg.kind === 'video' ? { ...leg, sourceSsrc: ssrc } : leg));
+    this.media.logger.info({ expected: expected[index], layer, ssrc }, 'hls video starts on another simulcast layer; dating it by that layer');
+    expected[index] = layer;
+    let video = -1;
+    this.clockLegs = this.clockLegs.map((leg) => (leg.kind === 'video' && ++video === index ? { ...leg, sourceSsrc: ssrc } : leg));
     this.relay?.setLegs(this.clockLegs);
     this.replaceFfmpeg();
   }
@@ -282,8 +358,9 @@ export class HlsPipeline implements ChannelReader {
   /** Starts FFmpeg and waits until it listens on its RTP ports (packets before that are lost). */
   private async launchFfmpeg(restart: boolean): Promise<void> {
     const video = this.videoMode;
-    const output = this.outputReader();
-    const ffmpeg = new FfmpegProcess(
+    const output = this.outputReader(this.packager, (tracks) => (this.topTracks = tracks), true);
+    const lowerOutputs = this.lower.map((r) => this.outputReader(r.packager, (tracks) => (r.tracks = tracks), false));
+    const ffmpeg: FfmpegProcess = new FfmpegProcess(
       this.config.ffmpegPath,
       ffmpegFmp4Args({
         sdpPath: this.sdpPath,
@@ -292,10 +369,16 @@ export class HlsPipeline implements ChannelReader {
         fragmentMicros: FRAGMENT_MICROS,
         keyFrameSeconds: this.config.segmentSeconds,
         video,
+        layers: this.lower.length + 1,
       }),
       this.media.logger,
       (chunk) => {
         if (this.ffmpeg === ffmpeg) output(chunk);
+      },
+      {
+        moreOutputs: lowerOutputs.map((lowerOutput) => (chunk: Buffer) => {
+          if (this.ffmpeg === ffmpeg) lowerOutput(chunk);
+        }),
       },
     );
     this.ffmpeg = ffmpeg;
@@ -304,7 +387,8 @@ export class HlsPipeline implements ChannelReader {
     void ffmpeg.exited.then((exit) => this.onFfmpegExit(exit, Date.now() - startedAt));
     this.media.logger.info({ video, basePort: this.basePort, ffmpegPid: ffmpeg.pid, restart }, restart ? 'hls pipeline restarting ffmpeg' : 'hls pipeline starting');
     try {
-      await waitForUdpPorts([this.basePort!, this.basePort! + 2], {
+      const rtpPorts = Array.from({ length: this.portCount / PORTS_PER_STREAM }, (_, i) => this.basePort! + PORTS_PER_STREAM * i);
+      await waitForUdpPorts(rtpPorts, {
         timeoutMs: 5000,
         isCancelled: () => this.stopping !== null || !ffmpeg.running,
       });
@@ -327,7 +411,7 @@ export class HlsPipeline implements ChannelReader {
     await this.primeFfmpeg();
     if (this.stopping || this.ffmpeg !== ffmpeg) return;
     await this.resumeMedia();
-    this.media.requestKeyFrame(this.consumers[0]!);
+    this.requestKeyFrames();
   }
 
   private async resumeMedia(): Promise<void> {
@@ -341,10 +425,13 @@ export class HlsPipeline implements ChannelReader {
     await this.relay!.prime(this.config.syncWaitMs, () => this.stopping !== null || this.hooks.channelEnded() || this.ffmpeg !== ffmpeg);
   }
 
-  /** Reads one FFmpeg's fMP4 output into the packager. */
-  private outputReader(): (chunk: Buffer) => void {
-    const feed = fmp4Feed(this.packager, {
-      onFragment: (_data, _timing, arrivedAt) => (this.lastFragmentAt = arrivedAt),
+  /** Reads one FFmpeg output's fMP4 into its packager; the top one's fragments tell that FFmpeg is alive. */
+  private outputReader(packager: LlPackager, onTracks: (tracks: TrackInfo[]) => void, top: boolean): (chunk: Buffer) => void {
+    const feed = fmp4Feed(packager, {
+      onInit: (tracks) => onTracks(tracks),
+      onFragment: (_data, _timing, arrivedAt) => {
+        if (top) this.lastFragmentAt = arrivedAt;
+      },
       onBroken: (error) => {
         // Output that cannot be read is FFmpeg's failure: killing it hands it to the restart path.
         this.media.logger.error({ err: error }, 'unreadable fMP4 from ffmpeg; restarting it');
@@ -411,11 +498,13 @@ export class HlsPipeline implements ChannelReader {
     this.stopping ??= (async () => {
       this.timers.forEach((t) => clearTimeout(t));
       if (this.restartTimer) clearTimeout(this.restartTimer);
-      this.follower?.close();
+      for (const follower of this.followers) follower.close();
       await this.ffmpeg?.stop();
       for (const transport of this.transports) transport.close();
       this.relay?.close();
-      if (this.basePort !== null) this.runtime.ports.release(this.basePort, PORTS_PER_CHANNEL);
+      if (this.basePort !== null) this.runtime.ports.release(this.basePort, this.portCount);
+      // The lower renditions end with the top one (players on them see EXT-X-ENDLIST too).
+      for (const rendition of this.lower) rendition.packager.end();
       await rm(this.sdpPath, { force: true }).catch((error: unknown) => this.media.logger.error({ err: error, path: this.sdpPath }, 'could not remove the SDP file'));
       this.runtime.draining.endStream(this.media.channelId, this.packager, this.stream);
       this.media.logger.info('hls pipeline stopped');

@@ -1,5 +1,6 @@
 import HLS from 'hls-parser';
 import { round3, type LlPackager, type Segment } from './ll-packager.js';
+import type { RenditionReport } from './renditions.js';
 
 /** Durations in playlists: milliseconds are plenty, and floats must not print as 0.20000000000000001. */
 
@@ -10,7 +11,7 @@ import { round3, type LlPackager, type Segment } from './ll-packager.js';
  * durations and the preload hint. `skip` writes a delta update (`_HLS_skip=YES`): segments older
  * than CAN-SKIP-UNTIL from the end are replaced by EXT-X-SKIP.
  */
-export function writeLlPlaylist(packager: LlPackager, o: { skip?: boolean } = {}): string {
+export function writeLlPlaylist(packager: LlPackager, o: { skip?: boolean; renditionReports?: RenditionReport[] } = {}): string {
   const partTarget = packager.partTarget;
   const td = packager.targetDuration;
   const segments = packager.segments;
@@ -72,6 +73,7 @@ export function writeLlPlaylist(packager: LlPackager, o: { skip?: boolean } = {}
     skip: skipped,
     segments: out,
     endlist: packager.isEnded,
+    renditionReports: (o.renditionReports ?? []).map((r) => new HLS.types.RenditionReport({ uri: r.uri, lastMSN: r.lastMsn, lastPart: r.lastPart })),
   });
   return HLS.stringify(playlist);
 }

@@ -1,5 +1,6 @@
 import type { LlPackager } from './ll-packager.js';
 import { writeLlPlaylist } from './ll-playlist.js';
+import type { HlsRenditions } from './renditions.js';
 
 /** Blocking requests wait at most this many target durations (rfc8216bis §6.2.5.2), then get 503. */
 const BLOCK_TARGET_DURATIONS = 3;
@@ -19,6 +20,14 @@ export class LlHlsStream {
   private deltaBytes: Buffer | null = null;
   private readonly waiters = new Set<() => void>();
   private closed = false;
+  /**
+   * A channel with several renditions: set on the top one's stream (the one served as the
+   * channel's), which then answers for index.m3u8 with the multivariant playlist.
+   */
+  renditions: HlsRenditions | null = null;
+  /** This stream as one of a channel's renditions: its name there, for the reports on the others. */
+  renditionName: string | null = null;
+  private reportsOf: HlsRenditions | null = null;
 
   /** `packager`: what readers of the packaged media (the recorder) read besides HTTP. */
   constructor(readonly packager: LlPackager) {
@@ -72,9 +81,20 @@ export class LlHlsStream {
     return this.packager.newest;
   }
 
+  /** Makes this stream rendition `name` of `renditions`: its playlists report on the others. */
+  joinRenditions(renditions: HlsRenditions, name: string): void {
+    this.reportsOf = renditions;
+    this.renditionName = name;
+  }
+
+  /**
+   * Written once per version of this stream: the reports on the other renditions are as of then,
+   * at most a part behind (rewriting on every part of every rendition would multiply the work).
+   */
   playlist(skip: boolean): string {
-    if (skip) return (this.delta ??= writeLlPlaylist(this.packager, { skip: true }));
-    return (this.full ??= writeLlPlaylist(this.packager));
+    const renditionReports = this.reportsOf && this.renditionName ? this.reportsOf.reportsFor(this.renditionName) : undefined;
+    if (skip) return (this.delta ??= writeLlPlaylist(this.packager, { skip: true, renditionReports }));
+    return (this.full ??= writeLlPlaylist(this.packager, { renditionReports }));
   }
 
   /** `playlist(skip)` encoded once per version, as HTTP sends it. */
