@@ -185,3 +185,30 @@ test('HLS of a simulcast broadcast: a multivariant playlist with one passed-thro
   // FFmpeg was replaced for the layers, never restarted after a failure.
   expect(await failedFfmpegRestarts()).toBe(restartsBefore);
 });
+
+test('an HLS viewer on Auto whose network narrows below the top rendition’s bandwidth switches down by itself and keeps playing, and goes back up when it widens', async ({ app, browser, page }) => {
+  test.setTimeout(150_000);
+  const channelId = await goLive(page);
+  const base = `${app.url}/hls/${channelId}`;
+  const isMultivariant = async () => (await fetchPlaylist(`${base}/index.m3u8`).catch(() => null))?.playlist.isMasterPlaylist ?? false;
+  await expect.poll(isMultivariant, { timeout: 20_000 }).toBe(true);
+  const viewer = await (await browser.newContext()).newPage();
+  await viewer.goto(`/watch/${channelId}?mode=hls`);
+  await expectVideoPlaying(viewer);
+  await expect.poll(() => receivedWidth(viewer), { timeout: 30_000 }).toBe(1280);
+
+  // Chromium's own network emulation on the viewer's requests: between the middle and the top rendition's bit rates.
+  const { playlist } = await fetchPlaylist(`${base}/index.m3u8`);
+  if (!playlist.isMasterPlaylist) throw new Error('not a multivariant playlist');
+  const [, mid, top] = playlist.variants.map((v) => v.bandwidth);
+  const throughput = Math.round((mid! + top!) / 2);
+  const cdp = await viewer.context().newCDPSession(viewer);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: throughput / 8, uploadThroughput: -1 });
+  await expect.poll(() => receivedWidth(viewer), { timeout: 45_000 }).toBeLessThan(1280);
+  await expectVideoPlaying(viewer);
+
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await expect.poll(() => receivedWidth(viewer), { timeout: 45_000 }).toBe(1280);
+  await expectVideoPlaying(viewer);
+});
