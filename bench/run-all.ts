@@ -15,6 +15,7 @@ import { runKeyframeInterval } from './keyframe-interval.js';
 import { runPackagingCost } from './packaging-cost.js';
 import { runRealtimeLoad } from './realtime-load.js';
 import { runRecordingCost } from './recording-cost.js';
+import { runRenditionsCost } from './renditions-cost.js';
 import { runSignalling } from './signalling.js';
 import { runSimulcast } from './simulcast.js';
 import { runSoak } from './soak.js';
@@ -40,6 +41,7 @@ const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['recording', runRecordingCost],
   ['simulcast', runSimulcast],
   ['ffmpeg-memory', runFfmpegMemory],
+  ['renditions', runRenditionsCost],
   ['realtime-load', runRealtimeLoad],
   ['soak', runSoak, { onlyByName: true }],
 ];
