@@ -9,6 +9,7 @@ import { runCluster } from './cluster.js';
 import { runCostPerChannel } from './cost-per-channel.js';
 import { runFfmpegMemory } from './ffmpeg-memory.js';
 import { runGlassToGlass } from './glass-to-glass.js';
+import { runHlsAbr } from './hls-abr.js';
 import { runHlsServing } from './hls-serving.js';
 import { runIngestCost } from './ingest-cost.js';
 import { runKeyframeInterval } from './keyframe-interval.js';
@@ -42,6 +43,7 @@ const benchmarks: [string, () => Promise<void>, { onlyByName?: boolean }?][] = [
   ['simulcast', runSimulcast],
   ['ffmpeg-memory', runFfmpegMemory],
   ['renditions', runRenditionsCost],
+  ['hls-abr', runHlsAbr],
   ['realtime-load', runRealtimeLoad],
   ['soak', runSoak, { onlyByName: true }],
 ];

@@ -114,7 +114,8 @@ test('HLS of a simulcast broadcast: a multivariant playlist with one passed-thro
   await expect.poll(isMultivariant, { timeout: 20_000 }).toBe(true);
   const { playlist: multivariant } = await fetchPlaylist(`${base}/index.m3u8`);
   if (!multivariant.isMasterPlaylist) throw new Error('not a multivariant playlist');
-  const variants = multivariant.variants;
+  // Listed top first (where players start), here put low to high.
+  const variants = [...multivariant.variants].reverse();
   expect(variants.map((v) => v.uri)).toEqual(['v0/index.m3u8', 'v1/index.m3u8', 'v2/index.m3u8']);
   expect(variants.map((v) => v.resolution)).toEqual([
     { width: 320, height: 180 },
@@ -200,7 +201,7 @@ test('an HLS viewer on Auto whose network narrows below the top rendition’s ba
   // Chromium's own network emulation on the viewer's requests: between the middle and the top rendition's bit rates.
   const { playlist } = await fetchPlaylist(`${base}/index.m3u8`);
   if (!playlist.isMasterPlaylist) throw new Error('not a multivariant playlist');
-  const [, mid, top] = playlist.variants.map((v) => v.bandwidth);
+  const [top, mid] = playlist.variants.map((v) => v.bandwidth);
   const throughput = Math.round((mid! + top!) / 2);
   const cdp = await viewer.context().newCDPSession(viewer);
   await cdp.send('Network.enable');

@@ -28,20 +28,19 @@ describe('ffmpegFmp4Args', () => {
     expect(args.at(-1)).toBe('pipe:1');
   });
 
-  it('writes one output per simulcast layer, each with the audio: the top one on standard output, the others on pipes 3, 4 …', () => {
+  it('writes one fMP4 per simulcast layer through the tee muxer, each with the audio encoded once: the top layer on standard output, the others on pipes 3, 4 …', () => {
     const args = ffmpegFmp4Args({ ...base, video: 'copy', layers: 3 });
-    const outputs = args.flatMap((a, i) => (a.startsWith('pipe:') ? [{ pipe: a, maps: mapsBefore(args, i) }] : []));
-    expect(outputs).toEqual([
-      { pipe: 'pipe:1', maps: ['0:v:2', '0:a:0'] },
-      { pipe: 'pipe:3', maps: ['0:v:0', '0:a:0'] },
-      { pipe: 'pipe:4', maps: ['0:v:1', '0:a:0'] },
+    const maps = args.flatMap((a, i) => (a === '-map' ? [args[i + 1]] : []));
+    expect(maps).toEqual(['0:v:2', '0:v:0', '0:v:1', '0:a:0']);
+    expect(valueOf(args, '-c:v')).toBe('copy');
+    expect(args.filter((a) => a === '-c:a')).toHaveLength(1);
+    expect(valueOf(args, '-f')).toBe('tee');
+    const slaves = args.at(-1)!.split('|');
+    expect(slaves.map((slave) => /select='(.*?)'.*\](.*)$/.exec(slave)!.slice(1))).toEqual([
+      ['v\\:0,a', 'pipe\\:1'],
+      ['v\\:1,a', 'pipe\\:3'],
+      ['v\\:2,a', 'pipe\\:4'],
     ]);
-    expect(args.filter((a) => a === 'copy')).toHaveLength(3);
+    for (const slave of slaves) expect(slave).toContain('movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=66000');
   });
 });
-
-/** The -map values of the output that ends at index `end`. */
-function mapsBefore(args: string[], end: number): string[] {
-  const start = args.slice(0, end).findLastIndex((a) => a.startsWith('pipe:')) + 1;
-  return args.slice(start, end).flatMap((a, i, all) => (a === '-map' ? [all[i + 1]!] : []));
-}

@@ -64,13 +64,16 @@ export class HlsRenditions {
   }
 
   /**
-   * The multivariant playlist: one variant per rendition with its measured BANDWIDTH (peak
+   * The multivariant playlist: one variant per rendition, top first, with its measured BANDWIDTH (peak
    * segment bit rate, as the spec defines it) and AVERAGE-BANDWIDTH, RESOLUTION and CODECS from
    * its init segment. Null until every rendition is ready.
    */
   multivariant(): string | null {
     if (!this.ready) return null;
-    const variants = this.list.map((r) => {
+    // Top first: players start on the first variant listed (hls.js among them), and hls.js,
+    // estimating bandwidth from LL-HLS parts that are waited for, is slow to move up and quick
+    // to move down: a viewer on a narrow link is down a rendition within seconds.
+    const variants = [...this.list].reverse().map((r) => {
       const tracks = r.tracks()!;
       const video = tracks.find((t) => t.kind === 'video');
       const rates = segmentBitrates(r.stream.packager) ?? { peak: 1, average: 1 };
