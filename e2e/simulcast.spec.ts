@@ -146,6 +146,9 @@ test('HLS of a simulcast broadcast: a multivariant playlist with one passed-thro
       expect(Math.abs(other.programDateTime!.getTime() - high!.programDateTime!.getTime()), `segment ${msn}'s start`).toBeLessThanOrEqual(60);
     }
   }
+  // Key frames are asked of every layer at once: each rendition's segments start with one of its own.
+  const independent = complete.map((m) => common.filter((msn) => m.get(msn)!.parts[0]?.independent).length);
+  console.log(`segments starting with a key frame, per rendition (of ${common.length}): ${independent.join(', ')}`);
   // Each rendition reports on the other two.
   for (const [i, p] of renditions.entries()) {
     expect(p.renditionReports.map((r) => r.uri).sort()).toEqual(variants.filter((_, j) => j !== i).map((v) => `../${v.uri}`).sort());

@@ -1,5 +1,8 @@
 import type { types } from 'mediasoup';
 
+/** What a key-frame request goes through: a video consumer (its PLI reaches the source through mediasoup). */
+export type KeyFrameTarget = Pick<types.Consumer, 'closed' | 'requestKeyFrame'>;
+
 /** Chromium's encoder ignores a key-frame request less than ~300 ms after the previous key frame. */
 const SENDER_MIN_KEY_FRAME_INTERVAL_MS = 350;
 
@@ -13,14 +16,14 @@ export class KeyFrameTiming {
   private lastKeyFrameAt = 0;
   private timer: NodeJS.Timeout | null = null;
   /** Held requests, one per consumer: each simulcast layer's consumer asks for its own layer's key frame. */
-  private readonly pending = new Set<types.Consumer>();
+  private readonly pending = new Set<KeyFrameTarget>();
 
   /** The source's video sent a key frame (mediasoup 'keyframe' trace). */
   noteKeyFrame(): void {
     this.lastKeyFrameAt = Date.now();
   }
 
-  request(via: types.Consumer): void {
+  request(via: KeyFrameTarget): void {
     const wait = this.waitMs();
     if (wait <= 0) return void via.requestKeyFrame().catch(() => undefined);
     this.pending.add(via);
