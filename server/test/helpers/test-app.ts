@@ -21,10 +21,11 @@ export interface FedChannel {
   stop(): Promise<void>;
 }
 
-export async function startFedChannel(app: App, { waitLive = true } = {}): Promise<FedChannel> {
+/** `fromPorts`: the sender's own RTP ports (see startRtpSource); dozens of senders on ephemeral ones sometimes fail to bind RTCP next to RTP. */
+export async function startFedChannel(app: App, { waitLive = true, fromPorts }: { waitLive?: boolean; fromPorts?: { video: number; audio: number } } = {}): Promise<FedChannel> {
   const { channel, publishToken } = await app.registry.create();
   const ingest = await createRtpIngest(channel);
-  const source = startRtpSource(ingest);
+  const source = startRtpSource(ingest, undefined, undefined, fromPorts ? { fromPorts } : {});
   if (waitLive) {
     try {
       await eventually(() => channel.state.phase === 'live', 'the channel to go live', 20_000);
