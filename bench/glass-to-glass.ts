@@ -33,11 +33,12 @@ export async function goLive(browser: Browser, baseUrl: string): Promise<string>
 /**
  * The go-live page with its test source, live; the page stays open (it is the broadcaster) until
  * the caller stops it. `beforeClick` runs once the button can be pressed (the test source is
- * ready), right before the click: the start of a timed go-live.
+ * ready), right before the click: the start of a timed go-live. `goLivePath`: the fake camera
+ * instead of the test source is plain `/go-live`.
  */
-export async function goLivePage(browser: Browser, baseUrl: string, beforeClick?: () => void): Promise<{ page: Page; channelId: string }> {
+export async function goLivePage(browser: Browser, baseUrl: string, beforeClick?: () => void, goLivePath = '/go-live?source=test'): Promise<{ page: Page; channelId: string }> {
   const page = await (await browser.newContext({ baseURL: baseUrl })).newPage();
-  await page.goto('/go-live?source=test');
+  await page.goto(goLivePath);
   await page.locator('[data-testid=go-live]:enabled').waitFor({ timeout: 30_000 });
   beforeClick?.();
   await page.getByTestId('go-live').click();

@@ -14,6 +14,7 @@
  */
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { chromiumLaunchOptions } from '../e2e/chromium.js';
+import { goLivePage } from './glass-to-glass.js';
 import { median, printTable, startBenchServer } from './lib.js';
 
 const RUNS = Number(process.env.BENCH_ABR_RUNS ?? 3);
@@ -63,13 +64,12 @@ async function readStalls(page: Page): Promise<{ stalls: number; stalledMs: numb
 
 async function runOnce(browser: Browser, mode: Mode): Promise<Run> {
   const server = await startBenchServer({ SIMULCAST: 'on', HLS_RENDITIONS: mode, RECORDINGS: 'off' }, { web: true });
-  const context = await browser.newContext({ baseURL: server.app.url });
+  let broadcaster: Page | null = null;
   try {
-    const broadcaster = await context.newPage();
-    await broadcaster.goto('/go-live');
-    await broadcaster.getByTestId('go-live').click();
-    await broadcaster.getByTestId('status').filter({ hasText: 'Live' }).waitFor({ timeout: 30_000 });
-    const channelId = (await broadcaster.getByTestId('channel-id').textContent())!.trim();
+    // Chromium's fake camera (1280x720: three layers), not the test source.
+    const live = await goLivePage(browser, server.app.url, undefined, '/go-live');
+    broadcaster = live.page;
+    const channelId = live.channelId;
     const producer = server.app.registry.get(channelId)!.tracks().find((p) => p.kind === 'video')!;
     await sleep(8000);
 
@@ -104,7 +104,7 @@ async function runOnce(browser: Browser, mode: Mode): Promise<Run> {
       width,
     };
   } finally {
-    await context.close();
+    await broadcaster?.context().close();
     await server.stop();
   }
 }

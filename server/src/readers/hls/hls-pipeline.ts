@@ -343,8 +343,8 @@ export class HlsPipeline implements ChannelReader {
     if (this.stopping) return;
     this.media.logger.info({ expected: expected[index], layer, ssrc }, 'hls video starts on another simulcast layer; dating it by that layer');
     expected[index] = layer;
-    let video = -1;
-    this.clockLegs = this.clockLegs.map((leg) => (leg.kind === 'video' && ++video === index ? { ...leg, sourceSsrc: ssrc } : leg));
+    // The video legs come first, in the consumers' order.
+    this.clockLegs = this.clockLegs.map((leg, i) => (i === index ? { ...leg, sourceSsrc: ssrc } : leg));
     this.relay?.setLegs(this.clockLegs);
     this.replaceFfmpeg();
   }

@@ -26,7 +26,7 @@ export interface PackagerOptions {
  * Where the leader cut, on its timeline (`generation`: its init segment's number): a part or a
  * segment ended at `at`, or the segment `msn` starts at `at`.
  */
-type Cut = { generation: number; at: number } & ({ kind: 'part-end' | 'segment-end' } | { kind: 'segment-start'; msn: number; discontinuity: boolean });
+type Cut = { generation: number; at: number; kind: 'part-end' | 'segment-end' } | { generation: number; at: number; kind: 'segment-start'; msn: number; discontinuity: boolean };
 
 type CutListener = (cut: Cut) => void;
 /** The leader packaged a frame from `start` to `end` (every cut at or before it is known). */
@@ -368,20 +368,11 @@ export class LlPackager {
         this.startSegment(span.start);
       }
     }
-    if (!this.open) {
-      // Audio that came after the last part closed opens this one: moved after this fragment,
-      // it would follow the audio this fragment carries, later in time (a track going backwards).
-      this.open = { chunks: this.carry, duration: 0, frames: 0, independent: span.sync, end: span.start };
-      this.carry = [];
-    }
-    this.open.chunks.push(data);
-    this.open.duration += span.duration;
-    this.open.frames += span.samples;
-    this.open.end = span.start + span.duration;
+    const open = this.addToPart(data, span);
     // Published as soon as it is full, without waiting for the next fragment: when it holds its
     // frames, or when one more frame of this length would not fit.
     const frame = span.samples > 0 ? span.duration / span.samples : 0;
-    const full = this.open.frames >= this.framesPerPart || this.open.duration + frame > this.partTarget + EPSILON;
+    const full = open.frames >= this.framesPerPart || open.duration + frame > this.partTarget + EPSILON;
     if (full && this.longEnoughPart()) this.closePart();
   }
 
@@ -415,36 +406,40 @@ export class LlPackager {
     this.refineAnchor(span, arrivedAt);
     this.cuts = this.cuts.filter((cut) => cut.generation >= generation);
     while (this.cuts[0] && this.cuts[0].generation === generation && span.start >= this.cuts[0].at - SAME_FRAME_SECONDS) {
-      const cut = this.cuts.shift()!;
-      if (cut.kind !== 'segment-start') {
-        if (cut.kind === 'part-end') this.closePart();
-        else this.closeSegment();
-        continue;
-      }
-      this.closeSegment();
-      this.pendingDiscontinuity ||= cut.discontinuity;
-      this.nextMsn = cut.msn;
-      this.startSegment(span.start);
+      this.applyCut(this.cuts.shift()!, span.start);
     }
     if (!this.openSegment()) {
       // Before the leader's first segment (of this timeline) there is nothing to add to.
       this.carry = [];
       return;
     }
-    if (!this.open) {
-      this.open = { chunks: this.carry, duration: 0, frames: 0, independent: span.sync, end: span.start };
-      this.carry = [];
-    }
-    this.open.chunks.push(data);
-    this.open.duration += span.duration;
-    this.open.frames += span.samples;
-    this.open.end = this.lastEnd;
+    this.addToPart(data, span);
     // The leader's part (or segment) that ends with this frame: published now, not with the next frame.
-    for (let cut = this.cuts[0]; cut && cut.kind !== 'segment-start' && cut.generation === generation && this.lastEnd >= cut.at - SAME_FRAME_SECONDS; cut = this.cuts[0]) {
-      this.cuts.shift();
-      if (cut.kind === 'part-end') this.closePart();
-      else this.closeSegment();
+    while (this.cuts[0] && this.cuts[0].kind !== 'segment-start' && this.cuts[0].generation === generation && this.lastEnd >= this.cuts[0].at - SAME_FRAME_SECONDS) {
+      this.applyCut(this.cuts.shift()!, span.start);
     }
+  }
+
+  /** Applies one of the leader's cuts before (or, for an end, after) the frame starting at `start`. */
+  private applyCut(cut: Cut, start: number): void {
+    if (cut.kind !== 'segment-start') return cut.kind === 'part-end' ? this.closePart() : this.closeSegment();
+    this.closeSegment();
+    this.pendingDiscontinuity ||= cut.discontinuity;
+    this.nextMsn = cut.msn;
+    this.startSegment(start);
+  }
+
+  /** Adds a frame to the part being built, opening it if none is. */
+  private addToPart(data: Buffer, span: TrackSpan): NonNullable<LlPackager['open']> {
+    // Audio that came after the last part closed opens this one: moved after this fragment, it
+    // would follow the audio this fragment carries, later in time (a track going backwards).
+    const open = (this.open ??= { chunks: this.carry, duration: 0, frames: 0, independent: span.sync, end: span.start });
+    if (open.chunks === this.carry) this.carry = [];
+    open.chunks.push(data);
+    open.duration += span.duration;
+    open.frames += span.samples;
+    open.end = span.start + span.duration;
+    return open;
   }
 
   /** rfc8216bis §4.4.4.9: a part that is not its segment's last lasts 85 % of the target, as written (a 0.178 part failed a 0.21 target). */
