@@ -132,6 +132,13 @@ const schema = z
      * multivariant playlist (players switch by bandwidth); `top` carries only the top layer.
      */
     HLS_RENDITIONS: z.enum(['layers', 'top']).default('layers'),
+    /**
+     * A one-layer H264 source (RTP from WebRTC or WHIP without simulcast) in HLS: `on` adds a
+     * transcoded ladder below it (½ and ¼ of its height, libx264, key frames where the source has
+     * them) as renditions of a multivariant playlist; the source itself is copied as the top one.
+     * Costs a decode and two small encodes per channel (bench:renditions).
+     */
+    HLS_LADDER: z.enum(['off', 'on']).default('off'),
     /** RTMP ingest (OBS's default output): `rtmp://<host>:<port>/live/<stream key>` on HOST; 0 turns it off. */
     RTMP_PORT: z.coerce.number().int().min(0).max(65535).default(1935),
     /** RTMPS (RTMP in TLS, with TLS_CERT/TLS_KEY) on this port; 0: none. Needs RTMP on. */
@@ -314,6 +321,7 @@ export function sections(e: Env) {
       ffmpegPath: e.FFMPEG_PATH,
       videoMode: e.HLS_VIDEO_MODE,
       renditions: e.HLS_RENDITIONS,
+      ladder: e.HLS_LADDER === 'on',
       maxRestarts: e.FFMPEG_MAX_RESTARTS,
       stallTimeoutMs: e.HLS_STALL_TIMEOUT_MS,
       syncWaitMs: e.HLS_SYNC_WAIT_MS,

@@ -43,4 +43,24 @@ describe('ffmpegFmp4Args', () => {
     ]);
     for (const slave of slaves) expect(slave).toContain('movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=66000');
   });
+
+  it('a ladder: the source copied as the top rung on standard output, ½ and ¼ of its height encoded below it with key frames where the source has them, the audio encoded once', () => {
+    const args = ffmpegFmp4Args({ ...base, video: 'copy', ladder: 3 });
+    expect(valueOf(args, '-filter_complex')).toBe("[0:v:0]split=2[s0][s1];[s0]scale=-2:'trunc(ih/8)*2'[r0];[s1]scale=-2:'trunc(ih/4)*2'[r1]");
+    const maps = args.flatMap((a, i) => (a === '-map' ? [args[i + 1]] : []));
+    expect(maps).toEqual(['0:v:0', '[r0]', '[r1]', '0:a:0']);
+    expect(valueOf(args, '-c:v:0')).toBe('copy');
+    for (const v of ['v:1', 'v:2']) {
+      expect(valueOf(args, `-c:${v}`)).toBe('libx264');
+      expect(valueOf(args, `-force_key_frames:${v}`)).toBe('source');
+      expect(valueOf(args, `-profile:${v}`)).toBe('baseline');
+      // The tee cannot ask the encoder for out-of-band SPS/PPS, which MP4 needs.
+      expect(valueOf(args, `-flags:${v}`)).toBe('+global_header');
+    }
+    expect(Number.parseInt(valueOf(args, '-maxrate:v:1')!)).toBeLessThan(Number.parseInt(valueOf(args, '-maxrate:v:2')!));
+    // Nothing meant for an encoder reaches the copied stream.
+    expect(args.filter((a) => /^-(preset|tune|profile|pix_fmt|maxrate|force_key_frames)(:v)?$/.test(a))).toEqual([]);
+    expect(args.filter((a) => a === '-c:a')).toHaveLength(1);
+    expect(args.at(-1)!.split('|').map((slave) => /\](.*)$/.exec(slave)![1])).toEqual(['pipe\\:1', 'pipe\\:3', 'pipe\\:4']);
+  });
 });

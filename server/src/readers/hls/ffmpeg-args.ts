@@ -12,7 +12,17 @@ export interface HlsOutputOptions {
    * `pipe:4` … from low to high. Absent: one video stream, one output.
    */
   layers?: number;
+  /**
+   * A transcoded ladder from a one-layer H264 source, as many rungs as given: the top rung is the
+   * source copied, each lower one half the height of the one above, encoded with libx264 with a
+   * key frame exactly where the source has one (so every rung's segments can start together).
+   * Outputs are laid out as for `layers`.
+   */
+  ladder?: number;
 }
+
+/** Each lower rung's bit-rate cap (kbit/s), low to high: about what Chromium's simulcast gives its layers. */
+const LADDER_MAX_KBPS = [250, 700];
 
 /**
  * FFmpeg command line: RTP described by an SDP in, fragmented MP4 out on standard output, about
@@ -30,18 +40,17 @@ const AAC = ['-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000'];
 export function ffmpegFmp4Args(o: HlsOutputOptions): string[] {
   const input = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning', '-protocol_whitelist', 'file,udp,rtp', '-i', o.sdpPath];
   const fragment = String(Math.round(o.fragmentMicros));
-  const layers = o.layers ?? 1;
-  if (layers > 1) {
+  const outputs = o.layers ?? o.ladder ?? 1;
+  if (outputs > 1) {
+    // The video streams' order: the top one first (pipe:1), then the others low to high.
+    const video = o.ladder ? ladderVideo(o.ladder) : { args: [...Array.from({ length: outputs }, (_, i) => ['-map', `0:v:${(i + outputs - 1) % outputs}`]).flat(), '-c:v', 'copy'] };
+    // Inside the tee's list a colon is escaped with a backslash, or it separates options.
+    const slaves = Array.from({ length: outputs }, (_, i) => `[f=mp4:select='v\\:${i},a':movflags=${FMP4.movflags}:frag_duration=${fragment}:flush_packets=1]pipe\\:${i === 0 ? 1 : 2 + i}`);
     // One output through the tee muxer: the audio is encoded once and muxed into every
     // rendition's fMP4 (an output per rendition would encode it once each: 2.2x the CPU).
-    const maps = [layers - 1, ...Array.from({ length: layers - 1 }, (_, layer) => layer)].flatMap((layer) => ['-map', `0:v:${layer}`]);
-    // The tee's video streams are in `maps` order: the top layer first (pipe:1), then low to high.
-    // Inside the tee's list a colon is escaped with a backslash, or it separates options.
-    const slaves = Array.from({ length: layers }, (_, i) => `[f=mp4:select='v\\:${i},a':movflags=${FMP4.movflags}:frag_duration=${fragment}:flush_packets=1]pipe\\:${i === 0 ? 1 : 2 + i}`);
     return [
       ...input,
-      ...maps, '-map', '0:a:0',
-      '-c:v', 'copy',
+      ...video.args, '-map', '0:a:0',
       // The tee cannot tell the encoder that MP4 wants the AAC config out of band.
       ...AAC, '-flags:a', '+global_header',
       // A layer that pauses must not hold the others' fragments back for the default 10 s.
@@ -67,4 +76,30 @@ export function ffmpegFmp4Args(o: HlsOutputOptions): string[] {
     '-flush_packets', '1',
     'pipe:1',
   ];
+}
+
+/**
+ * The ladder's video: the source copied as the top rung; below it, rung k of n (0 the lowest) is
+ * the decoded source scaled to 1/2^(n-1-k) of its height (even sizes, as H264 wants), encoded
+ * for latency (no B-frames, no lookahead) with key frames only where the source has one.
+ */
+function ladderVideo(rungs: number): { args: string[] } {
+  const lower = rungs - 1;
+  const scales = Array.from({ length: lower }, (_, k) => `scale=-2:'trunc(ih/${2 ** (lower - k + 1)})*2'[r${k}]`);
+  const split = lower > 1 ? `[0:v:0]split=${lower}${Array.from({ length: lower }, (_, k) => `[s${k}]`).join('')};` : '';
+  const graph = split + scales.map((scale, k) => `${lower > 1 ? `[s${k}]` : '[0:v:0]'}${scale}`).join(';');
+  const encoders = Array.from({ length: lower }, (_, k) => {
+    const kbps = LADDER_MAX_KBPS[Math.max(0, LADDER_MAX_KBPS.length - lower + k)]!;
+    const v = `v:${k + 1}`;
+    // Per stream: options meant for an encoder break the copied top one.
+    const encoder = { c: 'libx264', preset: 'veryfast', tune: 'zerolatency', profile: 'baseline', pix_fmt: 'yuv420p', sc_threshold: '0', maxrate: `${kbps}k`, bufsize: `${kbps * 2}k`, force_key_frames: 'source', flags: '+global_header' };
+    return Object.entries(encoder).flatMap(([option, value]) => [`-${option}:${v}`, value]);
+  }).flat();
+  return {
+    args: [
+      '-filter_complex', graph,
+      '-map', '0:v:0', ...Array.from({ length: lower }, (_, k) => ['-map', `[r${k}]`]).flat(),
+      '-c:v:0', 'copy', ...encoders,
+    ],
+  };
 }

@@ -112,6 +112,8 @@ const FRAGMENT_MICROS = 25_000;
 const LOOPBACK = '127.0.0.1';
 /** RTP and RTCP for each stream FFmpeg reads. */
 const PORTS_PER_STREAM = 2;
+/** The transcoded ladder (HLS_LADDER): the source, ½ and ¼ of its height, as simulcast sends. */
+const LADDER_RUNGS = 3;
 
 /**
  * mediasoup → FFmpeg → LL-HLS for one channel: two PlainTransports send RTP to the ports of an
@@ -146,6 +148,8 @@ export class HlsPipeline implements ChannelReader {
   /** FFmpeg is being replaced on purpose (a new simulcast layer): its exit is no failure. */
   private replacing = false;
   private clockLegs: ClockLeg[] = [];
+  /** The transcoded ladder's rung count (0: none). */
+  private ladder = 0;
 
   private readonly audioProducer: types.Producer;
   private readonly videoProducer: types.Producer;
@@ -223,6 +227,8 @@ export class HlsPipeline implements ChannelReader {
         ? await sentLayers(this.videoProducer, this.config.syncWaitMs, () => this.stopping !== null || this.hooks.channelEnded())
         : [];
     const renditions = layers.length >= 2 ? layers : null;
+    // A one-layer source gets its renditions from a transcoded ladder if the config asks.
+    this.ladder = !renditions && this.config.ladder && this.videoMode === 'copy' ? LADDER_RUNGS : 0;
     const videoStreams = renditions ?? [null];
     this.portCount = PORTS_PER_STREAM * (videoStreams.length + 1);
     const base = await this.runtime.ports.allocate(this.portCount);
@@ -274,7 +280,8 @@ export class HlsPipeline implements ChannelReader {
       clockRate: this.consumers[i]!.rtpParameters.codecs[0]?.clockRate ?? (leg.kind === 'video' ? 90_000 : 48_000),
     }));
     relay.setLegs(this.clockLegs);
-    if (renditions) this.startRenditions(renditions.map((r) => r.layer));
+    if (renditions) this.startRenditions(renditions.map((r) => r.layer), 'one per simulcast layer, passed through');
+    else if (this.ladder) this.startRenditions(Array.from({ length: this.ladder }, (_, rung) => rung), 'a transcoded ladder below the source, copied as the top one');
 
     await mkdir(this.runtime.runDir, { recursive: true });
     await writeFile(this.sdpPath, writeSdp(`livecast ${this.media.channelId}`, LOOPBACK, streams));
@@ -308,7 +315,7 @@ export class HlsPipeline implements ChannelReader {
    * segment and part numbers start at the same media time in every rendition. The channel's
    * stream (the top layer's) then answers for the multivariant playlist.
    */
-  private startRenditions(layers: number[]): void {
+  private startRenditions(layers: number[], what: string): void {
     const top = layers.at(-1)!;
     this.lower = layers.slice(0, -1).map((layer) => {
       const packager = new LlPackager({ partTarget: this.config.partSeconds, segmentTarget: this.config.segmentSeconds, now: Date.now, follow: this.packager });
@@ -320,7 +327,7 @@ export class HlsPipeline implements ChannelReader {
     ]);
     for (const rendition of renditions.list) rendition.stream.joinRenditions(renditions, rendition.name);
     this.stream.renditions = renditions;
-    this.media.logger.info({ layers }, 'hls renditions: one per simulcast layer, passed through');
+    this.media.logger.info({ layers }, `hls renditions: ${what}`);
   }
 
   /**
@@ -369,7 +376,7 @@ export class HlsPipeline implements ChannelReader {
         fragmentMicros: FRAGMENT_MICROS,
         keyFrameSeconds: this.config.segmentSeconds,
         video,
-        layers: this.lower.length + 1,
+        ...(this.ladder ? { ladder: this.ladder } : { layers: this.lower.length + 1 }),
       }),
       this.media.logger,
       (chunk) => {
