@@ -168,7 +168,7 @@ export class HlsPipeline implements ChannelReader {
     };
     this.audioProducer = track('audio');
     this.videoProducer = track('video');
-    this.packager = new LlPackager({ partTarget: config.partSeconds, segmentTarget: config.segmentSeconds, now: Date.now });
+    this.packager = new LlPackager({ partTarget: config.partSeconds, segmentTarget: config.segmentSeconds, now: Date.now, onKeyFrameWanted: () => this.requestKeyFrames() });
     this.stream = new LlHlsStream(this.packager);
     this.stream.whenReady(() => {
       if (this.stopping) return;

@@ -207,6 +207,37 @@ describe('LlPackager', () => {
     expect(short).toEqual([]);
   });
 
+  it('asks for a key frame when it has to start a segment without one, and lets that key frame start the next segment however short this one is', () => {
+    const clock = { now: 1_800_000_000_000 };
+    let wanted = 0;
+    let keyFrameAt: number | null = null;
+    const packager = new LlPackager({ partTarget: 0.2, segmentTarget: 1, now: () => clock.now, onKeyFrameWanted: () => wanted++ });
+    packager.setInit(Buffer.from('init'));
+    // 30 fps with key frames every second; frames 42–46 make a part too short to end before the
+    // late frame 47 (as in the test above), so the segment is cut there without a key frame. The
+    // source answers the request 0.2 s later (frame 53), not at the next second.
+    const durations = [...Array(42).fill(FRAME), ...Array(5).fill(0.1784 / 5), 0.04, ...Array(60).fill(FRAME)];
+    let start = 0;
+    for (const [i, duration] of durations.entries()) {
+      clock.now += duration * 1000;
+      const sync = i % 30 === 0 || i === 53;
+      if (i === 53) keyFrameAt = start;
+      packager.addFragment(Buffer.alloc(10), { video: { start, duration, samples: 1, sync } }, clock.now);
+      start += duration;
+    }
+    expect(wanted).toBe(1);
+    const segments = packager.segments.filter((s) => s.data !== null);
+    const keyless = segments.filter((s) => !s.parts[0]!.independent);
+    // One segment without a key frame, from the late frame to the key frame that answered.
+    expect(keyless).toHaveLength(1);
+    expect(keyless[0]!.duration).toBeCloseTo(keyFrameAt! - (1 + 12 * FRAME + 0.1784), 6);
+    expect(keyless[0]!.duration).toBeLessThan(0.5);
+    // The key frame that answered starts a segment, which then runs to the target length as usual.
+    const answered = segments[segments.indexOf(keyless[0]!) + 1]!;
+    expect(answered.parts[0]!.independent).toBe(true);
+    strict(writeLlPlaylist(packager));
+  });
+
   it('writes delta updates (_HLS_skip) that skip what lies beyond CAN-SKIP-UNTIL', () => {
     const { clock, packager } = setUp();
     feed(packager, clock, 30 * 15);

@@ -20,6 +20,12 @@ export interface PackagerOptions {
    * (see follow): the same segment numbers start at the same media time in both.
    */
   follow?: LlPackager;
+  /**
+   * A segment had to start without a key frame (a late frame after a short part, or no key frame
+   * by the longest segment): the source should send one now. That key frame then starts the
+   * next segment however short this one is, so that few segments go without one.
+   */
+  onKeyFrameWanted?: () => void;
 }
 
 /**
@@ -129,6 +135,8 @@ export class LlPackager {
   /** Following: fragments waiting until the leader has decided about their time. */
   private following: Held[] = [];
   private unfollow: (() => void) | null = null;
+  /** The open segment started without a key frame (see PackagerOptions.onKeyFrameWanted). */
+  private keyless = false;
   /** Media time where the last part ended. */
   private lastPartEnd: number | null = null;
 
@@ -351,9 +359,9 @@ export class LlPackager {
       return;
     }
     const length = segment ? segment.duration + (this.open?.duration ?? 0) : 0;
-    if (!segment || (span.sync && length >= this.o.segmentTarget * MIN_SEGMENT_FRACTION) || length + span.duration > this.maxSegment) {
+    if (!segment || (span.sync && (length >= this.o.segmentTarget * MIN_SEGMENT_FRACTION || this.keyless)) || length + span.duration > this.maxSegment) {
       this.closeSegment();
-      this.startSegment(span.start);
+      this.startSegment(span.start, span.sync);
     }
     if (this.open && this.open.frames > 0 && this.open.duration + span.duration > this.partTarget + EPSILON) {
       // A late frame would carry the part past its target: the part ends before it. Declared as
@@ -365,7 +373,7 @@ export class LlPackager {
       if (this.longEnoughPart()) this.closePart();
       else {
         this.closeSegment();
-        this.startSegment(span.start);
+        this.startSegment(span.start, span.sync);
       }
     }
     const open = this.addToPart(data, span);
@@ -426,7 +434,7 @@ export class LlPackager {
     this.closeSegment();
     this.pendingDiscontinuity ||= cut.discontinuity;
     this.nextMsn = cut.msn;
-    this.startSegment(start);
+    this.startSegment(start, true);
   }
 
   /** Adds a frame to the part being built, opening it if none is. */
@@ -481,7 +489,10 @@ export class LlPackager {
     return last && last.data === null ? last : null;
   }
 
-  private startSegment(mediaStart: number): Segment {
+  /** `sync`: it starts with a key frame (a follower takes the leader's word for it). */
+  private startSegment(mediaStart: number, sync: boolean): Segment {
+    this.keyless = !sync;
+    if (!sync) this.o.onKeyFrameWanted?.();
     if (!this.o.follow) this.emitCut({ generation: this.generation, at: mediaStart, kind: 'segment-start', msn: this.nextMsn, discontinuity: this.pendingDiscontinuity });
     const anchor = this.anchor!;
     const segment: Segment = {
