@@ -3,7 +3,8 @@
  * through as renditions (the server's command line for a simulcast source: every layer copied into
  * an output of its own, each with AAC audio) against one rendition (the server's command line for
  * a one-layer source) and against a transcoded three-rung ladder (what Owncast, OvenMediaEngine or
- * SRS with FFmpeg do: decode the top layer, scale it, libx264 three times).
+ * SRS with FFmpeg do: decode the top layer, scale it, libx264 three times), and the server's own
+ * optional ladder for one-layer sources (HLS_LADDER=on: the top copied, two smaller rungs encoded).
  *
  * Each channel is fed by one FFmpeg sending, in real time with `-c copy`, three pre-encoded clips
  * of the same picture (320x180 150 kbit/s, 640x360 500 kbit/s, 1280x720 1500 kbit/s: the layers
@@ -39,10 +40,11 @@ const LAYERS = [
   { width: 1280, height: 720, kbps: 1500 },
 ] as const;
 
-type Setup = 'renditions' | 'one' | 'ladder';
+type Setup = 'renditions' | 'one' | 'copy-ladder' | 'ladder';
 const SETUP_NAMES: Record<Setup, string> = {
   renditions: '3 renditions, passed through',
   one: '1 rendition, passed through',
+  'copy-ladder': 'HLS_LADDER=on: source copied + 2 libx264 rungs',
   ladder: '3-rung libx264 ladder (baseline)',
 };
 
@@ -116,8 +118,10 @@ function ladderArgs(sdpPath: string): string[] {
 
 function receiverArgs(setup: Setup, sdpPath: string): { args: string[]; pipes: number } {
   if (setup === 'ladder') return { args: ladderArgs(sdpPath), pipes: 3 };
+  const common = { sdpPath, fragmentMicros: FRAGMENT_MICROS, keyFrameSeconds: 1, video: 'copy' } as const;
+  if (setup === 'copy-ladder') return { args: ffmpegFmp4Args({ ...common, ladder: LAYERS.length }), pipes: LAYERS.length };
   const layers = setup === 'renditions' ? LAYERS.length : 1;
-  return { args: ffmpegFmp4Args({ sdpPath, fragmentMicros: FRAGMENT_MICROS, keyFrameSeconds: 1, video: 'copy', layers }), pipes: layers };
+  return { args: ffmpegFmp4Args({ ...common, layers }), pipes: layers };
 }
 
 const started = new Set<ChildProcess>();
@@ -169,7 +173,7 @@ async function measure(setup: Setup, round: number): Promise<Measurement> {
 }
 
 export async function runRenditionsCost(): Promise<void> {
-  const setups: Setup[] = ['renditions', 'one', 'ladder'];
+  const setups: Setup[] = ['renditions', 'one', 'copy-ladder', 'ladder'];
   const onSignal = () => {
     killAll();
     process.exit(130);
