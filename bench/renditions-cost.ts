@@ -119,9 +119,9 @@ function ladderArgs(sdpPath: string): string[] {
 function receiverArgs(setup: Setup, sdpPath: string): { args: string[]; pipes: number } {
   if (setup === 'ladder') return { args: ladderArgs(sdpPath), pipes: 3 };
   const common = { sdpPath, fragmentMicros: FRAGMENT_MICROS, keyFrameSeconds: 1, video: 'copy' } as const;
-  if (setup === 'copy-ladder') return { args: ffmpegFmp4Args({ ...common, ladder: LAYERS.length }), pipes: LAYERS.length };
-  const layers = setup === 'renditions' ? LAYERS.length : 1;
-  return { args: ffmpegFmp4Args({ ...common, layers }), pipes: layers };
+  if (setup === 'copy-ladder') return { args: ffmpegFmp4Args({ ...common, renditions: { kind: 'ladder', count: LAYERS.length } }), pipes: LAYERS.length };
+  if (setup === 'renditions') return { args: ffmpegFmp4Args({ ...common, renditions: { kind: 'layers', count: LAYERS.length } }), pipes: LAYERS.length };
+  return { args: ffmpegFmp4Args(common), pipes: 1 };
 }
 
 const started = new Set<ChildProcess>();

@@ -1,5 +1,6 @@
 import type { Page } from '@playwright/test';
 import HLS from 'hls-parser';
+import { SAME_FRAME_SECONDS } from '../server/src/readers/hls/ll-packager.js';
 import { frameHoles, segmentVideoFrames } from '../server/test/helpers/segment-frames.js';
 import { expect, expectVideoPlaying, goLive, test } from './fixtures.js';
 
@@ -92,9 +93,6 @@ async function setTopLayerActive(page: Page, active: boolean): Promise<void> {
   }, active);
 }
 
-/** How close a lower layer's frame must be to the top one's to be the same captured frame (the packager's rule). */
-const SAME_FRAME = 0.012;
-
 /** A playlist parsed by hls-parser in strict mode (an independent parser: a spec violation throws). */
 async function fetchPlaylist(url: string) {
   const text = await (await fetch(url)).text();
@@ -153,9 +151,9 @@ test('HLS of a simulcast broadcast: a multivariant playlist with one passed-thro
     for (const r of [0, 1]) {
       const own = frames[r]![k]!;
       expect(frameHoles(own), `rendition ${r}'s segment ${msn}: frames missing inside it`).toEqual([]);
-      expect(own[0]!.start, `rendition ${r}'s segment ${msn} starts before the top one's`).toBeGreaterThanOrEqual(top[0]!.start - SAME_FRAME);
+      expect(own[0]!.start, `rendition ${r}'s segment ${msn} starts before the top one's`).toBeGreaterThanOrEqual(top[0]!.start - SAME_FRAME_SECONDS);
       const previous = k > 0 && common[k - 1] === msn - 1 ? frames[r]![k - 1]!.at(-1) : undefined;
-      if (previous) expect(previous.start, `rendition ${r}'s segment ${msn - 1} holds a frame of the top one's segment ${msn}`).toBeLessThan(top[0]!.start - SAME_FRAME);
+      if (previous) expect(previous.start, `rendition ${r}'s segment ${msn - 1} holds a frame of the top one's segment ${msn}`).toBeLessThan(top[0]!.start - SAME_FRAME_SECONDS);
       offsets.push(Math.round((own[0]!.start - top[0]!.start) * 1000));
       expect(Math.abs(complete[r]!.get(msn)!.programDateTime!.getTime() - complete[2]!.get(msn)!.programDateTime!.getTime()), `segment ${msn}'s start`).toBeLessThanOrEqual(60);
     }

@@ -10,6 +10,7 @@ import { startFedChannel, startTestApp } from './helpers/test-app.js';
 import { boundUdpPorts } from '../src/readers/hls/udp-listeners.js';
 import { createRtpIngest } from './helpers/rtp-ingest.js';
 import { segmentVideoFrames } from './helpers/segment-frames.js';
+import type { TrackSpan } from '../src/readers/hls/fmp4.js';
 import { freePort } from './helpers/net.js';
 import { eventually, isAlive, waitForExit } from './helpers/processes.js';
 import { startRtpSource, stopProcess, testClip } from './helpers/rtp-source.js';
@@ -241,8 +242,8 @@ describe('LL-HLS pipeline against real mediasoup and FFmpeg', () => {
   });
 });
 
-/** Media time from which the renditions are compared (see the test). */
-const SENDER_REPORT_SETTLED_SECONDS = 2;
+/** Media time from which every segment starts with a key frame (see the test). */
+const SETTLED_SECONDS = 2;
 
 describe('a transcoded ladder for a one-layer source (HLS_LADDER=on)', () => {
   let app: TestServer;
@@ -274,30 +275,28 @@ describe('a transcoded ladder for a one-layer source (HLS_LADDER=on)', () => {
       for (const v of multivariant.variants) expect(v.codecs).toMatch(/^avc1\.42[0-9a-f]{4},mp4a\.40\.2$/);
       expect(multivariant.variants[2]!.bandwidth).toBeLessThan(multivariant.variants[0]!.bandwidth);
 
-      await new Promise((resolve) => setTimeout(resolve, 6000));
-      const renditions = await Promise.all(
-        ['v0', 'v1', 'v2'].map(async (name) => {
-          const playlist = strictPlaylist(await (await fetch(`${base}/${name}/index.m3u8`)).text());
-          return new Map(playlist.segments.filter((s) => s.duration > 0).map((s) => [s.mediaSequenceNumber, s]));
-        }),
-      );
-      const common = [...renditions[2]!.keys()].filter((msn) => renditions.every((r) => r.has(msn)));
-      let checked = 0;
+      const completeSegments = async (name: string) => {
+        const playlist = strictPlaylist(await (await fetch(`${base}/${name}/index.m3u8`)).text());
+        return new Map(playlist.segments.filter((s) => s.duration > 0).map((s) => [s.mediaSequenceNumber, s]));
+      };
+      const { renditions, common } = await eventually(async () => {
+        const renditions = await Promise.all(['v0', 'v1', 'v2'].map(completeSegments));
+        const common = [...renditions[2]!.keys()].filter((msn) => renditions.every((r) => r.has(msn)));
+        return common.length >= 8 ? { renditions, common } : null;
+      }, 'eight complete segments in every rendition', 30_000);
+      let settled = 0;
       for (const msn of common) {
         const [low, mid, high] = await Promise.all(['v0', 'v1', 'v2'].map((name, i) => segmentVideoFrames(`${base}/${name}/`, renditions[i]!.get(msn)!)));
-        // Here the sender's first clock report comes after the media starts (the server logs so in
-        // every run); in the first second the copied top rendition lacked frames the decoded rungs
-        // have in 2 of 9 runs (not understood yet), so the stream's start is not compared.
-        if (high![0]!.start < SENDER_REPORT_SETTLED_SECONDS) continue;
-        checked++;
-        // The rungs are encoded from the source's own frames, with key frames where it has them.
-        expect(high![0]!.sync, `segment ${msn} of the source starts with a key frame`).toBe(true);
-        for (const rung of [low!, mid!]) {
-          expect(rung.map((f) => f.start.toFixed(3)), `segment ${msn}: the rung's frames are the source's`).toEqual(high!.map((f) => f.start.toFixed(3)));
-          expect(rung[0]!.sync, `segment ${msn} of a rung starts with a key frame`).toBe(true);
-        }
+        // The rungs are encoded from the source's own frames: the same times, a key frame where it has one.
+        const frames = (rung: TrackSpan[]) => rung.map((f) => `${f.start.toFixed(3)}${f.sync ? ' key' : ''}`);
+        for (const rung of [low!, mid!]) expect(frames(rung), `segment ${msn}: the rung's frames are the source's`).toEqual(frames(high!));
+        // The test's sender may leave a gap in its first second (seen in 2 of 9 runs), after which a
+        // segment can start without a key frame; from then on every segment starts with one.
+        if (high![0]!.start < SETTLED_SECONDS) continue;
+        settled++;
+        expect(high![0]!.sync, `segment ${msn} starts with a key frame`).toBe(true);
       }
-      expect(checked).toBeGreaterThanOrEqual(3);
+      expect(settled).toBeGreaterThanOrEqual(3);
     } finally {
       await fed.stop();
     }

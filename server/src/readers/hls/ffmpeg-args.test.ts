@@ -29,7 +29,7 @@ describe('ffmpegFmp4Args', () => {
   });
 
   it('writes one fMP4 per simulcast layer through the tee muxer, each with the audio encoded once: the top layer on standard output, the others on pipes 3, 4 …', () => {
-    const args = ffmpegFmp4Args({ ...base, video: 'copy', layers: 3 });
+    const args = ffmpegFmp4Args({ ...base, video: 'copy', renditions: { kind: 'layers', count: 3 } });
     const maps = args.flatMap((a, i) => (a === '-map' ? [args[i + 1]] : []));
     expect(maps).toEqual(['0:v:2', '0:v:0', '0:v:1', '0:a:0']);
     expect(valueOf(args, '-c:v')).toBe('copy');
@@ -45,8 +45,8 @@ describe('ffmpegFmp4Args', () => {
   });
 
   it('a ladder: the source copied as the top rung on standard output, ½ and ¼ of its height encoded below it with key frames where the source has them, the audio encoded once', () => {
-    const args = ffmpegFmp4Args({ ...base, video: 'copy', ladder: 3 });
-    expect(valueOf(args, '-filter_complex')).toBe("[0:v:0]split=2[s0][s1];[s0]scale=-2:'trunc(ih/8)*2'[r0];[s1]scale=-2:'trunc(ih/4)*2'[r1]");
+    const args = ffmpegFmp4Args({ ...base, video: 'copy', renditions: { kind: 'ladder', count: 3 } });
+    expect(valueOf(args, '-filter_complex')).toBe("[0:v:0]split=2[s0][s1];[s0]scale=-2:'max(2,trunc(ih/8)*2)'[r0];[s1]scale=-2:'max(2,trunc(ih/4)*2)'[r1]");
     const maps = args.flatMap((a, i) => (a === '-map' ? [args[i + 1]] : []));
     expect(maps).toEqual(['0:v:0', '[r0]', '[r1]', '0:a:0']);
     expect(valueOf(args, '-c:v:0')).toBe('copy');
@@ -56,10 +56,13 @@ describe('ffmpegFmp4Args', () => {
       expect(valueOf(args, `-profile:${v}`)).toBe('baseline');
       // The tee cannot ask the encoder for out-of-band SPS/PPS, which MP4 needs.
       expect(valueOf(args, `-flags:${v}`)).toBe('+global_header');
+      // The source's frames and times, not a constant rate's.
+      expect(valueOf(args, `-fps_mode:${v}`)).toBe('passthrough');
+      expect(valueOf(args, `-enc_time_base:${v}`)).toBe('-1');
     }
     expect(Number.parseInt(valueOf(args, '-maxrate:v:1')!)).toBeLessThan(Number.parseInt(valueOf(args, '-maxrate:v:2')!));
     // Nothing meant for an encoder reaches the copied stream.
-    expect(args.filter((a) => /^-(preset|tune|profile|pix_fmt|maxrate|force_key_frames)(:v)?$/.test(a))).toEqual([]);
+    expect(args.filter((a) => /^-(preset|tune|profile|pix_fmt|maxrate|force_key_frames|fps_mode)(:v)?$/.test(a))).toEqual([]);
     expect(args.filter((a) => a === '-c:a')).toHaveLength(1);
     expect(args.at(-1)!.split('|').map((slave) => /\](.*)$/.exec(slave)![1])).toEqual(['pipe\\:1', 'pipe\\:3', 'pipe\\:4']);
   });

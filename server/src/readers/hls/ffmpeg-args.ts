@@ -7,18 +7,15 @@ export interface HlsOutputOptions {
   /** 'copy' passes the browser's H264 through; 'h264' re-encodes (needed for VP8 input). */
   video: 'copy' | 'h264';
   /**
-   * Simulcast renditions: the SDP's video streams are layers (low to high), each passed through
-   * into an output of its own with the audio: the top one on `pipe:1`, the others on `pipe:3`,
-   * `pipe:4` … from low to high. Absent: one video stream, one output.
+   * Several renditions, each an output of its own with the audio: the top one on `pipe:1`, the
+   * others on `pipe:3`, `pipe:4` … from low to high. Absent: one video stream, one output.
+   * - `layers`: the SDP's video streams are simulcast layers (low to high), each passed through.
+   * - `ladder`: a one-layer H264 source transcoded into `count` rungs: the top one is the source
+   *   copied, each lower one half the height of the one above, encoded with libx264 from the
+   *   source's own frames (same timestamps, no frame added or dropped) with a key frame exactly
+   *   where the source has one, so that a rung's segment starts with a key frame when the source's does.
    */
-  layers?: number;
-  /**
-   * A transcoded ladder from a one-layer H264 source, as many rungs as given: the top rung is the
-   * source copied, each lower one half the height of the one above, encoded with libx264 with a
-   * key frame exactly where the source has one (so every rung's segments can start together).
-   * Outputs are laid out as for `layers`.
-   */
-  ladder?: number;
+  renditions?: { kind: 'layers' | 'ladder'; count: number };
 }
 
 /** Each lower rung's bit-rate cap (kbit/s), low to high: about what Chromium's simulcast gives its layers. */
@@ -36,21 +33,23 @@ const FMP4 = {
   movflags: '+frag_keyframe+empty_moov+default_base_moof',
 };
 const AAC = ['-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000'];
+/** libx264 for live viewing: no B-frames or lookahead (latency), Constrained Baseline (what WebRTC and every player decode). */
+const LIVE_X264 = { c: 'libx264', preset: 'veryfast', tune: 'zerolatency', profile: 'baseline' };
 
 export function ffmpegFmp4Args(o: HlsOutputOptions): string[] {
   const input = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning', '-protocol_whitelist', 'file,udp,rtp', '-i', o.sdpPath];
   const fragment = String(Math.round(o.fragmentMicros));
-  const outputs = o.layers ?? o.ladder ?? 1;
-  if (outputs > 1) {
+  const outputs = o.renditions?.count ?? 1;
+  if (o.renditions && outputs > 1) {
     // The video streams' order: the top one first (pipe:1), then the others low to high.
-    const video = o.ladder ? ladderVideo(o.ladder) : { args: [...Array.from({ length: outputs }, (_, i) => ['-map', `0:v:${(i + outputs - 1) % outputs}`]).flat(), '-c:v', 'copy'] };
+    const video = o.renditions.kind === 'ladder' ? ladderVideo(outputs) : [...Array.from({ length: outputs }, (_, i) => ['-map', `0:v:${(i + outputs - 1) % outputs}`]).flat(), '-c:v', 'copy'];
     // Inside the tee's list a colon is escaped with a backslash, or it separates options.
     const slaves = Array.from({ length: outputs }, (_, i) => `[f=mp4:select='v\\:${i},a':movflags=${FMP4.movflags}:frag_duration=${fragment}:flush_packets=1]pipe\\:${i === 0 ? 1 : 2 + i}`);
     // One output through the tee muxer: the audio is encoded once and muxed into every
     // rendition's fMP4 (an output per rendition would encode it once each: 2.2x the CPU).
     return [
       ...input,
-      ...video.args, '-map', '0:a:0',
+      ...video, '-map', '0:a:0',
       // The tee cannot tell the encoder that MP4 wants the AAC config out of band.
       ...AAC, '-flags:a', '+global_header',
       // A layer that pauses must not hold the others' fragments back for the default 10 s.
@@ -61,10 +60,7 @@ export function ffmpegFmp4Args(o: HlsOutputOptions): string[] {
   const video =
     o.video === 'copy'
       ? ['-c:v', 'copy']
-      : [
-          '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline',
-          '-force_key_frames', `expr:gte(t,n_forced*${o.keyFrameSeconds})`,
-        ];
+      : [...streamOptions('v', LIVE_X264), '-force_key_frames', `expr:gte(t,n_forced*${o.keyFrameSeconds})`];
   return [
     ...input,
     '-map', '0:v:0', '-map', '0:a:0',
@@ -78,28 +74,36 @@ export function ffmpegFmp4Args(o: HlsOutputOptions): string[] {
   ];
 }
 
+/** `-option:stream value` for each option. */
+const streamOptions = (stream: string, options: Record<string, string>): string[] => Object.entries(options).flatMap(([option, value]) => [`-${option}:${stream}`, value]);
+
 /**
  * The ladder's video: the source copied as the top rung; below it, rung k of n (0 the lowest) is
- * the decoded source scaled to 1/2^(n-1-k) of its height (even sizes, as H264 wants), encoded
- * for latency (no B-frames, no lookahead) with key frames only where the source has one.
+ * the decoded source scaled to 1/2^(n-1-k) of its height (even, at least 2 px, as H264 wants).
+ * The rung sizes are set by the first frame: a source that changes its size later keeps them.
  */
-function ladderVideo(rungs: number): { args: string[] } {
+function ladderVideo(rungs: number): string[] {
   const lower = rungs - 1;
-  const scales = Array.from({ length: lower }, (_, k) => `scale=-2:'trunc(ih/${2 ** (lower - k + 1)})*2'[r${k}]`);
+  const scales = Array.from({ length: lower }, (_, k) => `scale=-2:'max(2,trunc(ih/${2 ** (lower - k + 1)})*2)'[r${k}]`);
   const split = lower > 1 ? `[0:v:0]split=${lower}${Array.from({ length: lower }, (_, k) => `[s${k}]`).join('')};` : '';
   const graph = split + scales.map((scale, k) => `${lower > 1 ? `[s${k}]` : '[0:v:0]'}${scale}`).join(';');
   const encoders = Array.from({ length: lower }, (_, k) => {
-    const kbps = LADDER_MAX_KBPS[Math.max(0, LADDER_MAX_KBPS.length - lower + k)]!;
-    const v = `v:${k + 1}`;
+    const kbps = LADDER_MAX_KBPS[Math.min(k, LADDER_MAX_KBPS.length - 1)]!;
     // Per stream: options meant for an encoder break the copied top one.
-    const encoder = { c: 'libx264', preset: 'veryfast', tune: 'zerolatency', profile: 'baseline', pix_fmt: 'yuv420p', sc_threshold: '0', maxrate: `${kbps}k`, bufsize: `${kbps * 2}k`, force_key_frames: 'source', flags: '+global_header' };
-    return Object.entries(encoder).flatMap(([option, value]) => [`-${option}:${v}`, value]);
+    return streamOptions(`v:${k + 1}`, {
+      ...LIVE_X264,
+      pix_fmt: 'yuv420p',
+      sc_threshold: '0',
+      maxrate: `${kbps}k`,
+      bufsize: `${kbps * 2}k`,
+      force_key_frames: 'source',
+      // The source's frames and timestamps as they are (FFmpeg would otherwise add or drop frames
+      // to a constant rate and round the times): the renditions' frames then match one to one.
+      fps_mode: 'passthrough',
+      enc_time_base: '-1',
+      // The tee cannot tell the encoder that MP4 wants SPS/PPS out of band.
+      flags: '+global_header',
+    });
   }).flat();
-  return {
-    args: [
-      '-filter_complex', graph,
-      '-map', '0:v:0', ...Array.from({ length: lower }, (_, k) => ['-map', `[r${k}]`]).flat(),
-      '-c:v:0', 'copy', ...encoders,
-    ],
-  };
+  return ['-filter_complex', graph, '-map', '0:v:0', ...Array.from({ length: lower }, (_, k) => ['-map', `[r${k}]`]).flat(), '-c:v:0', 'copy', ...encoders];
 }

@@ -228,7 +228,7 @@ export class HlsPipeline implements ChannelReader {
         : [];
     const renditions = layers.length >= 2 ? layers : null;
     // A one-layer source gets its renditions from a transcoded ladder if the config asks.
-    this.ladder = !renditions && this.config.ladder && this.videoMode === 'copy' ? LADDER_RUNGS : 0;
+    this.ladder = !simulcast && this.config.ladder && this.videoMode === 'copy' ? LADDER_RUNGS : 0;
     const videoStreams = renditions ?? [null];
     this.portCount = PORTS_PER_STREAM * (videoStreams.length + 1);
     const base = await this.runtime.ports.allocate(this.portCount);
@@ -376,7 +376,7 @@ export class HlsPipeline implements ChannelReader {
         fragmentMicros: FRAGMENT_MICROS,
         keyFrameSeconds: this.config.segmentSeconds,
         video,
-        ...(this.ladder ? { ladder: this.ladder } : { layers: this.lower.length + 1 }),
+        ...(this.lower.length > 0 ? { renditions: { kind: this.ladder ? 'ladder' : 'layers', count: this.lower.length + 1 } } : {}),
       }),
       this.media.logger,
       (chunk) => {

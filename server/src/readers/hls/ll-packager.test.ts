@@ -238,6 +238,21 @@ describe('LlPackager', () => {
     strict(writeLlPlaylist(packager));
   });
 
+  it('does not cut early at the next key frame when nobody can be asked for one (an encoder’s stream): no sliver of a segment', () => {
+    const { clock, packager } = setUp();
+    // The same stream as above, without a callback: the key frame 0.2 s after the keyless cut
+    // starts no segment, nor the one at 2 s (under half the target after it); the one at 3 s does.
+    const durations = [...Array(42).fill(FRAME), ...Array(5).fill(0.1784 / 5), 0.04, ...Array(60).fill(FRAME)];
+    let start = 0;
+    for (const [i, duration] of durations.entries()) {
+      clock.now += duration * 1000;
+      packager.addFragment(Buffer.alloc(10), { video: { start, duration, samples: 1, sync: i % 30 === 0 || i === 53 } }, clock.now);
+      start += duration;
+    }
+    const keyless = packager.segments.filter((s) => s.data !== null && !s.parts[0]!.independent);
+    expect(keyless.map((s) => Math.round(s.duration * 1000))).toEqual([1440]);
+  });
+
   it('writes delta updates (_HLS_skip) that skip what lies beyond CAN-SKIP-UNTIL', () => {
     const { clock, packager } = setUp();
     feed(packager, clock, 30 * 15);

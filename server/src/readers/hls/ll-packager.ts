@@ -3,7 +3,8 @@ import type { FragmentTiming, TrackSpan } from './fmp4.js';
 /**
  * LL-HLS packaging of one channel's fragmented MP4 (RFC 8216bis): fragments of about one frame
  * are grouped into partial segments of at most the part target, segments start at key frames
- * (cut at the first key frame past half the segment target), and the window, the removal delay
+ * (cut at the first key frame past half the segment target, or at the first one after a segment
+ * that had to start without one; see onKeyFrameWanted), and the window, the removal delay
  * and the program date-time follow the spec's rules. Pure: bytes and timings in, state out; the
  * clock is given.
  */
@@ -87,7 +88,7 @@ const EPSILON = 0.0005;
  * frame this close to where the leader cut is the leader's frame at the cut (under half a frame
  * at 30 fps, above the few ms that the layers' report-based dating differs by).
  */
-const SAME_FRAME_SECONDS = 0.012;
+export const SAME_FRAME_SECONDS = 0.012;
 /** A follower's frame the leader has not decided about after this long is dropped (the leader stalled: the renditions pause together). */
 const MAX_FOLLOW_HOLD_MS = 1000;
 /** A duration as playlists write it (ms): what players and parsers check the part rules against. */
@@ -489,10 +490,12 @@ export class LlPackager {
     return last && last.data === null ? last : null;
   }
 
-  /** `sync`: it starts with a key frame (a follower takes the leader's word for it). */
+  /** `sync`: it starts with a key frame (only a leader asks; a follower passes true, its cuts are the leader's). */
   private startSegment(mediaStart: number, sync: boolean): Segment {
-    this.keyless = !sync;
-    if (!sync) this.o.onKeyFrameWanted?.();
+    // Only a source that can be asked sends a key frame soon: an encoder's next one may come any
+    // time, and cutting at it would leave a sliver of a segment.
+    this.keyless = !sync && this.o.onKeyFrameWanted !== undefined;
+    if (this.keyless) this.o.onKeyFrameWanted!();
     if (!this.o.follow) this.emitCut({ generation: this.generation, at: mediaStart, kind: 'segment-start', msn: this.nextMsn, discontinuity: this.pendingDiscontinuity });
     const anchor = this.anchor!;
     const segment: Segment = {
