@@ -58,7 +58,7 @@ describe('ffmpegFmp4Args', () => {
       expect(valueOf(args, `-flags:${v}`)).toBe('+global_header');
       // The source's frames and times, not a constant rate's.
       expect(valueOf(args, `-fps_mode:${v}`)).toBe('passthrough');
-      expect(valueOf(args, `-enc_time_base:${v}`)).toBe('-1');
+      expect(valueOf(args, `-enc_time_base:${v}`)).toBe('1:90000');
     }
     expect(Number.parseInt(valueOf(args, '-maxrate:v:1')!)).toBeLessThan(Number.parseInt(valueOf(args, '-maxrate:v:2')!));
     // Nothing meant for an encoder reaches the copied stream.

@@ -100,7 +100,7 @@ function ladderVideo(rungs: number): string[] {
       // The source's frames and timestamps as they are (FFmpeg would otherwise add or drop frames
       // to a constant rate and round the times): the renditions' frames then match one to one.
       fps_mode: 'passthrough',
-      enc_time_base: '-1',
+      enc_time_base: '1:90000',
       // The tee cannot tell the encoder that MP4 wants SPS/PPS out of band.
       flags: '+global_header',
     });

@@ -126,4 +126,23 @@ describe('LlPackager following a leader (renditions of one capture)', () => {
     both(100, 180);
     expect(boundaries(follower)).toEqual(boundaries(leader));
   });
+
+  it('follows a rendition whose clock runs up to 15 ms ahead of the leader’s, in steps (a ladder rung’s decoder dates frames after each of the sender’s clock reports): its key frames still start the same segments', () => {
+    const { clock, leader, follower } = setUp();
+    // The rung's frames come early by up to 15 ms (past the 12 ms same-frame tolerance), in steps
+    // of up to 9 ms (measured: 0, -8.7, -9.7, -5.7 ms in one run), mid-segment and on the frame
+    // before a key frame.
+    const offsetAt = (i: number) => (i < 40 ? 0 : i < 95 ? -0.0087 : i < 119 ? -0.0125 : i < 200 ? -0.015 : i < 215 ? -0.006 : -0.014);
+    for (const [i, frame] of frames(30 * 8).entries()) {
+      clock.now += FRAME * 1000;
+      leader.addFragment(Buffer.from('high'), timing(frame), clock.now);
+      follower.addFragment(Buffer.from('low'), timing({ ...frame, start: frame.start + offsetAt(i) }), clock.now);
+    }
+    const complete = (p: LlPackager) => p.segments.filter((s) => s.data !== null);
+    expect(complete(leader).length).toBeGreaterThanOrEqual(6);
+    expect(complete(follower).map((s) => [s.msn, s.parts.length])).toEqual(complete(leader).map((s) => [s.msn, s.parts.length]));
+    // Every segment of both starts with a key frame: the follower cut at its own, not a frame off.
+    for (const p of [leader, follower]) expect(complete(p).every((s) => s.parts[0]!.independent)).toBe(true);
+    for (const [k, segment] of complete(follower).entries()) expect(Math.abs(segment.duration - complete(leader)[k]!.duration)).toBeLessThanOrEqual(0.016);
+  });
 });

@@ -89,6 +89,12 @@ const EPSILON = 0.0005;
  * at 30 fps, above the few ms that the layers' report-based dating differs by).
  */
 export const SAME_FRAME_SECONDS = 0.012;
+/**
+ * How far a follower's key frame may sit from where the leader's segment starts and still be the
+ * leader's key frame (a ladder rung's decoder dates frames up to ~15 ms off the copied source's,
+ * in steps as the sender's clock reports come): it then sets the follower's offset.
+ */
+const MAX_KEY_FRAME_OFFSET_SECONDS = 0.02;
 /** A follower's frame the leader has not decided about after this long is dropped (the leader stalled: the renditions pause together). */
 const MAX_FOLLOW_HOLD_MS = 1000;
 /** A duration as playlists write it (ms): what players and parsers check the part rules against. */
@@ -133,6 +139,11 @@ export class LlPackager {
   private leaderProgress = { generation: -1, start: -Infinity, end: -Infinity };
   /** The leader's latest gap (its sender froze): no frame of it between `from` and `to`. */
   private leaderGap = { generation: -1, from: 0, to: 0 };
+  /**
+   * Following: this rendition's media time minus the leader's for the same frame, as measured at
+   * the last segment start where both had a key frame (0 until then).
+   */
+  private followOffset = 0;
   /** Following: fragments waiting until the leader has decided about their time. */
   private following: Held[] = [];
   private unfollow: (() => void) | null = null;
@@ -300,6 +311,7 @@ export class LlPackager {
       // What is still held belongs to the previous run's segments, which have ended.
       this.following = [];
       this.cuts = this.cuts.filter((cut) => cut.generation >= this.generation);
+      this.followOffset = 0;
     }
     this.emit();
     return name;
@@ -394,10 +406,12 @@ export class LlPackager {
     while (this.following.length > 0) {
       const next = this.following[0]!;
       const span = next.timing[next.primary];
+      // Where this frame sits on the leader's timeline.
+      const at = span ? span.start - this.followOffset : 0;
       const { generation, start } = this.leaderProgress;
-      const decided = !span || generation > next.generation || (generation === next.generation && start >= span.start - SAME_FRAME_SECONDS);
+      const decided = !span || generation > next.generation || (generation === next.generation && start >= at - SAME_FRAME_SECONDS);
       const gap = this.leaderGap;
-      const inGap = span && gap.generation === next.generation && span.start > gap.from + SAME_FRAME_SECONDS && span.start < gap.to - SAME_FRAME_SECONDS;
+      const inGap = span && gap.generation === next.generation && at > gap.from + SAME_FRAME_SECONDS && at < gap.to - SAME_FRAME_SECONDS;
       if (!decided && now - next.heldAt <= MAX_FOLLOW_HOLD_MS) return;
       this.following.shift();
       if (decided && !inGap) this.packageFollowing(next);
@@ -414,7 +428,14 @@ export class LlPackager {
     this.lastEnd = span.start + span.duration;
     this.refineAnchor(span, arrivedAt);
     this.cuts = this.cuts.filter((cut) => cut.generation >= generation);
-    while (this.cuts[0] && this.cuts[0].generation === generation && span.start >= this.cuts[0].at - SAME_FRAME_SECONDS) {
+    // A key frame of its own close to where the leader's next segment starts is the leader's key
+    // frame: the two timelines' offset is measured there, and the cut applied at it.
+    const next = this.cuts.find((cut) => cut.generation === generation && cut.kind === 'segment-start');
+    // (Under 0.6 of a frame, so that a neighbouring frame is never taken for it.)
+    const window = Math.min(MAX_KEY_FRAME_OFFSET_SECONDS, 0.6 * (span.duration / Math.max(1, span.samples)));
+    if (span.sync && next && Math.abs(span.start - this.followOffset - next.at) <= window) this.followOffset = span.start - next.at;
+    const leaderTime = span.start - this.followOffset;
+    while (this.cuts[0] && this.cuts[0].generation === generation && leaderTime >= this.cuts[0].at - SAME_FRAME_SECONDS) {
       this.applyCut(this.cuts.shift()!, span.start);
     }
     if (!this.openSegment()) {
@@ -424,7 +445,7 @@ export class LlPackager {
     }
     this.addToPart(data, span);
     // The leader's part (or segment) that ends with this frame: published now, not with the next frame.
-    while (this.cuts[0] && this.cuts[0].kind !== 'segment-start' && this.cuts[0].generation === generation && this.lastEnd >= this.cuts[0].at - SAME_FRAME_SECONDS) {
+    while (this.cuts[0] && this.cuts[0].kind !== 'segment-start' && this.cuts[0].generation === generation && this.lastEnd - this.followOffset >= this.cuts[0].at - SAME_FRAME_SECONDS) {
       this.applyCut(this.cuts.shift()!, span.start);
     }
   }
