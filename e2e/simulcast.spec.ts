@@ -114,6 +114,13 @@ test('HLS of a simulcast broadcast: a multivariant playlist with one passed-thro
   // The channel's playlist is the multivariant one: a variant per layer, low to high, with what it is.
   const isMultivariant = async () => (await fetchPlaylist(`${base}/index.m3u8`).catch(() => null))?.playlist.isMasterPlaylist ?? false;
   await expect.poll(isMultivariant, { timeout: 20_000 }).toBe(true);
+  // Chromium may turn its top layer on a few seconds after the others (its bandwidth estimate
+  // ramps up): until then the top rendition carries the layer below, and says so.
+  const topWidth = async () => {
+    const { playlist } = await fetchPlaylist(`${base}/index.m3u8`);
+    return playlist.isMasterPlaylist ? playlist.variants[0]?.resolution?.width : undefined;
+  };
+  await expect.poll(topWidth, { timeout: 20_000 }).toBe(1280);
   const { playlist: multivariant } = await fetchPlaylist(`${base}/index.m3u8`);
   if (!multivariant.isMasterPlaylist) throw new Error('not a multivariant playlist');
   // Listed top first (where players start), here put low to high.
