@@ -148,8 +148,8 @@ export class HlsPipeline implements ChannelReader {
   /** FFmpeg is being replaced on purpose (a new simulcast layer): its exit is no failure. */
   private replacing = false;
   private clockLegs: ClockLeg[] = [];
-  /** The transcoded ladder's rung count (0: none). */
-  private ladder = 0;
+  /** Where the renditions below the top one come from (when there are any). */
+  private renditionKind: 'layers' | 'ladder' = 'layers';
 
   private readonly audioProducer: types.Producer;
   private readonly videoProducer: types.Producer;
@@ -228,7 +228,7 @@ export class HlsPipeline implements ChannelReader {
         : [];
     const renditions = layers.length >= 2 ? layers : null;
     // A one-layer source gets its renditions from a transcoded ladder if the config asks.
-    this.ladder = !simulcast && this.config.ladder && this.videoMode === 'copy' ? LADDER_RUNGS : 0;
+    if (!simulcast && this.config.ladder && this.videoMode === 'copy') this.renditionKind = 'ladder';
     const videoStreams = renditions ?? [null];
     this.portCount = PORTS_PER_STREAM * (videoStreams.length + 1);
     const base = await this.runtime.ports.allocate(this.portCount);
@@ -281,7 +281,7 @@ export class HlsPipeline implements ChannelReader {
     }));
     relay.setLegs(this.clockLegs);
     if (renditions) this.startRenditions(renditions.map((r) => r.layer), 'one per simulcast layer, passed through');
-    else if (this.ladder) this.startRenditions(Array.from({ length: this.ladder }, (_, rung) => rung), 'a transcoded ladder below the source, copied as the top one');
+    else if (this.renditionKind === 'ladder') this.startRenditions(Array.from({ length: LADDER_RUNGS }, (_, rung) => rung), 'a transcoded ladder below the source, copied as the top one');
 
     await mkdir(this.runtime.runDir, { recursive: true });
     await writeFile(this.sdpPath, writeSdp(`livecast ${this.media.channelId}`, LOOPBACK, streams));
@@ -376,7 +376,7 @@ export class HlsPipeline implements ChannelReader {
         fragmentMicros: FRAGMENT_MICROS,
         keyFrameSeconds: this.config.segmentSeconds,
         video,
-        ...(this.lower.length > 0 ? { renditions: { kind: this.ladder ? 'ladder' : 'layers', count: this.lower.length + 1 } } : {}),
+        ...(this.lower.length > 0 ? { renditions: { kind: this.renditionKind, count: this.lower.length + 1 } } : {}),
       }),
       this.media.logger,
       (chunk) => {

@@ -18,9 +18,28 @@ function feed(packager: LlPackager, clock: { now: number }, frames: number, o: {
   }
 }
 
-function setUp(segmentTarget = 1) {
+/** A packager fed frames of the given durations, one fragment each; returns each frame's start. */
+function feedDurations(packager: LlPackager, clock: { now: number }, durations: number[], isKey: (i: number) => boolean, afterEach?: (i: number) => void): number[] {
+  let start = 0;
+  return durations.map((duration, i) => {
+    clock.now += duration * 1000;
+    const at = start;
+    packager.addFragment(Buffer.alloc(10), { video: { start, duration, samples: 1, sync: isKey(i) } }, clock.now);
+    start += duration;
+    afterEach?.(i);
+    return at;
+  });
+}
+
+/**
+ * 30 fps, but frames 42–46 make a part of 0.1784 s (written 0.178, under 85 % of the 0.21 part
+ * target) and frame 47 would carry it past the target: the segment must end before frame 47.
+ */
+const shortPartThenLateFrame = (framesAfter: number) => [...Array(42).fill(FRAME), ...Array(5).fill(0.1784 / 5), 0.04, ...Array(framesAfter).fill(FRAME)];
+
+function setUp(segmentTarget = 1, onKeyFrameWanted?: () => void) {
   const clock = { now: 1_800_000_000_000 };
-  const packager = new LlPackager({ partTarget: 0.2, segmentTarget, now: () => clock.now });
+  const packager = new LlPackager({ partTarget: 0.2, segmentTarget, now: () => clock.now, ...(onKeyFrameWanted ? { onKeyFrameWanted } : {}) });
   packager.setInit(Buffer.from('init'));
   return { clock, packager };
 }
@@ -191,46 +210,26 @@ describe('LlPackager', () => {
 
   it('judges the 85 % rule on durations as the playlist writes them: a 0.1784 s part (written 0.178) before a late frame ends its segment', () => {
     const { clock, packager } = setUp();
-    // 30 fps: parts of 6 frames, PART-TARGET 0.21, so 85 % is 0.1785. Frames 42–46 make a part of
-    // 0.1784 s; frame 47 would carry it past the target.
-    const durations = [...Array(42).fill(FRAME), ...Array(5).fill(0.1784 / 5), 0.04, ...Array(40).fill(FRAME)];
-    let start = 0;
-    for (const [i, duration] of durations.entries()) {
-      clock.now += duration * 1000;
-      packager.addFragment(Buffer.alloc(10), { video: { start, duration, samples: 1, sync: i % 30 === 0 } }, clock.now);
-      start += duration;
-      // Every version of the playlist, the open segment's parts included, passes the strict parser.
-      if (i >= 10) strict(writeLlPlaylist(packager));
-    }
+    // 30 fps: parts of 6 frames, PART-TARGET 0.21, so 85 % is 0.1785.
+    // Every version of the playlist, the open segment's parts included, passes the strict parser.
+    feedDurations(packager, clock, shortPartThenLateFrame(40), (i) => i % 30 === 0, (i) => i >= 10 && strict(writeLlPlaylist(packager)));
     expect(packager.partTarget).toBe(0.21);
     const short = packager.segments.flatMap((s) => s.parts.slice(0, -1)).filter((p) => Math.round(p.duration * 1000) / 1000 < 0.85 * 0.21);
     expect(short).toEqual([]);
   });
 
   it('asks for a key frame when it has to start a segment without one, and lets that key frame start the next segment however short this one is', () => {
-    const clock = { now: 1_800_000_000_000 };
     let wanted = 0;
-    let keyFrameAt: number | null = null;
-    const packager = new LlPackager({ partTarget: 0.2, segmentTarget: 1, now: () => clock.now, onKeyFrameWanted: () => wanted++ });
-    packager.setInit(Buffer.from('init'));
-    // 30 fps with key frames every second; frames 42–46 make a part too short to end before the
-    // late frame 47 (as in the test above), so the segment is cut there without a key frame. The
-    // source answers the request 0.2 s later (frame 53), not at the next second.
-    const durations = [...Array(42).fill(FRAME), ...Array(5).fill(0.1784 / 5), 0.04, ...Array(60).fill(FRAME)];
-    let start = 0;
-    for (const [i, duration] of durations.entries()) {
-      clock.now += duration * 1000;
-      const sync = i % 30 === 0 || i === 53;
-      if (i === 53) keyFrameAt = start;
-      packager.addFragment(Buffer.alloc(10), { video: { start, duration, samples: 1, sync } }, clock.now);
-      start += duration;
-    }
+    const { clock, packager } = setUp(1, () => wanted++);
+    // 30 fps with key frames every second; the segment is cut without a key frame before the late
+    // frame 47. The source answers the request 0.2 s later (frame 53), not at the next second.
+    const keyFrameAt = feedDurations(packager, clock, shortPartThenLateFrame(60), (i) => i % 30 === 0 || i === 53)[53]!;
     expect(wanted).toBe(1);
     const segments = packager.segments.filter((s) => s.data !== null);
     const keyless = segments.filter((s) => !s.parts[0]!.independent);
     // One segment without a key frame, from the late frame to the key frame that answered.
     expect(keyless).toHaveLength(1);
-    expect(keyless[0]!.duration).toBeCloseTo(keyFrameAt! - (1 + 12 * FRAME + 0.1784), 6);
+    expect(keyless[0]!.duration).toBeCloseTo(keyFrameAt - (1 + 12 * FRAME + 0.1784), 6);
     expect(keyless[0]!.duration).toBeLessThan(0.5);
     // The key frame that answered starts a segment, which then runs to the target length as usual.
     const answered = segments[segments.indexOf(keyless[0]!) + 1]!;
@@ -242,13 +241,7 @@ describe('LlPackager', () => {
     const { clock, packager } = setUp();
     // The same stream as above, without a callback: the key frame 0.2 s after the keyless cut
     // starts no segment, nor the one at 2 s (under half the target after it); the one at 3 s does.
-    const durations = [...Array(42).fill(FRAME), ...Array(5).fill(0.1784 / 5), 0.04, ...Array(60).fill(FRAME)];
-    let start = 0;
-    for (const [i, duration] of durations.entries()) {
-      clock.now += duration * 1000;
-      packager.addFragment(Buffer.alloc(10), { video: { start, duration, samples: 1, sync: i % 30 === 0 || i === 53 } }, clock.now);
-      start += duration;
-    }
+    feedDurations(packager, clock, shortPartThenLateFrame(60), (i) => i % 30 === 0 || i === 53);
     const keyless = packager.segments.filter((s) => s.data !== null && !s.parts[0]!.independent);
     expect(keyless.map((s) => Math.round(s.duration * 1000))).toEqual([1440]);
   });
