@@ -246,6 +246,32 @@ describe('LlPackager', () => {
     expect(keyless.map((s) => Math.round(s.duration * 1000))).toEqual([1440]);
   });
 
+  it('puts audio that FFmpeg writes alone after a part’s last frame into that part, published with the next frame: every part starts with a video frame', () => {
+    const { clock, packager } = setUp();
+    const VIDEO = 0x56;
+    const AUDIO = 0x41;
+    const partsNow = () => packager.segments.flatMap((s) => s.parts);
+    for (let i = 0; i < 30 * 4; i++) {
+      clock.now += FRAME * 1000;
+      const start = i * FRAME;
+      packager.addFragment(Buffer.alloc(10, VIDEO), { video: { start, duration: FRAME, samples: 1, sync: i % 30 === 0 } }, clock.now);
+      if (i % 6 === 5) {
+        // The part's sixth frame makes it complete; it is published with the next frame, which
+        // FFmpeg writes after two AAC frames of their own (the video was late).
+        const before = partsNow().length;
+        packager.addFragment(Buffer.alloc(4, AUDIO), { audio: { start: start + FRAME, duration: 0.0427, samples: 2, sync: true } }, clock.now);
+        expect(partsNow().length).toBe(before);
+      }
+    }
+    const parts = partsNow();
+    expect(parts.length).toBeGreaterThan(15);
+    for (const part of parts) {
+      expect(part.data[0]).toBe(VIDEO);
+      expect(part.data.at(-1)).toBe(AUDIO);
+      expect(part.duration).toBeCloseTo(0.2, 3);
+    }
+  });
+
   it('writes delta updates (_HLS_skip) that skip what lies beyond CAN-SKIP-UNTIL', () => {
     const { clock, packager } = setUp();
     feed(packager, clock, 30 * 15);

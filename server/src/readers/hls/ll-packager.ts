@@ -117,7 +117,14 @@ export class LlPackager {
   private nextMsn = 0;
   private discontinuitySequence = 0;
   private pendingDiscontinuity = false;
-  private open: { chunks: Buffer[]; duration: number; frames: number; independent: boolean; end: number } | null = null;
+  /**
+   * The part being built. `complete`: it holds all its frames, and is published when the next
+   * frame arrives: audio that FFmpeg writes alone before that frame (when video is late by two
+   * AAC frames) ends this part instead of starting the next, so that every part starts with a
+   * frame of the primary track at the time the playlist gives it (players that take a part's start
+   * from its first fragment's time, Shaka, otherwise lay it up to 43 ms off and leave a gap).
+   */
+  private open: { chunks: Buffer[]; duration: number; frames: number; independent: boolean; end: number; complete: boolean } | null = null;
   /** Fragments of the other track that arrived between parts: they open the next part. */
   private carry: Buffer[] = [];
   private lastEnd: number | null = null;
@@ -357,6 +364,7 @@ export class LlPackager {
       (this.open?.chunks ?? this.carry).push(data);
       return;
     }
+    if (this.open?.complete) this.closePart();
     if (this.lastEnd !== null && Math.abs(span.start - this.lastEnd) > MAX_GAP_SECONDS) {
       // The sender froze (or its clock jumped): the media so far ends here, the rest is a new timeline.
       this.closeSegment();
@@ -390,11 +398,11 @@ export class LlPackager {
       }
     }
     const open = this.addToPart(data, span);
-    // Published as soon as it is full, without waiting for the next fragment: when it holds its
-    // frames, or when one more frame of this length would not fit.
+    // Complete when it holds its frames, or when one more frame of this length would not fit: it
+    // is published with the next frame, without waiting to see whether that one would fit.
     const frame = span.samples > 0 ? span.duration / span.samples : 0;
     const full = open.frames >= this.framesPerPart || open.duration + frame > this.partTarget + EPSILON;
-    if (full && this.longEnoughPart()) this.closePart();
+    if (full && this.longEnoughPart()) open.complete = true;
   }
 
   /**
@@ -443,10 +451,13 @@ export class LlPackager {
       this.carry = [];
       return;
     }
-    this.addToPart(data, span);
-    // The leader's part (or segment) that ends with this frame: published now, not with the next frame.
+    if (this.open?.complete) this.closePart();
+    const open = this.addToPart(data, span);
+    // The leader's part (or segment) that ends with this frame: complete now, published with the
+    // next frame (a segment closes at the leader's next segment start).
     while (this.cuts[0] && this.cuts[0].kind !== 'segment-start' && this.cuts[0].generation === generation && this.lastEnd - this.followOffset >= this.cuts[0].at - SAME_FRAME_SECONDS) {
-      this.applyCut(this.cuts.shift()!, span.start);
+      this.cuts.shift();
+      open.complete = true;
     }
   }
 
@@ -463,7 +474,7 @@ export class LlPackager {
   private addToPart(data: Buffer, span: TrackSpan): NonNullable<LlPackager['open']> {
     // Audio that came after the last part closed opens this one: moved after this fragment, it
     // would follow the audio this fragment carries, later in time (a track going backwards).
-    const open = (this.open ??= { chunks: this.carry, duration: 0, frames: 0, independent: span.sync, end: span.start });
+    const open = (this.open ??= { chunks: this.carry, duration: 0, frames: 0, independent: span.sync, end: span.start, complete: false });
     if (open.chunks === this.carry) this.carry = [];
     open.chunks.push(data);
     open.duration += span.duration;
