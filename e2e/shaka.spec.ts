@@ -23,6 +23,15 @@ import { openBlankPageWith } from './page-bundle.js';
  *   read their timeline's settled anchor, so they follow each other exactly.
  * - A preload hint named a part that a key frame could leave unmade (a 404 Shaka reported as an
  *   error). Parts are now numbered across segments, so the hinted part is always made.
+ * Later CI runs found two more (a 352 ms stall; waits of 20-250 ms in most local runs): Shaka's
+ * buffer had holes of one frame or more, though each track's media was continuous.
+ * - A part could start with audio that FFmpeg wrote alone (video late by two AAC frames), up to
+ *   43 ms before the part's first frame. A complete part is now published with the next frame,
+ *   and such audio ends it.
+ * - The program date-times of listed segments moved while the wall-clock anchor settled over
+ *   FFmpeg's first burst (1.2 s of media at once). A timeline's first fragments are now held until
+ *   its anchor settles, and a listed date never changes.
+ * With both, 5 runs of 30 s had no wait at all.
  * The fourth is Shaka's, and one setting is not its default for it, `sequenceMode`: in "segments"
  * mode Shaka takes a part's media start from the first `tfdt` in it, read in the video track's
  * timescale whichever track that `tfdt` belongs to, and aborts the SourceBuffer (losing video up

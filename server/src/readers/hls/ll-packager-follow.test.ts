@@ -47,14 +47,17 @@ describe('LlPackager following a leader (renditions of one capture)', () => {
         clock.now += FRAME * 1000;
         // The layers' sender reports date the same capture a few ms apart.
         const low = { ...frame, start: frame.start + 0.003 };
-        if (followerFirst) follower.addFragment(Buffer.from('low'), timing(low), clock.now);
+        // (The follower's output reaches the server 250 ms later: it is dated by the leader all the same.)
+        if (followerFirst) follower.addFragment(Buffer.from('low'), timing(low), clock.now + 250);
         leader.addFragment(Buffer.from('high'), timing(frame), clock.now);
-        if (!followerFirst) follower.addFragment(Buffer.from('low'), timing(low), clock.now);
+        if (!followerFirst) follower.addFragment(Buffer.from('low'), timing(low), clock.now + 250);
       }
       expect(boundaries(leader).length).toBeGreaterThanOrEqual(6);
       expect(boundaries(follower)).toEqual(boundaries(leader));
       expect(follower.newest).toEqual(leader.newest);
       expect(follower.partTarget).toBe(leader.partTarget);
+      // Dated as the leader dates the same capture (its frames' 3 ms offset measured at key frames).
+      expect(follower.segments.map((s) => s.programDateTime)).toEqual(leader.segments.map((s) => s.programDateTime));
       const playlist = strict(writeLlPlaylist(follower));
       expect(playlist.mediaSequenceBase).toBe(strict(writeLlPlaylist(leader)).mediaSequenceBase);
     }
@@ -65,7 +68,10 @@ describe('LlPackager following a leader (renditions of one capture)', () => {
     // The follower's output runs a second ahead: nothing of it is packaged yet.
     for (const frame of frames(30)) follower.addFragment(Buffer.from('low'), timing(frame), clock.now);
     expect(follower.segments).toHaveLength(0);
-    for (const frame of frames(15)) leader.addFragment(Buffer.from('high'), timing(frame), clock.now);
+    for (const frame of frames(15)) {
+      clock.now += FRAME * 1000;
+      leader.addFragment(Buffer.from('high'), timing(frame), clock.now);
+    }
     // Packaged up to where the leader is, no further.
     expect(follower.newest).toEqual(leader.newest);
     expect(follower.segments[0]!.msn).toBe(0);
@@ -104,6 +110,19 @@ describe('LlPackager following a leader (renditions of one capture)', () => {
     const discontinuities = (p: LlPackager) => p.segments.filter((s) => s.discontinuity).map((s) => s.msn);
     expect(discontinuities(follower)).toEqual(discontinuities(leader));
     expect(discontinuities(leader)).toHaveLength(1);
+  });
+
+  it('keeps its frames as long as the leader holds its own while its clock anchor settles, even over a second', () => {
+    const { clock, leader, follower } = setUp();
+    frames(30 * 5).forEach((frame, i) => {
+      // For 3 s of media the fragments come faster than real time (the leader's anchor keeps moving).
+      clock.now += i < 90 ? (FRAME * 1000) / 2 : FRAME * 1000;
+      leader.addFragment(Buffer.from('high'), timing(frame), clock.now);
+      follower.addFragment(Buffer.from('low'), timing(frame), clock.now);
+    });
+    expect(boundaries(leader).length).toBeGreaterThanOrEqual(3);
+    expect(boundaries(follower)).toEqual(boundaries(leader));
+    expect(follower.segments[0]!.parts[0]!.independent).toBe(true);
   });
 
   it('drops what the leader leaves undecided for over a second (it stalled), and goes on aligned when it is back', () => {

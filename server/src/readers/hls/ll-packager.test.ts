@@ -135,9 +135,9 @@ describe('LlPackager', () => {
     strict(text);
   });
 
-  /** FFmpeg's first 30 frames come 900 ms late, all at once; then each frame 40 ms after its capture. */
-  function feedLateBurst(packager: LlPackager, captureStart: number, frames: number): void {
-    for (let i = 0; i < frames; i++) {
+  /** FFmpeg's first 30 frames come 900 ms late, all at once; then each frame 40 ms after its capture. Feeds frames `from` to `to`. */
+  function feedLateBurst(packager: LlPackager, captureStart: number, to: number, from = 0): void {
+    for (let i = from; i < to; i++) {
       const capturedAt = captureStart + i * FRAME * 1000;
       const arrivedAt = i < 30 ? captureStart + 30 * FRAME * 1000 + 900 : capturedAt + FRAME * 1000 + 40;
       packager.addFragment(Buffer.alloc(10), { video: { start: i * FRAME, duration: FRAME, samples: 1, sync: i % 30 === 0 } }, arrivedAt);
@@ -153,13 +153,22 @@ describe('LlPackager', () => {
     expect(Math.abs(later.programDateTime - (captured + 40))).toBeLessThan(5);
   });
 
-  it('dates every segment of a timeline from its settled anchor: no overlap while the anchor settles', () => {
+  it('holds FFmpeg’s late first burst until the wall-clock anchor settles, then dates every segment from it: a listed date never changes', () => {
     const { clock, packager } = setUp();
     const captureStart = clock.now;
-    feedLateBurst(packager, captureStart, 30 * 4);
+    // Every date each segment was ever listed with, by media sequence number.
+    const dates = new Map<number, Set<number>>();
+    packager.onChange(() => {
+      for (const segment of packager.segments) dates.set(segment.msn, (dates.get(segment.msn) ?? new Set()).add(segment.programDateTime));
+    });
+    feedLateBurst(packager, captureStart, 30);
+    // A burst: each fragment moves the anchor by its own duration. Nothing is packaged yet.
+    expect(packager.segments).toHaveLength(0);
+    feedLateBurst(packager, captureStart, 30 * 4, 30);
     const [first, second] = packager.segments;
-    // The first segment was started while the anchor was 0.9 s late; it reads the settled one.
     expect(Math.abs(first!.programDateTime - (captureStart + 40))).toBeLessThan(5);
+    expect([...dates.values()].every((seen) => seen.size === 1)).toBe(true);
+    expect(dates.size).toBeGreaterThanOrEqual(3);
     const playlist = strict(writeLlPlaylist(packager));
     const dated = playlist.segments.filter((s) => s.uri);
     for (let i = 1; i < dated.length; i++) {
@@ -167,6 +176,39 @@ describe('LlPackager', () => {
       expect(Math.abs(dated[i]!.programDateTime!.getTime() - previousEnd)).toBeLessThanOrEqual(1);
     }
     expect(second!.programDateTime - first!.programDateTime).toBe(Math.round(first!.duration * 1000));
+  });
+
+  it('packages what it holds when FFmpeg restarts or the stream ends before the anchor settled: nothing lost, nothing under the wrong init', () => {
+    const { clock, packager } = setUp();
+    const captureStart = clock.now;
+    feedLateBurst(packager, captureStart, 30);
+    expect(packager.segments).toHaveLength(0);
+    packager.setInit(Buffer.from('init2'));
+    const fromFirstRun = packager.segments.filter((s) => s.data !== null);
+    expect(fromFirstRun.map((s) => s.init)).toEqual(['init_0.mp4']);
+    expect(fromFirstRun[0]!.duration).toBeCloseTo(30 * FRAME, 6);
+    // The new run's burst, then the end.
+    for (let i = 0; i < 20; i++) packager.addFragment(Buffer.alloc(10), { video: { start: 10 + i * FRAME, duration: FRAME, samples: 1, sync: i === 0 } }, clock.now + 5000);
+    packager.end();
+    const fromSecondRun = packager.segments.filter((s) => s.init === 'init_1.mp4');
+    expect(fromSecondRun).toHaveLength(1);
+    expect(fromSecondRun[0]!.discontinuity).toBe(true);
+    expect(fromSecondRun[0]!.duration).toBeCloseTo(20 * FRAME, 6);
+  });
+
+  it('holds at most three seconds of media when the anchor does not settle (arrivals keep speeding up)', () => {
+    const { clock, packager } = setUp();
+    let released: number | null = null;
+    packager.onChange(() => {
+      if (released === null && packager.segments.length > 0) released = packager.segments[0]!.parts.length;
+    });
+    for (let i = 0; i < 30 * 4; i++) {
+      // Each fragment arrives half a frame after the one before: its anchor is always 16 ms earlier.
+      clock.now += (FRAME * 1000) / 2;
+      packager.addFragment(Buffer.alloc(10), { video: { start: i * FRAME, duration: FRAME, samples: 1, sync: i % 30 === 0 } }, clock.now);
+      if (i === 30 * 3 - 2) expect(packager.segments).toHaveLength(0);
+    }
+    expect(released).not.toBeNull();
   });
 
   it('hints the part made next, also when a key frame makes it the first of the next segment', () => {

@@ -33,7 +33,7 @@ export interface PackagerOptions {
  * Where the leader cut, on its timeline (`generation`: its init segment's number): a part or a
  * segment ended at `at`, or the segment `msn` starts at `at`.
  */
-type Cut = { generation: number; at: number; kind: 'part-end' | 'segment-end' } | { generation: number; at: number; kind: 'segment-start'; msn: number; discontinuity: boolean };
+type Cut = { generation: number; at: number; kind: 'part-end' | 'segment-end' } | { generation: number; at: number; kind: 'segment-start'; msn: number; discontinuity: boolean; programDateTime: number };
 
 type CutListener = (cut: Cut) => void;
 /** The leader packaged a frame from `start` to `end` (every cut at or before it is known). */
@@ -42,7 +42,6 @@ type ProgressListener = (generation: number, start: number, end: number) => void
 interface Held {
   data: Buffer;
   timing: FragmentTiming;
-  arrivedAt: number;
   primary: 'video' | 'audio';
   generation: number;
   heldAt: number;
@@ -61,9 +60,9 @@ export interface Segment {
   /** The init segment (EXT-X-MAP) its fragments need. */
   init: string;
   /**
-   * Wall-clock time of its first sample (EXT-X-PROGRAM-DATE-TIME), ms since the epoch: read from
-   * its timeline's anchor, so the segments of one timeline follow each other exactly even while
-   * the anchor settles in a stream's first seconds.
+   * Wall-clock time of its first sample (EXT-X-PROGRAM-DATE-TIME), ms since the epoch: from its
+   * timeline's settled anchor (see settleAnchor), a follower's from the leader's, so the segments
+   * of one timeline follow each other exactly and a listed date never changes.
    */
   readonly programDateTime: number;
   discontinuity: boolean;
@@ -77,8 +76,14 @@ export interface Segment {
 const MIN_SEGMENT_FRACTION = 0.5;
 /** A jump of the media clock beyond this (a frozen or restarted sender) is a discontinuity, not a long segment. */
 const MAX_GAP_SECONDS = 0.5;
-/** How long a timeline's wall-clock anchor keeps following its fastest fragment (see refineAnchor). */
-const ANCHOR_SETTLE_SECONDS = 10;
+/**
+ * A timeline's wall-clock anchor has settled when this many fragments in a row moved it by less
+ * than ANCHOR_QUIET_MS (in FFmpeg's first burst each fragment moves it by its own duration).
+ */
+const ANCHOR_QUIET_FRAGMENTS = 5;
+const ANCHOR_QUIET_MS = 10;
+/** At most this much of a timeline's media is held while its anchor settles. */
+const ANCHOR_MAX_HOLD_SECONDS = 3;
 /** The part target is decided from this many frames' durations (FFmpeg's first frame's is often odd). */
 const FRAMES_TO_DECIDE = 8;
 /** Float slack when comparing durations. */
@@ -128,8 +133,12 @@ export class LlPackager {
   /** Fragments of the other track that arrived between parts: they open the next part. */
   private carry: Buffer[] = [];
   private lastEnd: number | null = null;
-  /** media time ↔ wall clock of the current timeline (its segments share the object). */
+  /** media time ↔ wall clock of the timeline being packaged (settled: it no longer changes). */
   private anchor: Anchor | null = null;
+  /** The newest timeline's anchor, settling while the timeline's first fragments are held. */
+  private forming: FormingAnchor | null = null;
+  /** Where the last fragment that arrived ended (a new timeline starts where this jumps). */
+  private seenEnd: number | null = null;
   /** Parts are numbered across segments, so the hinted part is always the next one made, whichever segment it opens. */
   private nextPartId = 0;
   /** Files that left the window, kept fetchable until the time the spec asks (§6.2.2). */
@@ -215,14 +224,20 @@ export class LlPackager {
 
   /** Frame durations seen before the part target is decided. */
   private readonly firstFrames: number[] = [];
-  /** Fragments held until the part target is decided (a few frames), then packaged in order. */
-  private held: { data: Buffer; timing: FragmentTiming; arrivedAt: number; primary: 'video' | 'audio' }[] = [];
+  /**
+   * Fragments held until the part target is decided (a few frames) and their timeline's anchor
+   * has settled, then packaged in order, each with its timeline's anchor.
+   */
+  private held: { data: Buffer; timing: FragmentTiming; primary: 'video' | 'audio'; anchor: Anchor | null }[] = [];
 
-  /** Decides the part target from the median frame duration of the first frames; true once decided. */
-  private decidePartTarget(span: TrackSpan | undefined): boolean {
+  /**
+   * Decides the part target from the median frame duration of the first frames; true once
+   * decided. `now`: from whatever frames there are (false if none).
+   */
+  private decidePartTarget(span: TrackSpan | undefined, now = false): boolean {
     if (this.declaredPartTarget !== null) return true;
     if (span && span.samples > 0) this.firstFrames.push(span.duration / span.samples);
-    if (this.firstFrames.length < FRAMES_TO_DECIDE) return false;
+    if (this.firstFrames.length < (now ? 1 : FRAMES_TO_DECIDE)) return false;
     const sorted = [...this.firstFrames].sort((a, b) => a - b);
     const frame = Math.min(0.2, Math.max(0.004, sorted[Math.floor(sorted.length / 2)]!));
     this.framesPerPart = Math.max(1, Math.round(this.o.partTarget / frame));
@@ -307,6 +322,7 @@ export class LlPackager {
 
   /** A new init segment: FFmpeg (re)started. What follows is a new timeline (a discontinuity, unless it is the first). */
   setInit(data: Buffer): string {
+    this.flushHeld();
     this.closeSegment();
     const name = `init_${this.initCount++}.mp4`;
     this.inits.set(name, data);
@@ -314,6 +330,8 @@ export class LlPackager {
     this.pendingDiscontinuity = this.segmentList.length > 0;
     this.lastEnd = null;
     this.anchor = null;
+    this.seenEnd = null;
+    this.forming = null;
     if (this.o.follow) {
       // What is still held belongs to the previous run's segments, which have ended.
       this.following = [];
@@ -326,32 +344,86 @@ export class LlPackager {
 
   /**
    * One fragment (`moof`+`mdat`) and its timing; `arrivedAt` is when it arrived (ms), from which
-   * the timeline's wall clock is anchored: its first sample was captured about its duration earlier.
+   * a leader's timeline is dated (see settleAnchor; its first fragments are held until then).
    */
   addFragment(data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio' = 'video'): void {
     if (this.ended || !this.currentInit) return;
     if (this.o.follow) {
-      this.following.push({ data, timing, arrivedAt, primary, generation: this.generation, heldAt: this.o.now() });
+      // A follower is dated by the leader (see applyCut): when its fragments arrive does not matter.
+      this.following.push({ data, timing, primary, generation: this.generation, heldAt: this.o.now() });
       return this.release();
     }
-    if (this.declaredPartTarget === null) {
-      this.held.push({ data, timing, arrivedAt, primary });
-      if (!this.decidePartTarget(timing[primary])) return;
-      const held = this.held;
-      this.held = [];
-      for (const h of held) this.package(h.data, h.timing, h.arrivedAt, h.primary);
+    const span = timing[primary];
+    if (span) this.settleAnchor(span, arrivedAt);
+    const decided = this.decidePartTarget(span);
+    if (this.held.length > 0 || !decided || !this.forming?.settled) {
+      this.held.push({ data, timing, primary, anchor: this.forming });
+      if (decided && this.forming?.settled) this.releaseHeld();
       return;
     }
-    this.package(data, timing, arrivedAt, primary);
+    this.package(data, timing, primary, this.forming);
   }
 
-  private package(data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio'): void {
-    this.packageFrame(data, timing, arrivedAt, primary);
+  /**
+   * The run's or the stream's end: what is held is packaged as it is (its anchor as far as it
+   * settled), rather than lost.
+   */
+  private flushHeld(): void {
+    if (this.held.length > 0 && this.decidePartTarget(undefined, true)) this.releaseHeld();
+    this.held = [];
+  }
+
+  /** Packages the held fragments in order; one at a time, so that followers see it holding until the last is packaged. */
+  private releaseHeld(): void {
+    while (this.held.length > 0) {
+      const { data, timing, primary, anchor } = this.held[0]!;
+      this.package(data, timing, primary, anchor);
+      this.held.shift();
+    }
+  }
+
+  /** Whether fragments are held (followers then keep theirs however long it takes). */
+  private get holding(): boolean {
+    return this.held.length > 0;
+  }
+
+  /**
+   * Program date-times are the wall clock of capture: a fragment's first sample was captured
+   * about its duration before it arrived, plus the delay of the path, whose least value the
+   * fastest fragment shows. FFmpeg's first fragments come late, in a burst after it probed its
+   * input (1.2 s of media in one go, measured), so a timeline's fragments are held until its
+   * anchor settles (ANCHOR_QUIET_FRAGMENTS, at most ANCHOR_MAX_HOLD_SECONDS of media), and then
+   * never moves: a date a playlist has shown
+   * never changes (rfc8216bis §6.2.2 allows no change to a listed segment), which players that
+   * lay segments out by their dates (Shaka) need.
+   */
+  private settleAnchor(span: TrackSpan, arrivedAt: number): void {
+    // A frame lasting seconds (the sender froze after it) dates nothing; what follows it is a new timeline.
+    const duration = span.duration > MAX_GAP_SECONDS ? 0 : span.duration;
+    const broke = this.seenEnd === null || Math.abs(span.start - this.seenEnd) > MAX_GAP_SECONDS;
+    this.seenEnd = span.start + duration;
+    const captured = arrivedAt - duration * 1000;
+    if (broke) {
+      this.forming = { media: span.start, wall: captured, quiet: 0, settled: false };
+      return;
+    }
+    const forming = this.forming;
+    if (!forming || forming.settled) return;
+    const wall = captured - (span.start - forming.media) * 1000;
+    // (Under half a frame: at 100 fps and more, a burst's frames would otherwise look quiet.)
+    forming.quiet = wall < forming.wall - Math.min(ANCHOR_QUIET_MS, (duration * 1000) / 2) ? 0 : forming.quiet + 1;
+    forming.wall = Math.min(forming.wall, wall);
+    if (forming.quiet >= ANCHOR_QUIET_FRAGMENTS || span.start - forming.media >= ANCHOR_MAX_HOLD_SECONDS) forming.settled = true;
+  }
+
+  private package(data: Buffer, timing: FragmentTiming, primary: 'video' | 'audio', anchor: Anchor | null): void {
+    this.packageFrame(data, timing, primary, anchor);
     const span = timing[primary];
     if (span) for (const listener of [...this.progressListeners]) listener(this.generation, span.start, span.start + span.duration);
   }
 
-  private packageFrame(data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio'): void {
+  /** `anchor`: the wall clock of the fragment's timeline (a new one starts a new timeline). */
+  private packageFrame(data: Buffer, timing: FragmentTiming, primary: 'video' | 'audio', anchor: Anchor | null): void {
     let span = timing[primary];
     if (span && span.duration > MAX_GAP_SECONDS) {
       // A frame lasting seconds: the sender froze after it (FFmpeg dates a frame's end by the next
@@ -365,14 +437,13 @@ export class LlPackager {
       return;
     }
     if (this.open?.complete) this.closePart();
-    if (this.lastEnd !== null && Math.abs(span.start - this.lastEnd) > MAX_GAP_SECONDS) {
-      // The sender froze (or its clock jumped): the media so far ends here, the rest is a new timeline.
+    if (this.anchor !== null && anchor !== this.anchor) {
+      // The sender froze (or its clock jumped; see settleAnchor): the media so far ends here, the
+      // rest is a new timeline.
       this.closeSegment();
       this.pendingDiscontinuity = true;
-      this.anchor = null;
     }
-    this.lastEnd = span.start + span.duration;
-    this.refineAnchor(span, arrivedAt);
+    this.anchor = anchor;
     const segment = this.openSegment();
     if (!segment && !span.sync) {
       // Only a key frame can start a segment (at the start, after a freeze or a restart).
@@ -420,21 +491,20 @@ export class LlPackager {
       const decided = !span || generation > next.generation || (generation === next.generation && start >= at - SAME_FRAME_SECONDS);
       const gap = this.leaderGap;
       const inGap = span && gap.generation === next.generation && at > gap.from + SAME_FRAME_SECONDS && at < gap.to - SAME_FRAME_SECONDS;
-      if (!decided && now - next.heldAt <= MAX_FOLLOW_HOLD_MS) return;
+      if (!decided && (now - next.heldAt <= MAX_FOLLOW_HOLD_MS || this.o.follow!.holding)) return;
       this.following.shift();
       if (decided && !inGap) this.packageFollowing(next);
     }
   }
 
   /** A frame cut where the leader cut: parts end and segments start at the same media times. */
-  private packageFollowing({ data, timing, arrivedAt, primary, generation }: Held): void {
+  private packageFollowing({ data, timing, primary, generation }: Held): void {
     const span = timing[primary];
     if (!span) {
       (this.open?.chunks ?? this.carry).push(data);
       return;
     }
     this.lastEnd = span.start + span.duration;
-    this.refineAnchor(span, arrivedAt);
     this.cuts = this.cuts.filter((cut) => cut.generation >= generation);
     // A key frame of its own close to where the leader's next segment starts is the leader's key
     // frame: the two timelines' offset is measured there, and the cut applied at it.
@@ -467,7 +537,8 @@ export class LlPackager {
     this.closeSegment();
     this.pendingDiscontinuity ||= cut.discontinuity;
     this.nextMsn = cut.msn;
-    this.startSegment(start, true);
+    // The leader's date, moved by how far this rendition's first frame is from the leader's.
+    this.startSegment(start, true, Math.round(cut.programDateTime + (start - this.followOffset - cut.at) * 1000));
   }
 
   /** Adds a frame to the part being built, opening it if none is. */
@@ -488,27 +559,12 @@ export class LlPackager {
     return this.open !== null && round3(this.open.duration) >= 0.85 * this.partTarget;
   }
 
-  /**
-   * The wall clock of the timeline: a fragment's first sample was captured about its duration
-   * before the fragment arrived, plus the delay of the path, whose least value the fastest
-   * fragment shows. For the first seconds of a timeline the anchor follows the fastest fragment:
-   * FFmpeg's first fragments come late, in a burst after it probed its input.
-   */
-  private refineAnchor(span: TrackSpan, arrivedAt: number): void {
-    const captured = arrivedAt - span.duration * 1000;
-    if (!this.anchor) {
-      this.anchor = { media: span.start, wall: captured };
-      return;
-    }
-    if (span.start - this.anchor.media > ANCHOR_SETTLE_SECONDS) return;
-    this.anchor.wall = Math.min(this.anchor.wall, captured - (span.start - this.anchor.media) * 1000);
-  }
-
   /** The stream ended: the last part and segment are closed; the playlist gets EXT-X-ENDLIST. */
   end(): void {
     if (this.ended) return;
     this.unfollow?.();
     this.following = [];
+    this.flushHeld();
     this.closeSegment();
     // An empty last segment (started, nothing in it) is not listed.
     const last = this.segmentList.at(-1);
@@ -522,21 +578,22 @@ export class LlPackager {
     return last && last.data === null ? last : null;
   }
 
-  /** `sync`: it starts with a key frame (only a leader asks; a follower passes true, its cuts are the leader's). */
-  private startSegment(mediaStart: number, sync: boolean): Segment {
+  /**
+   * `sync`: it starts with a key frame (only a leader asks; a follower passes true, its cuts are the leader's).
+   * `programDateTime`: a follower's, from the leader's (a leader's comes from its timeline's anchor).
+   */
+  private startSegment(mediaStart: number, sync: boolean, programDateTime?: number): Segment {
     // Only a source that can be asked sends a key frame soon: an encoder's next one may come any
     // time, and cutting at it would leave a sliver of a segment.
     this.keyless = !sync && this.o.onKeyFrameWanted !== undefined;
     if (this.keyless) this.o.onKeyFrameWanted!();
-    if (!this.o.follow) this.emitCut({ generation: this.generation, at: mediaStart, kind: 'segment-start', msn: this.nextMsn, discontinuity: this.pendingDiscontinuity });
-    const anchor = this.anchor!;
+    const date = programDateTime ?? this.dateOf(mediaStart);
+    if (!this.o.follow) this.emitCut({ generation: this.generation, at: mediaStart, kind: 'segment-start', msn: this.nextMsn, discontinuity: this.pendingDiscontinuity, programDateTime: date });
     const segment: Segment = {
       msn: this.nextMsn++,
       name: `seg_${this.nextMsn - 1}.m4s`,
       init: this.currentInit!,
-      get programDateTime() {
-        return Math.round(anchor.wall + (mediaStart - anchor.media) * 1000);
-      },
+      programDateTime: date,
       discontinuity: this.pendingDiscontinuity,
       parts: [],
       duration: 0,
@@ -545,6 +602,12 @@ export class LlPackager {
     this.pendingDiscontinuity = false;
     this.segmentList.push(segment);
     return segment;
+  }
+
+  /** The wall-clock date of a media time on the timeline being packaged. */
+  private dateOf(mediaTime: number): number {
+    if (!this.anchor) throw new Error('LlPackager: a segment started before its timeline was dated');
+    return Math.round(this.anchor.wall + (mediaTime - this.anchor.media) * 1000);
   }
 
   private closePart(): void {
@@ -620,4 +683,10 @@ export const partName = (id: number): string => `part_${id}.m4s`;
 interface Anchor {
   media: number;
   wall: number;
+}
+
+interface FormingAnchor extends Anchor {
+  /** Fragments in a row that moved it by less than ANCHOR_QUIET_MS. */
+  quiet: number;
+  settled: boolean;
 }
