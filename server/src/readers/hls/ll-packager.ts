@@ -132,6 +132,7 @@ export class LlPackager {
   private open: { chunks: Buffer[]; duration: number; frames: number; independent: boolean; end: number; complete: boolean } | null = null;
   /** Fragments of the other track that arrived between parts: they open the next part. */
   private carry: Buffer[] = [];
+  /** Following: where its last packaged frame ended. */
   private lastEnd: number | null = null;
   /** media time ↔ wall clock of the timeline being packaged (settled: it no longer changes). */
   private anchor: Anchor | null = null;
@@ -355,13 +356,10 @@ export class LlPackager {
     }
     const span = timing[primary];
     if (span) this.settleAnchor(span, arrivedAt);
-    const decided = this.decidePartTarget(span);
-    if (this.held.length > 0 || !decided || !this.forming?.settled) {
-      this.held.push({ data, timing, primary, anchor: this.forming });
-      if (decided && this.forming?.settled) this.releaseHeld();
-      return;
-    }
-    this.package(data, timing, primary, this.forming);
+    const ready = this.decidePartTarget(span) && this.forming?.settled === true;
+    if (ready && this.held.length === 0) return this.package(data, timing, primary, this.forming);
+    this.held.push({ data, timing, primary, anchor: this.forming });
+    if (ready) this.releaseHeld();
   }
 
   /**
@@ -393,9 +391,8 @@ export class LlPackager {
    * fastest fragment shows. FFmpeg's first fragments come late, in a burst after it probed its
    * input (1.2 s of media in one go, measured), so a timeline's fragments are held until its
    * anchor settles (ANCHOR_QUIET_FRAGMENTS, at most ANCHOR_MAX_HOLD_SECONDS of media), and then
-   * never moves: a date a playlist has shown
-   * never changes (rfc8216bis §6.2.2 allows no change to a listed segment), which players that
-   * lay segments out by their dates (Shaka) need.
+   * never moves: a date a playlist has shown never changes (rfc8216bis §6.2.2 allows no change to
+   * a listed segment), which players that lay segments out by their dates (Shaka) need.
    */
   private settleAnchor(span: TrackSpan, arrivedAt: number): void {
     // A frame lasting seconds (the sender froze after it) dates nothing; what follows it is a new timeline.
