@@ -314,6 +314,27 @@ describe('LlPackager', () => {
     }
   });
 
+  it('publishes a complete part without the next frame once the camera froze and audio alone goes a part target past it', () => {
+    const { clock, packager } = setUp();
+    const partsNow = () => packager.segments.flatMap((s) => s.parts).length;
+    // 66 frames: the part of frames 60–65 is complete, waiting for frame 66, which does not come.
+    feed(packager, clock, 66);
+    const waiting = partsNow();
+    const lastEnd = 66 * FRAME;
+    // FFmpeg writes the audio alone once its interleaving delay passes; a part target of it is not yet enough.
+    let audioAt = lastEnd;
+    const audio = (duration: number) => {
+      clock.now += duration * 1000;
+      packager.addFragment(Buffer.alloc(4, 0x41), { audio: { start: audioAt, duration, samples: 2, sync: true } }, clock.now);
+      audioAt += duration;
+    };
+    while (audioAt < lastEnd + packager.partTarget - 0.001) audio(0.0427);
+    expect(partsNow()).toBe(waiting);
+    audio(0.0427);
+    expect(partsNow()).toBe(waiting + 1);
+    expect(packager.segments.flatMap((s) => s.parts).at(-1)!.duration).toBeCloseTo(6 * FRAME, 3);
+  });
+
   it('writes delta updates (_HLS_skip) that skip what lies beyond CAN-SKIP-UNTIL', () => {
     const { clock, packager } = setUp();
     feed(packager, clock, 30 * 15);

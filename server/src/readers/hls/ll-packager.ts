@@ -428,11 +428,7 @@ export class LlPackager {
       const frame = this.framesPerPart > 0 ? this.partTarget / 1.05 / this.framesPerPart : 1 / 30;
       span = { ...span, duration: frame * Math.max(1, span.samples) };
     }
-    if (!span) {
-      // Samples of the other track only: they go with the part being built, or the next one.
-      (this.open?.chunks ?? this.carry).push(data);
-      return;
-    }
+    if (!span) return this.addOtherTrack(data, timing, primary);
     if (this.open?.complete) this.closePart();
     if (this.anchor !== null && anchor !== this.anchor) {
       // The sender froze (or its clock jumped; see settleAnchor): the media so far ends here, the
@@ -497,10 +493,7 @@ export class LlPackager {
   /** A frame cut where the leader cut: parts end and segments start at the same media times. */
   private packageFollowing({ data, timing, primary, generation }: Held): void {
     const span = timing[primary];
-    if (!span) {
-      (this.open?.chunks ?? this.carry).push(data);
-      return;
-    }
+    if (!span) return this.addOtherTrack(data, timing, primary);
     this.lastEnd = span.start + span.duration;
     this.cuts = this.cuts.filter((cut) => cut.generation >= generation);
     // A key frame of its own close to where the leader's next segment starts is the leader's key
@@ -536,6 +529,18 @@ export class LlPackager {
     this.nextMsn = cut.msn;
     // The leader's date, moved by how far this rendition's first frame is from the leader's.
     this.startSegment(start, true, Math.round(cut.programDateTime + (start - this.followOffset - cut.at) * 1000));
+  }
+
+  /**
+   * Samples of the other track only: they go with the part being built, or the next one. A
+   * complete part waits for the next frame; when the primary track stalls (a frozen camera)
+   * FFmpeg goes on writing the other alone (after its interleaving delay, 0.5 s), and once that
+   * is a part target past the part's end, the part is published without waiting any longer.
+   */
+  private addOtherTrack(data: Buffer, timing: FragmentTiming, primary: 'video' | 'audio'): void {
+    const other = timing[primary === 'video' ? 'audio' : 'video'];
+    if (this.open?.complete && other && other.start >= this.open.end + this.partTarget) this.closePart();
+    (this.open?.chunks ?? this.carry).push(data);
   }
 
   /** Adds a frame to the part being built, opening it if none is. */
