@@ -3,7 +3,9 @@
  * channel's playlist and fetching its segments, against livecast and against nginx (Debian's
  * package) serving a folder mirrored from the same stream in the same run (livecast holds its
  * LL-HLS in memory; the mirror copies each playlist version and its files to disk, as a CDN's
- * origin shield would). One nginx worker vs one Node process.
+ * origin shield would). One nginx worker vs one Node process. A third server, a bare Node
+ * `http.createServer` answering the mirror from memory (bench/node-http-floor.ts), is the floor of
+ * Node's own HTTP stack: it splits livecast's cost above nginx into Node's and livecast's.
  *
  * A single run proves little on a shared 2-core machine (the first version of this benchmark
  * published the good mode of a bimodal system), so every load is run BENCH_RUNS times, livecast
@@ -119,6 +121,24 @@ http {
   };
 }
 
+/** bench/node-http-floor.ts: Node's own HTTP stack serving the mirror from memory, in its own process. */
+async function startNodeFloor(mirrorDir: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/node-http-floor.ts', mirrorDir, String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`node-http-floor exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    async stop() {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
 /** Copies a live channel's playlist and files from livecast to `dir`, as they appear, until stopped. */
 function mirror(playlistUrl: string, dir: string): { stop(): Promise<void> } {
   let running = true;
@@ -229,7 +249,8 @@ export async function runHlsServing(): Promise<void> {
   const mirrorDir = await mkdtemp(path.join(os.tmpdir(), 'livecast-mirror-'));
   const copy = binary ? mirror(`${server.app.url}/hls/${fed.channel.id}/index.m3u8`, path.join(mirrorDir, fed.channel.id)) : null;
   const nginx = binary ? await startNginx(binary, mirrorDir) : null;
-  const runs: { server: 'livecast' | 'nginx'; viewers: number; run: number; r: RunResult }[] = [];
+  const floor = copy ? await startNodeFloor(mirrorDir) : null;
+  const runs: { server: 'livecast' | 'node:http floor' | 'nginx'; viewers: number; run: number; r: RunResult }[] = [];
   const llRuns: { viewers: number; run: number; r: RunResult }[] = [];
   let idleCpu = 0;
   try {
@@ -240,7 +261,9 @@ export async function runHlsServing(): Promise<void> {
       for (let run = 1; run <= RUNS; run++) {
         console.error(`${viewers} viewers, run ${run}/${RUNS}: livecast …`);
         runs.push({ server: 'livecast', viewers, run, r: await runLoad(`${server.app.url}/hls/${id}/index.m3u8`, viewers, process.pid, 'segments', idleCpu) });
-        if (!nginx) continue;
+        if (!nginx || !floor) continue;
+        console.error(`${viewers} viewers, run ${run}/${RUNS}: node:http floor …`);
+        runs.push({ server: 'node:http floor', viewers, run, r: await runLoad(`${floor.url}/hls/${id}/index.m3u8`, viewers, floor.pid, 'segments') });
         console.error(`${viewers} viewers, run ${run}/${RUNS}: nginx …`);
         runs.push({ server: 'nginx', viewers, run, r: await runLoad(`${nginx.url}/hls/${id}/index.m3u8`, viewers, nginx.pid, 'segments') });
       }
@@ -253,6 +276,7 @@ export async function runHlsServing(): Promise<void> {
     }
   } finally {
     await nginx?.stop();
+    await floor?.stop();
     await copy?.stop();
     await rm(mirrorDir, { recursive: true, force: true });
     await fed.stop();
@@ -283,7 +307,8 @@ export async function runHlsServing(): Promise<void> {
   for (const viewers of VIEWERS) {
     const of = (name: string) => runs.filter((x) => x.server === name && x.viewers === viewers).map((x) => x.r);
     const nginxCpu = nginx ? median(of('nginx').map((r) => r.cpuPerRequestUs)) : NaN;
-    for (const name of ['livecast', 'nginx']) {
+    const floorCpu = floor ? median(of('node:http floor').map((r) => r.cpuPerRequestUs)) : NaN;
+    for (const name of ['livecast', 'node:http floor', 'nginx']) {
       const rs = of(name);
       if (rs.length === 0) continue;
       const p99s = rs.map((r) => r.playlistP99);
@@ -299,6 +324,7 @@ export async function runHlsServing(): Promise<void> {
         'segment p99 ms: median / worst': `${ms(median(rs.map((r) => r.segmentP99)))} / ${ms(worst(rs.map((r) => r.segmentP99)))}`,
         'CPU µs/req (median)': Math.round(cpu),
         'CPU/req vs nginx': nginx ? (cpu / nginxCpu).toFixed(2) : '—',
+        'CPU/req vs node:http floor': floor ? (cpu / floorCpu).toFixed(2) : '—',
         errors: rs.reduce((s, r) => s + r.errors, 0),
       });
     }
