@@ -11,6 +11,8 @@
  * one real-time "viewer" (the transcode started, as a viewer would): the transcode's CPU, its
  * latency to RTP at mediasoup, and that it is gone, with its cost, after the viewer leaves.
  *
+ * Last, RTMP again with the optional transcoded ladder (HLS_LADDER=on): what its two rungs cost.
+ *
  *   npm run bench:ingest     BENCH_CHANNELS=5  BENCH_WINDOW_S=10
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -134,9 +136,12 @@ export async function runIngestCost(): Promise<void> {
   encoderClip('baseline');
   const rows: Record<string, string | number>[] = [];
   let baselineFfmpeg = NaN;
-  for (const mode of ['baseline', 'rtmp', 'srt'] as const) {
+  let rtmpFfmpeg = NaN;
+  for (const mode of ['baseline', 'rtmp', 'srt', 'rtmp-ladder'] as const) {
     console.error(`${mode}, ${CHANNELS} channels …`);
     const server = await startBenchServer({
+      // The optional transcoded ladder (the stream copied as the top rendition, two libx264 rungs below it).
+      ...(mode === 'rtmp-ladder' ? { HLS_LADDER: 'on' } : {}),
       RTMP_PORT: String(await freePort()),
       SRT_MIN_PORT: String(SRT_MIN_PORT),
       SRT_MAX_PORT: String(SRT_MIN_PORT + 99),
@@ -149,7 +154,7 @@ export async function runIngestCost(): Promise<void> {
     try {
       for (let i = 0; i < CHANNELS; i++) {
         if (mode === 'baseline') fed.push(await startFedChannel(server.app));
-        else published.push(await publishEncoder(server.app, mode));
+        else published.push(await publishEncoder(server.app, mode === 'rtmp-ladder' ? 'rtmp' : mode));
       }
       await new Promise((r) => setTimeout(r, 3000)); // settle
       const channels = mode === 'baseline' ? fed.map((f) => f.channel) : published.map((p) => p.channel);
@@ -166,11 +171,14 @@ export async function runIngestCost(): Promise<void> {
       const rss = channels.reduce((s, c) => s + rssMiB(c.ffmpegPid!), 0) / CHANNELS;
       const latencies = published.flatMap((p) => p.latencies);
       if (mode === 'baseline') baselineFfmpeg = cpu.ffmpeg! / CHANNELS;
+      if (mode === 'rtmp') rtmpFfmpeg = cpu.ffmpeg! / CHANNELS;
+      const label = { baseline: 'RTP into mediasoup (browser/WHIP path), baseline', rtmp: 'RTMP (H264 High + B-frames, AAC; passed through)', srt: 'SRT (H264 High + B-frames, AAC; passed through)', 'rtmp-ladder': 'RTMP with HLS_LADDER=on (passed through + ½ and ¼ rungs, libx264)' }[mode];
       rows.push({
-        source: mode === 'baseline' ? 'RTP into mediasoup (browser/WHIP path), baseline' : `${mode.toUpperCase()} (H264 High + B-frames, AAC; passed through)`,
+        source: label,
         channels: CHANNELS,
         'server FFmpeg CPU %/ch': cpu.ffmpeg! / CHANNELS,
         '× baseline': (cpu.ffmpeg! / CHANNELS / baselineFfmpeg).toFixed(2),
+        '× RTMP': mode === 'baseline' ? '—' : (cpu.ffmpeg! / CHANNELS / rtmpFfmpeg).toFixed(2),
         'worker CPU %/ch': cpu.workers! / CHANNELS,
         'node CPU %': cpu.server!,
         'FFmpeg RSS MiB/ch': rss,

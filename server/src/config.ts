@@ -133,7 +133,7 @@ const schema = z
      */
     HLS_RENDITIONS: z.enum(['layers', 'top']).default('layers'),
     /**
-     * A one-layer H264 source (RTP from WebRTC or WHIP without simulcast) in HLS: `on` adds a
+     * A one-layer H264 source (RTP from WebRTC or WHIP without simulcast, an RTMP or SRT encoder) in HLS: `on` adds a
      * transcoded ladder below it (½ and ¼ of its height, libx264, key frames where the source has
      * them) as renditions of a multivariant playlist; the source itself is copied as the top one.
      * Costs a decode and two small encodes per channel (bench:renditions).

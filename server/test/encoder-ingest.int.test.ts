@@ -13,6 +13,7 @@ import HLS from 'hls-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel } from '../src/channel/channel.js';
 import { boundUdpPorts } from '../src/readers/hls/udp-listeners.js';
+import { segmentVideoFrames } from './helpers/segment-frames.js';
 import { freePort } from './helpers/net.js';
 import { eventually, udpSocketCount, waitForExit } from './helpers/processes.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -133,7 +134,7 @@ describe('RTMP ingest', () => {
     await live(channel);
     // Passed through: the ingest FFmpeg copies, and what HLS serves is still High profile with B-frames.
     const argv = await cmdline(channel.ffmpegPid!);
-    expect(argv.join(' ')).toContain('-c copy');
+    expect(argv.join(' ')).toContain('-c:v copy -c:a copy');
     expect(argv).not.toContain('libx264');
     const streams = await probe(await hlsMedia(channel));
     const video = streams.find((s) => s.codec_type === 'video')!;
@@ -326,6 +327,78 @@ describe('connect/disconnect cycles', () => {
     const routers = (await app.pool.workers[0]!.dump()).routerIds.length;
     expect(routers).toBe(0);
   }, 240_000);
+});
+
+// Last: its own server's worker would still be exiting when the cycles test takes its census.
+describe('a transcoded ladder for an encoder (HLS_LADDER=on)', () => {
+  let ladderApp: TestServer;
+  let ladderRtmpPort: number;
+  beforeAll(async () => {
+    ladderRtmpPort = await freePort();
+    ladderApp = await startServer({ MEDIASOUP_WORKERS: '1', RTMP_PORT: String(ladderRtmpPort), SRT_MIN_PORT: '18800', SRT_MAX_PORT: '18899', BROADCASTER_GRACE_MS: '0', HLS_LADDER: 'on' });
+  });
+  afterAll(() => ladderApp?.stop());
+
+  it('OBS-style H264 High with B-frames over RTMP: the stream copied as the top rendition, ½ and ¼ below it, the same segments starting with the same key frame in every rendition', async () => {
+    const { channel, streamKey } = await ladderApp.registry.create();
+    const encoder = publish(`rtmp://127.0.0.1:${ladderRtmpPort}/live/${streamKey}`, { seconds: 40, format: 'flv' });
+    try {
+      const base = `${ladderApp.url}/hls/${channel.id}`;
+      HLS.setOptions({ strictMode: true, silent: true });
+      const multivariant = await eventually(async () => {
+        const response = await fetch(`${base}/index.m3u8`);
+        if (!response.ok) return null;
+        const playlist = HLS.parse(await response.text());
+        return playlist.isMasterPlaylist && playlist.variants.every((v) => v.resolution) ? playlist : null;
+      }, 'a multivariant playlist with every rendition’s resolution', 20_000);
+      expect(multivariant.variants.map((v) => v.uri)).toEqual(['v2/index.m3u8', 'v1/index.m3u8', 'v0/index.m3u8']);
+      expect(multivariant.variants.map((v) => v.resolution)).toEqual([{ width: 640, height: 360 }, { width: 320, height: 180 }, { width: 160, height: 90 }]);
+      // The top one is the encoder's own High profile; the rungs are Constrained Baseline.
+      expect(multivariant.variants[0]!.codecs).toMatch(/^avc1\.64[0-9a-f]{4},mp4a\.40\.2$/);
+      for (const v of multivariant.variants.slice(1)) expect(v.codecs).toMatch(/^avc1\.42[0-9a-f]{4},mp4a\.40\.2$/);
+
+      const completeSegments = async (name: string) => {
+        const text = await (await fetch(`${base}/${name}/index.m3u8`)).text();
+        let playlist: ReturnType<typeof HLS.parse>;
+        try {
+          playlist = HLS.parse(text);
+        } catch (error) {
+          throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}\n${text}`);
+        }
+        if (playlist.isMasterPlaylist) throw new Error('a master playlist');
+        return new Map(playlist.segments.filter((s) => s.duration > 0).map((s) => [s.mediaSequenceNumber, s]));
+      };
+      const { renditions, common } = await eventually(async () => {
+        const renditions = await Promise.all(['v0', 'v1', 'v2'].map(completeSegments));
+        const common = [...renditions[2]!.keys()].filter((msn) => renditions.every((r) => r.has(msn)));
+        return common.length >= 5 ? { renditions, common } : null;
+      }, 'five complete segments in every rendition', 40_000);
+      for (const msn of common) {
+        const frames = await Promise.all(['v0', 'v1', 'v2'].map((name, i) => segmentVideoFrames(`${base}/${name}/`, renditions[i]!.get(msn)!)));
+        const high = frames[2]!;
+        // The copied stream is decoded two frames before it is presented (B-frames); the rungs,
+        // without B-frames, when presented; and each output of FFmpeg has its own time zero. So
+        // times do not compare: the frames do (one to one, key frames where the source has them).
+        expect(high.some((f) => (f.presentationOffset ?? 0) > 0), 'the copied stream keeps its B-frames').toBe(true);
+        expect(high[0]!.sync, `segment ${msn} of the source starts with a key frame`).toBe(true);
+        for (const rung of frames.slice(0, 2)) {
+          expect(rung[0]!.sync, `segment ${msn} of a rung starts with a key frame`).toBe(true);
+          const count = (spans: typeof high) => spans.reduce((n, f) => n + f.samples, 0);
+          expect(count(rung), `segment ${msn}: the rung has the source's frames`).toBe(count(high));
+          expect(rung.filter((f) => f.sync).length, `segment ${msn}: and its key frames`).toBe(high.filter((f) => f.sync).length);
+        }
+        // The same first frame: the same date in every rendition.
+        const dates = renditions.map((r) => r.get(msn)!.programDateTime?.getTime());
+        expect(dates[0], `segment ${msn} has a date`).toBeGreaterThan(0);
+        expect(new Set(dates).size, `segment ${msn}: ${dates.join(', ')}`).toBe(1);
+      }
+      // Segment numbers are aligned: the same msn lasts as long in every rendition.
+      for (const msn of common) for (const r of renditions.slice(0, 2)) expect(Math.abs(r.get(msn)!.duration - renditions[2]!.get(msn)!.duration)).toBeLessThanOrEqual(0.04);
+    } finally {
+      encoder.kill('SIGKILL');
+      await eventually(() => channel.ended, 'the channel to end when the encoder disconnects');
+    }
+  }, 90_000);
 });
 
 // ffprobe and ffmpeg are the independent readers above: fail clearly if they are missing.

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { Thumbnailer, type Thumbnail } from '../readers/thumbnails/thumbnailer.js';
 import { HlsPipeline, type HlsRuntime } from '../readers/hls/hls-pipeline.js';
 import type { LlHlsStream } from '../readers/hls/ll-stream.js';
+import { LADDER_RUNGS } from '../readers/hls/ffmpeg-args.js';
 import { PassthroughHls } from '../readers/hls/passthrough-hls.js';
 import type { PortAllocator } from '../readers/hls/port-allocator.js';
 import { RealtimeTranscoder } from '../readers/realtime/realtime-transcoder.js';
@@ -480,13 +481,21 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
 
   private startIngest(input: EncoderInput): EncoderIngest {
     const { hls } = this.context.config;
-    let feed: ((chunk: Buffer) => void) | null = null;
-    const ingest = new EncoderIngest(input, hls.ffmpegPath, this.logger, (chunk) => {
-      // An SRT listener learns that an encoder is here from its first bytes.
-      feed ??= this.mayClaimForEncoder(ingest) ? this.claimForEncoder(input.protocol, ingest) : null;
-      if (feed) feed(chunk);
-      else void ingest.stop();
-    });
+    let feed: ((chunk: Buffer, rendition: number) => void) | null = null;
+    // HLS_LADDER: the encoder's stream is the top rendition of a transcoded ladder.
+    const rungs = hls.ladder ? LADDER_RUNGS : 1;
+    const ingest = new EncoderIngest(
+      input,
+      hls.ffmpegPath,
+      this.logger,
+      (chunk, rendition) => {
+        // An SRT listener learns that an encoder is here from its first bytes.
+        feed ??= this.mayClaimForEncoder(ingest) ? this.claimForEncoder(input.protocol, ingest) : null;
+        if (feed) feed(chunk, rendition);
+        else void ingest.stop();
+      },
+      rungs,
+    );
     // An RTMP connection was checked before it got here: it is the source from now on.
     if (input.protocol === 'rtmp') feed = this.claimForEncoder('rtmp', ingest);
     void ingest.exited.then((exit) => this.ingestExited(ingest, exit.requested));
@@ -501,9 +510,9 @@ export class Channel extends EventEmitter<ChannelEvents> implements ChannelMedia
   }
 
   /** The encoder's connection is the channel's source now; returns what takes its fMP4. */
-  private claimForEncoder(protocol: EncoderInput['protocol'], ingest: EncoderIngest): (chunk: Buffer) => void {
+  private claimForEncoder(protocol: EncoderInput['protocol'], ingest: EncoderIngest): (chunk: Buffer, rendition: number) => void {
     if (!this.encoder) {
-      const hls = new PassthroughHls(this.id, this.context.config.hls, this.context.hls.draining, this.logger, () => this.onPlaylistReady());
+      const hls = new PassthroughHls(this.id, this.context.config.hls, this.context.hls.draining, this.logger, () => this.onPlaylistReady(), ingest.rungs);
       this.encoder = { protocol, ingest, hls };
       this.attach('hls', hls);
       this.attachStreamReaders(hls.stream);

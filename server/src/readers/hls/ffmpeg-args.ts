@@ -18,6 +18,9 @@ export interface HlsOutputOptions {
   renditions?: { kind: 'layers' | 'ladder'; count: number };
 }
 
+/** The transcoded ladder (HLS_LADDER): the source, ½ and ¼ of its height, as simulcast sends. */
+export const LADDER_RUNGS = 3;
+
 /** Each lower rung's bit-rate cap (kbit/s), low to high: about what Chromium's simulcast gives its layers. */
 const LADDER_MAX_KBPS = [250, 700];
 
@@ -43,19 +46,8 @@ export function ffmpegFmp4Args(o: HlsOutputOptions): string[] {
   if (o.renditions && outputs > 1) {
     // The video streams' order: the top one first (pipe:1), then the others low to high.
     const video = o.renditions.kind === 'ladder' ? ladderVideo(outputs) : [...Array.from({ length: outputs }, (_, i) => ['-map', `0:v:${(i + outputs - 1) % outputs}`]).flat(), '-c:v', 'copy'];
-    // Inside the tee's list a colon is escaped with a backslash, or it separates options.
-    const slaves = Array.from({ length: outputs }, (_, i) => `[f=mp4:select='v\\:${i},a':movflags=${FMP4.movflags}:frag_duration=${fragment}:flush_packets=1]pipe\\:${i === 0 ? 1 : 2 + i}`);
-    // One output through the tee muxer: the audio is encoded once and muxed into every
-    // rendition's fMP4 (an output per rendition would encode it once each: 2.2x the CPU).
-    return [
-      ...input,
-      ...video, '-map', '0:a:0',
-      // The tee cannot tell the encoder that MP4 wants the AAC config out of band.
-      ...AAC, '-flags:a', '+global_header',
-      // A layer that pauses must not hold the others' fragments back for the default 10 s.
-      '-max_interleave_delta', '500000',
-      '-f', 'tee', slaves.join('|'),
-    ];
+    // The tee cannot tell the encoder that MP4 wants the AAC config out of band.
+    return [...input, ...renditionOutputs(video, [...AAC, '-flags:a', '+global_header'], outputs, o.fragmentMicros)];
   }
   const video =
     o.video === 'copy'
@@ -74,6 +66,25 @@ export function ffmpegFmp4Args(o: HlsOutputOptions): string[] {
   ];
 }
 
+/**
+ * Several renditions as one output through the tee muxer: `video` maps the renditions' video
+ * (the top one first, then the others low to high), `audio` says how the one audio is made; it
+ * is made once and muxed into every rendition's fMP4 (an output per rendition would encode it
+ * once each: 2.2x the CPU). The top rendition goes to `pipe:1`, the others to `pipe:3`, `pipe:4` ….
+ */
+export function renditionOutputs(video: string[], audio: string[], outputs: number, fragmentMicros: number): string[] {
+  const fragment = String(Math.round(fragmentMicros));
+  // Inside the tee's list a colon is escaped with a backslash, or it separates options.
+  const slaves = Array.from({ length: outputs }, (_, i) => `[f=mp4:select='v\\:${i},a':movflags=${FMP4.movflags}:frag_duration=${fragment}:flush_packets=1]pipe\\:${i === 0 ? 1 : 2 + i}`);
+  return [
+    ...video, '-map', '0:a:0',
+    ...audio,
+    // A layer that pauses must not hold the others' fragments back for the default 10 s.
+    '-max_interleave_delta', '500000',
+    '-f', 'tee', slaves.join('|'),
+  ];
+}
+
 /** `-option:stream value` for each option. */
 const streamOptions = (stream: string, options: Record<string, string>): string[] => Object.entries(options).flatMap(([option, value]) => [`-${option}:${stream}`, value]);
 
@@ -82,7 +93,7 @@ const streamOptions = (stream: string, options: Record<string, string>): string[
  * the decoded source scaled to 1/2^(n-1-k) of its height (even, at least 2 px, as H264 wants).
  * The rung sizes are set by the first frame: a source that changes its size later keeps them.
  */
-function ladderVideo(rungs: number): string[] {
+export function ladderVideo(rungs: number): string[] {
   const lower = rungs - 1;
   const scales = Array.from({ length: lower }, (_, k) => `scale=-2:'max(2,trunc(ih/${2 ** (lower - k + 1)})*2)'[r${k}]`);
   const split = lower > 1 ? `[0:v:0]split=${lower}${Array.from({ length: lower }, (_, k) => `[s${k}]`).join('')};` : '';
@@ -97,6 +108,9 @@ function ladderVideo(rungs: number): string[] {
       maxrate: `${kbps}k`,
       bufsize: `${kbps * 2}k`,
       force_key_frames: 'source',
+      // No key frame of x264's own (it would add one every 250 frames): a rung's key frames are
+      // the source's, one to one, and its renditions are matched by them (see sameFrames).
+      g: '1000000',
       // The source's frames and timestamps as they are (FFmpeg would otherwise add or drop frames
       // to a constant rate and round the times): the renditions' frames then match one to one.
       fps_mode: 'passthrough',

@@ -1,4 +1,4 @@
-import { BoxSplitter, readFragment, readInit, restoreFirstAacSample, type FragmentTiming, type TrackInfo } from './fmp4.js';
+import { BoxSplitter, readFragment, readInit, restoreFirstAacSample, restoreFirstVideoSample, type FragmentTiming, type TrackInfo } from './fmp4.js';
 import type { LlPackager } from './ll-packager.js';
 
 export interface Fmp4FeedHooks {
@@ -8,7 +8,16 @@ export interface Fmp4FeedHooks {
   onFragment?: (data: Buffer, timing: FragmentTiming, arrivedAt: number) => void;
   /** The output could not be read (or a hook threw); nothing more is fed after it. */
   onBroken: (error: unknown) => void;
+  /**
+   * Put the first video frame back at its true time too (see restoreFirstVideoSample): what
+   * follows it is held until the next frame says how long it lasts. A ladder's renditions need
+   * it: their first key frames are matched, and FFmpeg moves each output's differently.
+   */
+  restoreFirstFrame?: boolean;
 }
+
+/** restoreFirstFrame holds at most this many fragments (about half a second) waiting for the second frame. */
+const MAX_HELD_FOR_FIRST_FRAME = 24;
 
 /**
  * Reads one FFmpeg's fragmented-MP4 output into a packager: the init segment, then fragments.
@@ -22,6 +31,13 @@ export function fmp4Feed(packager: LlPackager, hooks: Fmp4FeedHooks): (chunk: Bu
   let broken = false;
   /** FFmpeg lengthens only a track's first sample (see restoreFirstAacSample). */
   let audioSeen = false;
+  /** restoreFirstFrame: the first video fragment and what came after it, until the next video fragment. */
+  let firstFrame: { moof: Buffer; mdat: Buffer; timing: FragmentTiming; arrivedAt: number }[] | null = null;
+  let videoSeen = !hooks.restoreFirstFrame;
+  const add = (data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio') => {
+    packager.addFragment(data, timing, arrivedAt, primary);
+    hooks.onFragment?.(data, timing, arrivedAt);
+  };
   return (chunk) => {
     if (broken) return;
     try {
@@ -42,9 +58,23 @@ export function fmp4Feed(packager: LlPackager, hooks: Fmp4FeedHooks): (chunk: Bu
             moof = restoreFirstAacSample(moof, tracks);
             timing = readFragment(moof, tracks);
           }
-          const data = Buffer.concat([moof, box.data]);
-          packager.addFragment(data, timing, now, primary);
-          hooks.onFragment?.(data, timing, now);
+          if (!videoSeen && timing.video) {
+            videoSeen = true;
+            firstFrame = [];
+          }
+          if (firstFrame && timing.video && firstFrame.length > 0) {
+            const [first, ...rest] = firstFrame;
+            firstFrame = null;
+            const restored = restoreFirstVideoSample(first!.moof, tracks, timing.video);
+            for (const f of [{ ...first!, moof: restored, timing: readFragment(restored, tracks) }, ...rest]) add(Buffer.concat([f.moof, f.mdat]), f.timing, f.arrivedAt, primary);
+          }
+          if (firstFrame) firstFrame.push({ moof, mdat: box.data, timing, arrivedAt: now });
+          else add(Buffer.concat([moof, box.data]), timing, now, primary);
+          if (firstFrame && firstFrame.length > MAX_HELD_FOR_FIRST_FRAME) {
+            // No second frame (the video stalled at once): what is held goes on as it is.
+            for (const f of firstFrame) add(Buffer.concat([f.moof, f.mdat]), f.timing, f.arrivedAt, primary);
+            firstFrame = null;
+          }
           moof = null;
         }
       }

@@ -34,6 +34,11 @@ export interface TrackSpan {
   samples: number;
   /** The first sample is a sync sample (for video: a key frame). */
   sync: boolean;
+  /**
+   * The first sample's composition offset, seconds (presented this long after it is decoded:
+   * H264 with B-frames); absent when it is 0.
+   */
+  presentationOffset?: number;
 }
 
 /** What the packager needs of one fragment: the span of each track it carries samples of. */
@@ -135,6 +140,7 @@ export function readFragment(moof: Buffer, tracks: TrackInfo[]): FragmentTiming 
     let ticks = 0;
     let samples = 0;
     let firstFlags: number | undefined;
+    let firstOffset = 0;
     for (const trun of traf.truns ?? []) {
       for (let i = 0; i < trun.sample_count; i++) ticks += trun.sample_duration?.[i] ?? (tfhd.flags & 0x8 ? tfhd.default_sample_duration : track.defaultSampleDuration) ?? 0;
       samples += trun.sample_count;
@@ -142,6 +148,8 @@ export function readFragment(moof: Buffer, tracks: TrackInfo[]): FragmentTiming 
         // trun flags 0x4 / 0x400: first-sample flags / per-sample flags present (§8.8.8).
         firstFlags = trun.flags & 0x4 ? trun.first_sample_flags : trun.flags & 0x400 ? trun.sample_flags?.[0] : undefined;
         firstFlags ??= tfhd.flags & 0x20 ? tfhd.default_sample_flags : track.defaultSampleFlags;
+        // trun flag 0x800: per-sample composition time offsets present.
+        if (trun.flags & 0x800) firstOffset = trun.sample_composition_time_offset?.[0] ?? 0;
       }
     }
     if (samples === 0) continue;
@@ -151,6 +159,7 @@ export function readFragment(moof: Buffer, tracks: TrackInfo[]): FragmentTiming 
       samples,
       // Every audio frame is a sync sample; for video the flags say.
       sync: track.kind === 'audio' || (firstFlags !== undefined && (firstFlags & NON_SYNC) === 0),
+      ...(firstOffset !== 0 ? { presentationOffset: firstOffset / track.timescale } : {}),
     };
   }
   return timing;
@@ -167,10 +176,31 @@ export function readFragment(moof: Buffer, tracks: TrackInfo[]): FragmentTiming 
  * Done in place on a copy: the box sizes do not change.
  */
 export function restoreFirstAacSample(moof: Buffer, tracks: TrackInfo[]): Buffer {
+  const aac = tracks.find((t) => t.aacFrameTicks);
+  return aac ? restoreFirstSample(moof, aac, aac.aacFrameTicks!, 1) : moof;
+}
+
+/**
+ * The same for a video track, whose frames need not all last the same: the first frame is taken
+ * to last as long as the one after it (`nextSpan`, its first sample). Returns the fragment's
+ * `moof` unchanged when its first video sample is not longer than that by a quarter of a frame
+ * (frame times jitter by a tick or a millisecond).
+ */
+export function restoreFirstVideoSample(moof: Buffer, tracks: TrackInfo[], nextSpan: TrackSpan): Buffer {
+  const video = tracks.find((t) => t.kind === 'video');
+  if (!video || nextSpan.samples === 0) return moof;
+  const frame = Math.round((nextSpan.duration / nextSpan.samples) * video.timescale);
+  return restoreFirstSample(moof, video, frame, Math.ceil(frame / 4));
+}
+
+/**
+ * Gives `track`'s first sample in this fragment the length `frame` (ticks) if it is longer by at
+ * least `minExtra`, moving the fragment's decode time forward by what it loses.
+ */
+function restoreFirstSample(moof: Buffer, track: TrackInfo, frame: number, minExtra: number): Buffer {
   const file = parse(moof);
   for (const traf of file.moofs?.[0]?.trafs ?? []) {
-    const track = tracks.find((t) => t.id === traf.tfhd?.track_id);
-    const frame = track?.aacFrameTicks;
+    if (traf.tfhd?.track_id !== track.id) continue;
     const trun = traf.truns?.[0];
     const { tfhd, tfdt } = traf;
     if (!frame || !trun || trun.sample_count === 0 || trun.start === undefined || tfdt?.start === undefined || tfhd?.start === undefined) continue;
@@ -182,7 +212,7 @@ export function restoreFirstAacSample(moof: Buffer, tracks: TrackInfo[]): Buffer
     else continue;
     const duration = moof.readUInt32BE(at);
     const extra = duration - frame;
-    if (extra <= 0 || !Number.isInteger(extra)) continue;
+    if (extra < minExtra || !Number.isInteger(extra)) continue;
     const patched = Buffer.from(moof);
     patched.writeUInt32BE(frame, at);
     const time = tfdt.start + 8 + 4;

@@ -5,7 +5,7 @@ import type { Config } from '../../config.js';
 import type { ChannelMedia, ChannelReader } from '../../channel/reader.js';
 import type { SenderClocks } from '../../channel/sender-clocks.js';
 import type { DrainingStreams } from './draining-streams.js';
-import { ffmpegFmp4Args } from './ffmpeg-args.js';
+import { ffmpegFmp4Args, LADDER_RUNGS } from './ffmpeg-args.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.js';
 import { fmp4Feed } from './fmp4-feed.js';
 import type { TrackInfo } from './fmp4.js';
@@ -112,8 +112,6 @@ const FRAGMENT_MICROS = 25_000;
 const LOOPBACK = '127.0.0.1';
 /** RTP and RTCP for each stream FFmpeg reads. */
 const PORTS_PER_STREAM = 2;
-/** The transcoded ladder (HLS_LADDER): the source, ½ and ¼ of its height, as simulcast sends. */
-const LADDER_RUNGS = 3;
 
 /**
  * mediasoup → FFmpeg → LL-HLS for one channel: two PlainTransports send RTP to the ports of an

@@ -16,10 +16,10 @@ function timing({ start, sync }: Frame): FragmentTiming {
 }
 
 /** A leader (the top layer) and a follower (a lower layer of the same capture) on one clock. */
-function setUp() {
+function setUp(sameFrames = false) {
   const clock = { now: 1_800_000_000_000 };
   const leader = new LlPackager({ partTarget: 0.2, segmentTarget: 1, now: () => clock.now });
-  const follower = new LlPackager({ partTarget: 0.2, segmentTarget: 1, now: () => clock.now, follow: leader });
+  const follower = new LlPackager({ partTarget: 0.2, segmentTarget: 1, now: () => clock.now, follow: leader, sameFrames });
   leader.setInit(Buffer.from('init-high'));
   follower.setInit(Buffer.from('init-low'));
   return { clock, leader, follower };
@@ -163,5 +163,25 @@ describe('LlPackager following a leader (renditions of one capture)', () => {
     // Every segment of both starts with a key frame: the follower cut at its own, not a frame off.
     for (const p of [leader, follower]) expect(complete(p).every((s) => s.parts[0]!.independent)).toBe(true);
     for (const [k, segment] of complete(follower).entries()) expect(Math.abs(segment.duration - complete(leader)[k]!.duration)).toBeLessThanOrEqual(0.016);
+  });
+
+  it('with sameFrames (a ladder rung), takes the leader’s n-th key frame for its own n-th, however far their times are apart (B-frames in the leader, each output’s own time zero)', () => {
+    for (const shift of [0.047, -0.03, 0.2]) {
+      const { clock, leader, follower } = setUp(true);
+      for (const frame of frames(30 * 8)) {
+        clock.now += FRAME * 1000;
+        // The copied leader decodes each frame two frames before it presents it; the rung, encoded
+        // without B-frames, decodes it when presented; and its output's time zero is elsewhere.
+        const high: FragmentTiming = { video: { start: frame.start, duration: FRAME, samples: 1, sync: frame.sync, presentationOffset: 2 * FRAME }, audio: { start: frame.start, duration: FRAME, samples: 2, sync: true } };
+        leader.addFragment(Buffer.from('high'), high, clock.now);
+        follower.addFragment(Buffer.from('low'), timing({ ...frame, start: frame.start + 2 * FRAME + shift }), clock.now);
+      }
+      const complete = (p: LlPackager) => p.segments.filter((s) => s.data !== null);
+      expect(complete(leader).length).toBeGreaterThanOrEqual(6);
+      expect(complete(follower).map((s) => [s.msn, s.parts.length, Math.round(s.duration * 1000)]), `shift ${shift}`).toEqual(complete(leader).map((s) => [s.msn, s.parts.length, Math.round(s.duration * 1000)]));
+      for (const p of [leader, follower]) expect(complete(p).every((s) => s.parts[0]!.independent), `shift ${shift}`).toBe(true);
+      // The same key frame, so the same date.
+      expect(complete(follower).map((s) => s.programDateTime)).toEqual(complete(leader).map((s) => s.programDateTime));
+    }
   });
 });

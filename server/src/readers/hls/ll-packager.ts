@@ -22,6 +22,15 @@ export interface PackagerOptions {
    */
   follow?: LlPackager;
   /**
+   * Following: this rendition's frames are the leader's own, one to one, with a key frame exactly
+   * where the leader has one (a ladder's rung, encoded from the leader's frames). Its n-th key
+   * frame of a timeline is then the leader's n-th, whatever their times say: the outputs of one
+   * FFmpeg each start their timeline at their own first sample, and a copied stream with
+   * B-frames decodes a frame earlier than a rung without them presents it. Without it, the
+   * leader's key frame is the one within a few ms (simulcast layers: encoded apart).
+   */
+  sameFrames?: boolean;
+  /**
    * A segment had to start without a key frame (a late frame after a short part, or no key frame
    * by the longest segment): the source should send one now. That key frame then starts the
    * next segment however short this one is, so that few segments go without one.
@@ -33,7 +42,10 @@ export interface PackagerOptions {
  * Where the leader cut, on its timeline (`generation`: its init segment's number): a part or a
  * segment ended at `at`, or the segment `msn` starts at `at`.
  */
-type Cut = { generation: number; at: number; kind: 'part-end' | 'segment-end' } | { generation: number; at: number; kind: 'segment-start'; msn: number; discontinuity: boolean; programDateTime: number };
+type Cut =
+  | { generation: number; at: number; kind: 'part-end' | 'segment-end' }
+  /** `keyFrame`: the segment's first frame is the timeline's `keyFrame`-th key frame (from 0), or null if it is no key frame. */
+  | { generation: number; at: number; kind: 'segment-start'; msn: number; discontinuity: boolean; programDateTime: number; keyFrame: number | null };
 
 type CutListener = (cut: Cut) => void;
 /** The leader packaged a frame from `start` to `end` (every cut at or before it is known). */
@@ -45,6 +57,8 @@ interface Held {
   primary: 'video' | 'audio';
   generation: number;
   heldAt: number;
+  /** A key frame: the how-many-th of its timeline (from 0). */
+  keyFrame: number | null;
 }
 
 export interface Part {
@@ -161,11 +175,15 @@ export class LlPackager {
    * the last segment start where both had a key frame (0 until then).
    */
   private followOffset = 0;
+  /** Following: followOffset was measured on this timeline. */
+  private offsetMeasured = false;
   /** Following: fragments waiting until the leader has decided about their time. */
   private following: Held[] = [];
   private unfollow: (() => void) | null = null;
   /** The open segment started without a key frame (see PackagerOptions.onKeyFrameWanted). */
   private keyless = false;
+  /** Key frames of the timeline seen so far (a leader's packaged, a follower's arrived): see sameFrames. */
+  private keyFrames = 0;
   /** Media time where the last part ended. */
   private lastPartEnd: number | null = null;
 
@@ -333,11 +351,13 @@ export class LlPackager {
     this.anchor = null;
     this.seenEnd = null;
     this.forming = null;
+    this.keyFrames = 0;
     if (this.o.follow) {
       // What is still held belongs to the previous run's segments, which have ended.
       this.following = [];
       this.cuts = this.cuts.filter((cut) => cut.generation >= this.generation);
       this.followOffset = 0;
+      this.offsetMeasured = false;
     }
     this.emit();
     return name;
@@ -351,7 +371,8 @@ export class LlPackager {
     if (this.ended || !this.currentInit) return;
     if (this.o.follow) {
       // A follower is dated by the leader (see applyCut): when its fragments arrive does not matter.
-      this.following.push({ data, timing, primary, generation: this.generation, heldAt: this.o.now() });
+      const keyFrame = timing[primary]?.sync ? this.keyFrames++ : null;
+      this.following.push({ data, timing, primary, generation: this.generation, heldAt: this.o.now(), keyFrame });
       return this.release();
     }
     const span = timing[primary];
@@ -429,6 +450,7 @@ export class LlPackager {
       span = { ...span, duration: frame * Math.max(1, span.samples) };
     }
     if (!span) return this.addOtherTrack(data, timing, primary);
+    if (span.sync) this.keyFrames++;
     if (this.open?.complete) this.closePart();
     if (this.anchor !== null && anchor !== this.anchor) {
       // The sender froze (or its clock jumped; see settleAnchor): the media so far ends here, the
@@ -491,17 +513,24 @@ export class LlPackager {
   }
 
   /** A frame cut where the leader cut: parts end and segments start at the same media times. */
-  private packageFollowing({ data, timing, primary, generation }: Held): void {
+  private packageFollowing({ data, timing, primary, generation, keyFrame }: Held): void {
     const span = timing[primary];
     if (!span) return this.addOtherTrack(data, timing, primary);
     this.lastEnd = span.start + span.duration;
     this.cuts = this.cuts.filter((cut) => cut.generation >= generation);
-    // A key frame of its own close to where the leader's next segment starts is the leader's key
-    // frame: the two timelines' offset is measured there, and the cut applied at it.
-    const next = this.cuts.find((cut) => cut.generation === generation && cut.kind === 'segment-start');
+    // A key frame of its own that is the one the leader's next segment starts with (the same
+    // key frame of the timeline with sameFrames, else one close to where it starts): the two
+    // timelines' offset is measured there, and the cut applied at it.
+    const next = this.cuts.find((cut): cut is Extract<Cut, { kind: 'segment-start' }> => cut.generation === generation && cut.kind === 'segment-start');
     // (Under 0.6 of a frame, so that a neighbouring frame is never taken for it.)
     const window = Math.min(MAX_KEY_FRAME_OFFSET_SECONDS, 0.6 * (span.duration / Math.max(1, span.samples)));
-    if (span.sync && next && Math.abs(span.start - this.followOffset - next.at) <= window) this.followOffset = span.start - next.at;
+    // (By ordinal only until the first match: from then on the offset is known, and a key frame
+    // counted differently, an open GOP's, cannot move it by a whole GOP.)
+    const same = this.o.sameFrames && !this.offsetMeasured ? keyFrame !== null && keyFrame === next?.keyFrame : span.sync && next && Math.abs(span.start - this.followOffset - next.at) <= window;
+    if (same && next) {
+      this.followOffset = span.start - next.at;
+      this.offsetMeasured = true;
+    }
     const leaderTime = span.start - this.followOffset;
     while (this.cuts[0] && this.cuts[0].generation === generation && leaderTime >= this.cuts[0].at - SAME_FRAME_SECONDS) {
       this.applyCut(this.cuts.shift()!, span.start);
@@ -590,7 +619,7 @@ export class LlPackager {
     this.keyless = !sync && this.o.onKeyFrameWanted !== undefined;
     if (this.keyless) this.o.onKeyFrameWanted!();
     const date = programDateTime ?? this.dateOf(mediaStart);
-    if (!this.o.follow) this.emitCut({ generation: this.generation, at: mediaStart, kind: 'segment-start', msn: this.nextMsn, discontinuity: this.pendingDiscontinuity, programDateTime: date });
+    if (!this.o.follow) this.emitCut({ generation: this.generation, at: mediaStart, kind: 'segment-start', msn: this.nextMsn, discontinuity: this.pendingDiscontinuity, programDateTime: date, keyFrame: sync ? this.keyFrames - 1 : null });
     const segment: Segment = {
       msn: this.nextMsn++,
       name: `seg_${this.nextMsn - 1}.m4s`,

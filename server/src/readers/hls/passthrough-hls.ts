@@ -6,6 +6,7 @@ import { fmp4Feed } from './fmp4-feed.js';
 import type { FragmentTiming, TrackInfo } from './fmp4.js';
 import { LlPackager } from './ll-packager.js';
 import { LlHlsStream } from './ll-stream.js';
+import { HlsRenditions } from './renditions.js';
 
 /** Sample entries hls.js (MSE) and the real-time transcoder take: H264 and AAC. */
 const VIDEO_CODECS = new Set(['avc1', 'avc3']);
@@ -30,15 +31,26 @@ const ENCODER_SEGMENT_SECONDS = 2;
 
 export type FragmentListener = (event: { init: Buffer; tracks: TrackInfo[]; data: Buffer; timing: FragmentTiming }) => void;
 
+/** A rendition below the encoder's own (the optional ladder): its packager follows the top one's. */
+interface LowerRendition {
+  packager: LlPackager;
+  stream: LlHlsStream;
+  tracks: TrackInfo[] | null;
+}
+
 /**
  * LL-HLS of an encoder's stream, passed through: the ingest FFmpeg's fMP4 (see EncoderIngest) is
  * packaged as it comes, without transcoding. Each encoder connection is a run with its own init
  * segment (a reconnect is a discontinuity); the stream outlives the runs, and ends with the channel.
  * Fragments are also handed to listeners (the real-time transcoder).
+ * With `rungs` > 1 (HLS_LADDER), the ingest also writes the lower renditions of a transcoded
+ * ladder; each is packaged following the top one (the same segment and part numbers start with
+ * the same frame), and the channel's playlist becomes the multivariant one.
  */
 export class PassthroughHls implements ChannelReader {
   readonly packager: LlPackager;
   readonly stream: LlHlsStream;
+  private readonly lower: LowerRendition[];
   private readonly listeners = new Set<FragmentListener>();
   private init: { data: Buffer; tracks: TrackInfo[] } | null = null;
   private stopping: Promise<void> | null = null;
@@ -49,10 +61,23 @@ export class PassthroughHls implements ChannelReader {
     private readonly draining: DrainingStreams,
     private readonly logger: Logger,
     onPlaylistReady: () => void,
+    readonly rungs = 1,
   ) {
     const segmentTarget = Math.max(config.segmentSeconds, ENCODER_SEGMENT_SECONDS);
     this.packager = new LlPackager({ partTarget: config.partSeconds, segmentTarget, now: Date.now });
     this.stream = new LlHlsStream(this.packager);
+    this.lower = Array.from({ length: rungs - 1 }, () => {
+      const packager = new LlPackager({ partTarget: config.partSeconds, segmentTarget, now: Date.now, follow: this.packager, sameFrames: true });
+      return { packager, stream: new LlHlsStream(packager), tracks: null };
+    });
+    if (this.lower.length > 0) {
+      const renditions = new HlsRenditions([
+        ...this.lower.map((r, rung) => ({ name: `v${rung}`, stream: r.stream, tracks: () => r.tracks })),
+        { name: `v${rungs - 1}`, stream: this.stream, tracks: () => this.init?.tracks ?? null },
+      ]);
+      for (const rendition of renditions.list) rendition.stream.joinRenditions(renditions, rendition.name);
+      this.stream.renditions = renditions;
+    }
     this.stream.whenReady(() => {
       if (this.stopping) return;
       this.logger.info({ partTarget: this.packager.partTarget, targetDuration: this.packager.targetDuration }, 'hls playlist ready');
@@ -61,11 +86,23 @@ export class PassthroughHls implements ChannelReader {
   }
 
   /**
-   * A new run (an encoder connected): returns what takes its fMP4. `onRefused` hears why the
-   * stream cannot be played (a codec livecast does not take, unreadable output); the run stops there.
+   * A new run (an encoder connected): returns what takes its fMP4, each output's (`rendition`:
+   * see EncoderIngest). `onRefused` hears why the stream cannot be played (a codec livecast does
+   * not take, unreadable output); the run stops there.
    */
-  run(onRefused: (reason: string) => void): (chunk: Buffer) => void {
+  run(onRefused: (reason: string) => void): (chunk: Buffer, rendition: number) => void {
+    const lowerFeeds = this.lower.map((r) =>
+      fmp4Feed(r.packager, {
+        onInit: (tracks) => (r.tracks = tracks),
+        restoreFirstFrame: true,
+        onBroken: (error) => {
+          this.logger.error({ err: error }, 'unreadable fMP4 of a ladder rendition from the ingest ffmpeg');
+          onRefused('the encoder’s stream could not be read');
+        },
+      }),
+    );
     const feed = fmp4Feed(this.packager, {
+      restoreFirstFrame: this.lower.length > 0,
       onInit: (tracks, init) => {
         const refusal = unsupportedTracks(tracks);
         if (refusal) throw new RefusedStream(refusal);
@@ -80,8 +117,10 @@ export class PassthroughHls implements ChannelReader {
         onRefused('the encoder’s stream could not be read');
       },
     });
-    return (chunk) => {
-      if (!this.stopping) feed(chunk);
+    return (chunk, rendition) => {
+      if (this.stopping) return;
+      if (rendition === this.rungs - 1) feed(chunk);
+      else lowerFeeds[rendition]?.(chunk);
     };
   }
 
@@ -95,6 +134,8 @@ export class PassthroughHls implements ChannelReader {
   close(): Promise<void> {
     this.stopping ??= (async () => {
       this.listeners.clear();
+      // The lower renditions end with the top one (players on them see EXT-X-ENDLIST too).
+      for (const rendition of this.lower) rendition.packager.end();
       this.draining.endStream(this.channelId, this.packager, this.stream);
     })();
     return this.stopping;
