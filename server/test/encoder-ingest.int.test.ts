@@ -13,6 +13,7 @@ import HLS from 'hls-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel } from '../src/channel/channel.js';
 import { boundUdpPorts } from '../src/readers/hls/udp-listeners.js';
+import { multivariantWithResolutions, segmentsInEveryRendition } from './helpers/renditions.js';
 import { segmentVideoFrames } from './helpers/segment-frames.js';
 import { freePort } from './helpers/net.js';
 import { eventually, udpSocketCount, waitForExit } from './helpers/processes.js';
@@ -344,21 +345,14 @@ describe('a transcoded ladder for an encoder (HLS_LADDER=on)', () => {
     const encoder = publish(`rtmp://127.0.0.1:${ladderRtmpPort}/live/${streamKey}`, { seconds: 40, format: 'flv' });
     try {
       const base = `${ladderApp.url}/hls/${channel.id}`;
-      HLS.setOptions({ strictMode: true, silent: true });
-      const multivariant = await eventually(async () => {
-        const response = await fetch(`${base}/index.m3u8`);
-        if (!response.ok) return null;
-        const playlist = HLS.parse(await response.text());
-        return playlist.isMasterPlaylist && playlist.variants.every((v) => v.resolution) ? playlist : null;
-      }, 'a multivariant playlist with every rendition’s resolution', 20_000);
+      const multivariant = await multivariantWithResolutions(base);
       expect(multivariant.variants.map((v) => v.uri)).toEqual(['v2/index.m3u8', 'v1/index.m3u8', 'v0/index.m3u8']);
       expect(multivariant.variants.map((v) => v.resolution)).toEqual([{ width: 640, height: 360 }, { width: 320, height: 180 }, { width: 160, height: 90 }]);
       // The top one is the encoder's own High profile; the rungs are Constrained Baseline.
       expect(multivariant.variants[0]!.codecs).toMatch(/^avc1\.64[0-9a-f]{4},mp4a\.40\.2$/);
       for (const v of multivariant.variants.slice(1)) expect(v.codecs).toMatch(/^avc1\.42[0-9a-f]{4},mp4a\.40\.2$/);
 
-      const completeSegments = async (name: string) => {
-        const text = await (await fetch(`${base}/${name}/index.m3u8`)).text();
+      const parse = (text: string, name: string) => {
         let playlist: ReturnType<typeof HLS.parse>;
         try {
           playlist = HLS.parse(text);
@@ -366,13 +360,9 @@ describe('a transcoded ladder for an encoder (HLS_LADDER=on)', () => {
           throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}\n${text}`);
         }
         if (playlist.isMasterPlaylist) throw new Error('a master playlist');
-        return new Map(playlist.segments.filter((s) => s.duration > 0).map((s) => [s.mediaSequenceNumber, s]));
+        return playlist;
       };
-      const { renditions, common } = await eventually(async () => {
-        const renditions = await Promise.all(['v0', 'v1', 'v2'].map(completeSegments));
-        const common = [...renditions[2]!.keys()].filter((msn) => renditions.every((r) => r.has(msn)));
-        return common.length >= 5 ? { renditions, common } : null;
-      }, 'five complete segments in every rendition', 40_000);
+      const { renditions, common } = await segmentsInEveryRendition(base, ['v0', 'v1', 'v2'], { minimum: 5, timeoutMs: 40_000, parse });
       for (const msn of common) {
         const frames = await Promise.all(['v0', 'v1', 'v2'].map((name, i) => segmentVideoFrames(`${base}/${name}/`, renditions[i]!.get(msn)!)));
         const high = frames[2]!;

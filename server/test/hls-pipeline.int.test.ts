@@ -9,6 +9,7 @@ import type { TestServer } from './helpers/server.js';
 import { startFedChannel, startTestApp } from './helpers/test-app.js';
 import { boundUdpPorts } from '../src/readers/hls/udp-listeners.js';
 import { createRtpIngest } from './helpers/rtp-ingest.js';
+import { multivariantWithResolutions, segmentsInEveryRendition } from './helpers/renditions.js';
 import { segmentVideoFrames } from './helpers/segment-frames.js';
 import { freePort } from './helpers/net.js';
 import { eventually, isAlive, waitForExit } from './helpers/processes.js';
@@ -257,13 +258,7 @@ describe('a transcoded ladder for a one-layer source (HLS_LADDER=on)', () => {
     const fed = await startFedChannel(app);
     try {
       const base = `${app.url}/hls/${fed.channel.id}`;
-      HLS.setOptions({ strictMode: true, silent: true });
-      const multivariant = await eventually(async () => {
-        const response = await fetch(`${base}/index.m3u8`);
-        if (!response.ok) return null;
-        const playlist = HLS.parse(await response.text());
-        return playlist.isMasterPlaylist && playlist.variants.every((v) => v.resolution) ? playlist : null;
-      }, 'a multivariant playlist with every rendition’s resolution', 20_000);
+      const multivariant = await multivariantWithResolutions(base);
       // High to low: players start on the first listed.
       expect(multivariant.variants.map((v) => v.uri)).toEqual(['v2/index.m3u8', 'v1/index.m3u8', 'v0/index.m3u8']);
       const [top, half, quarter] = multivariant.variants.map((v) => v.resolution!);
@@ -274,15 +269,7 @@ describe('a transcoded ladder for a one-layer source (HLS_LADDER=on)', () => {
       for (const v of multivariant.variants) expect(v.codecs).toMatch(/^avc1\.42[0-9a-f]{4},mp4a\.40\.2$/);
       expect(multivariant.variants[2]!.bandwidth).toBeLessThan(multivariant.variants[0]!.bandwidth);
 
-      const completeSegments = async (name: string) => {
-        const playlist = strictPlaylist(await (await fetch(`${base}/${name}/index.m3u8`)).text());
-        return new Map(playlist.segments.filter((s) => s.duration > 0).map((s) => [s.mediaSequenceNumber, s]));
-      };
-      const { renditions, common } = await eventually(async () => {
-        const renditions = await Promise.all(['v0', 'v1', 'v2'].map(completeSegments));
-        const common = [...renditions[2]!.keys()].filter((msn) => renditions.every((r) => r.has(msn)));
-        return common.length >= 8 ? { renditions, common } : null;
-      }, 'eight complete segments in every rendition', 30_000);
+      const { renditions, common } = await segmentsInEveryRendition(base, ['v0', 'v1', 'v2'], { minimum: 8, timeoutMs: 30_000, parse: strictPlaylist });
       let settled = 0;
       let worstOffset = 0;
       for (const msn of common) {

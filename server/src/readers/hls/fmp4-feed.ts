@@ -16,6 +16,13 @@ export interface Fmp4FeedHooks {
   restoreFirstFrame?: boolean;
 }
 
+interface Fragment {
+  moof: Buffer;
+  mdat: Buffer;
+  timing: FragmentTiming;
+  arrivedAt: number;
+}
+
 /** restoreFirstFrame holds at most this many fragments (about half a second) waiting for the second frame. */
 const MAX_HELD_FOR_FIRST_FRAME = 24;
 
@@ -31,10 +38,11 @@ export function fmp4Feed(packager: LlPackager, hooks: Fmp4FeedHooks): (chunk: Bu
   let broken = false;
   /** FFmpeg lengthens only a track's first sample (see restoreFirstAacSample). */
   let audioSeen = false;
-  /** restoreFirstFrame: the first video fragment and what came after it, until the next video fragment. */
-  let firstFrame: { moof: Buffer; mdat: Buffer; timing: FragmentTiming; arrivedAt: number }[] | null = null;
+  /** restoreFirstFrame: the run's first video fragment and what came after it, held until the next video fragment. */
+  let held: Fragment[] | null = null;
   let videoSeen = !hooks.restoreFirstFrame;
-  const add = (data: Buffer, timing: FragmentTiming, arrivedAt: number, primary: 'video' | 'audio') => {
+  const add = ({ moof, mdat, timing, arrivedAt }: Fragment, primary: 'video' | 'audio') => {
+    const data = Buffer.concat([moof, mdat]);
     packager.addFragment(data, timing, arrivedAt, primary);
     hooks.onFragment?.(data, timing, arrivedAt);
   };
@@ -58,24 +66,25 @@ export function fmp4Feed(packager: LlPackager, hooks: Fmp4FeedHooks): (chunk: Bu
             moof = restoreFirstAacSample(moof, tracks);
             timing = readFragment(moof, tracks);
           }
+          const fragment: Fragment = { moof, mdat: box.data, timing, arrivedAt: now };
+          moof = null;
           if (!videoSeen && timing.video) {
             videoSeen = true;
-            firstFrame = [];
-          }
-          if (firstFrame && timing.video && firstFrame.length > 0) {
-            const [first, ...rest] = firstFrame;
-            firstFrame = null;
+            held = [fragment];
+          } else if (held && timing.video) {
+            // The second frame: the first takes its length, and what was held goes on.
+            const [first, ...rest] = held;
             const restored = restoreFirstVideoSample(first!.moof, tracks, timing.video);
-            for (const f of [{ ...first!, moof: restored, timing: readFragment(restored, tracks) }, ...rest]) add(Buffer.concat([f.moof, f.mdat]), f.timing, f.arrivedAt, primary);
-          }
-          if (firstFrame) firstFrame.push({ moof, mdat: box.data, timing, arrivedAt: now });
-          else add(Buffer.concat([moof, box.data]), timing, now, primary);
-          if (firstFrame && firstFrame.length > MAX_HELD_FOR_FIRST_FRAME) {
-            // No second frame (the video stalled at once): what is held goes on as it is.
-            for (const f of firstFrame) add(Buffer.concat([f.moof, f.mdat]), f.timing, f.arrivedAt, primary);
-            firstFrame = null;
-          }
-          moof = null;
+            for (const f of [{ ...first!, moof: restored, timing: readFragment(restored, tracks) }, ...rest, fragment]) add(f, primary);
+            held = null;
+          } else if (held) {
+            held.push(fragment);
+            if (held.length > MAX_HELD_FOR_FIRST_FRAME) {
+              // No second frame (the video stalled at once): what is held goes on as it is.
+              for (const f of held) add(f, primary);
+              held = null;
+            }
+          } else add(fragment, primary);
         }
       }
     } catch (error) {

@@ -319,12 +319,10 @@ export class HlsPipeline implements ChannelReader {
       const packager = new LlPackager({ partTarget: this.config.partSeconds, segmentTarget: this.config.segmentSeconds, now: Date.now, follow: this.packager });
       return { layer, packager, stream: new LlHlsStream(packager), tracks: null };
     });
-    const renditions = new HlsRenditions([
+    HlsRenditions.join([
       ...this.lower.map((r) => ({ name: `v${r.layer}`, stream: r.stream, tracks: () => r.tracks })),
       { name: `v${top}`, stream: this.stream, tracks: () => this.topTracks },
     ]);
-    for (const rendition of renditions.list) rendition.stream.joinRenditions(renditions, rendition.name);
-    this.stream.renditions = renditions;
     this.media.logger.info({ layers }, `hls renditions: ${what}`);
   }
 

@@ -71,12 +71,10 @@ export class PassthroughHls implements ChannelReader {
       return { packager, stream: new LlHlsStream(packager), tracks: null };
     });
     if (this.lower.length > 0) {
-      const renditions = new HlsRenditions([
+      HlsRenditions.join([
         ...this.lower.map((r, rung) => ({ name: `v${rung}`, stream: r.stream, tracks: () => r.tracks })),
         { name: `v${rungs - 1}`, stream: this.stream, tracks: () => this.init?.tracks ?? null },
       ]);
-      for (const rendition of renditions.list) rendition.stream.joinRenditions(renditions, rendition.name);
-      this.stream.renditions = renditions;
     }
     this.stream.whenReady(() => {
       if (this.stopping) return;

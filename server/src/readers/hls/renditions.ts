@@ -44,6 +44,17 @@ export class HlsRenditions {
     this.byName = new Map(list.map((r) => [r.name, r]));
   }
 
+  /**
+   * A channel's renditions (low to high) put together: each playlist reports on the others, and
+   * the top one's stream, served as the channel's, answers with the multivariant playlist.
+   */
+  static join(list: readonly Rendition[]): HlsRenditions {
+    const renditions = new HlsRenditions(list);
+    for (const rendition of list) rendition.stream.joinRenditions(renditions, rendition.name);
+    list.at(-1)!.stream.renditions = renditions;
+    return renditions;
+  }
+
   stream(name: string): LlHlsStream | undefined {
     return this.byName.get(name)?.stream;
   }
