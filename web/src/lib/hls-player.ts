@@ -1,5 +1,6 @@
 import Hls from 'hls.js';
 import { lowLatencyHlsConfig } from './hls-config';
+import { easedTargetLatency } from './stall-backoff';
 
 /**
  * How far behind its target latency (PART-HOLD-BACK) the player may fall before it jumps to it.
@@ -14,16 +15,34 @@ const STEADY_BEFORE_JUMP_MS = 3000;
 /** …and this much media buffered beyond where it lands. */
 const BUFFERED_BEYOND_JUMP_S = 0.3;
 
-/** Jumps to hls.js's live sync position when it is already buffered and the player lags. */
+/**
+ * Jumps to hls.js's live sync position when it is already buffered and the player lags, and
+ * earns back the target latency hls.js gave up in stalls (stall-backoff.ts).
+ */
 function keepNearLiveEdge(hls: Hls, video: HTMLVideoElement): () => void {
   let steadySince = performance.now();
-  const unsteady = () => (steadySince = performance.now());
+  /** Since the last stall, seek, or step back towards the hold-back. */
+  let smoothSince = steadySince;
+  /** The playlist's PART-HOLD-BACK (or HOLD-BACK): where the target starts and returns to. */
+  let holdBack: number | null = null;
+  const unsteady = () => (steadySince = smoothSince = performance.now());
+  const onLevel = (_: unknown, { details }: { details: { partHoldBack: number; holdBack: number } }) => {
+    holdBack = details.partHoldBack || details.holdBack || holdBack;
+  };
+  hls.on(Hls.Events.LEVEL_UPDATED, onLevel);
   video.addEventListener('waiting', unsteady);
   video.addEventListener('seeking', unsteady);
   const timer = setInterval(() => {
     const position = hls.liveSyncPosition;
     const target = hls.targetLatency;
     if (position === null || target === null || video.paused || video.seeking || video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) return;
+    const eased = holdBack === null ? null : easedTargetLatency(target, holdBack, performance.now() - smoothSince);
+    if (eased !== null) {
+      // The setter also clears hls.js's stall count: the target is then exactly this.
+      hls.targetLatency = eased;
+      smoothSince = performance.now();
+      return;
+    }
     if (performance.now() - steadySince < STEADY_BEFORE_JUMP_MS || hls.latency - target < JUMP_BEYOND_TARGET_S) return;
     for (let i = 0; i < video.buffered.length; i++) {
       if (video.buffered.start(i) <= position && video.buffered.end(i) >= position + BUFFERED_BEYOND_JUMP_S) {
@@ -34,6 +53,7 @@ function keepNearLiveEdge(hls: Hls, video: HTMLVideoElement): () => void {
   }, EDGE_CHECK_MS);
   return () => {
     clearInterval(timer);
+    hls.off(Hls.Events.LEVEL_UPDATED, onLevel);
     video.removeEventListener('waiting', unsteady);
     video.removeEventListener('seeking', unsteady);
   };
