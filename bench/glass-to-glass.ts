@@ -8,7 +8,8 @@
  * frame; a watch page opened with ?clock reads it back from each decoded frame. All pages run in
  * one browser on one machine, so they share one clock.
  *
- *   npm run bench:latency     BENCH_SECONDS (default 60) per mode, HLS_SEGMENT_SECONDS as the server's
+ *   npm run bench:latency     BENCH_SECONDS (default 60) per mode, HLS_SEGMENT_SECONDS as the server's;
+ *                             BENCH_BASELINE_LAST, BENCH_EXTRA_MODES (see below)
  */
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { chromiumLaunchOptions } from '../e2e/chromium.js';
@@ -21,10 +22,12 @@ const FIRST_FRAME_RUNS = Number(process.env.BENCH_FIRST_FRAME_RUNS ?? 5);
 type Metrics = { firstFrameMs: number | null; stalls: number; /** Absent on the baseline commit's page. */ jumps?: number; samples: { ms: number; at: number }[]; mode: string | null };
 const metricsOf = (page: Page) => page.evaluate(() => (window as unknown as { __livecast: Metrics }).__livecast);
 
+/** The modes that do not depend on the part target (BENCH_EXTRA_MODES: which of them, by key; '' for none). */
+const EXTRA_MODES = (process.env.BENCH_EXTRA_MODES ?? 'defaults,realtime').split(',');
 const MODES = [
-  { name: 'LL-HLS, hls.js defaults', query: 'mode=hls&hls=defaults', targetMs: null },
-  { name: 'WebRTC', query: 'mode=realtime', targetMs: 250 },
-] as const;
+  { key: 'defaults', name: 'LL-HLS, hls.js defaults', query: 'mode=hls&hls=defaults', targetMs: null },
+  { key: 'realtime', name: 'WebRTC', query: 'mode=realtime', targetMs: 250 },
+].filter((mode) => EXTRA_MODES.includes(mode.key));
 
 export async function goLive(browser: Browser, baseUrl: string): Promise<string> {
   return (await goLivePage(browser, baseUrl)).channelId;
@@ -90,6 +93,11 @@ const PART_TARGETS = (process.env.BENCH_PART_TARGETS ?? '0.1,0.2,0.333').split('
  * 0.5 s segments, key frames every 0.5 s). BENCH_BASELINE_REF='' skips it.
  */
 const BASELINE_REF = process.env.BENCH_BASELINE_REF ?? '6dbd94f';
+/**
+ * BENCH_BASELINE_LAST=1 measures the baseline after today's code instead of before: repeated runs
+ * should alternate, since what a player meets (stalls, a machine that warms up) can depend on when.
+ */
+const BASELINE_LAST = process.env.BENCH_BASELINE_LAST === '1';
 /** Today's server keeps to these ports; the baseline process gets others (bench/baseline-checkout.ts). */
 const PORT_RANGES = { RTC_MIN_PORT: '40000', RTC_MAX_PORT: '44999', HLS_RTP_MIN_PORT: '20000', HLS_RTP_MAX_PORT: '24999' };
 
@@ -130,17 +138,18 @@ export async function runGlassToGlass(): Promise<void> {
   const browser = await chromium.launch(chromiumLaunchOptions);
   const rows: Row[] = [];
   let baselineP50: number | null = null;
-  try {
-    if (BASELINE_REF) {
-      const baseline = await startBaselineServer(BASELINE_REF);
-      try {
-        const r = await measureRow(browser, baseline.url, `HLS 0.5 s segments (${baseline.commit.slice(0, 7)}, baseline)`, 'mode=hls', null);
-        baselineP50 = r.p50;
-        rows.push(r.row);
-      } finally {
-        await baseline.stop();
-      }
+  const measureBaseline = async () => {
+    const baseline = await startBaselineServer(BASELINE_REF);
+    try {
+      const r = await measureRow(browser, baseline.url, `HLS 0.5 s segments (${baseline.commit.slice(0, 7)}, baseline)`, 'mode=hls', null);
+      baselineP50 = r.p50;
+      rows.push(r.row);
+    } finally {
+      await baseline.stop();
     }
+  };
+  try {
+    if (BASELINE_REF && !BASELINE_LAST) await measureBaseline();
     for (const [i, partSeconds] of PART_TARGETS.entries()) {
       const server = await startBenchServer({ ...PORT_RANGES, ...MANY_CHANNELS, HLS_PART_SECONDS: String(partSeconds) }, { web: true });
       try {
@@ -155,6 +164,7 @@ export async function runGlassToGlass(): Promise<void> {
         await server.stop();
       }
     }
+    if (BASELINE_REF && BASELINE_LAST) await measureBaseline();
   } finally {
     await browser.close();
   }

@@ -260,22 +260,26 @@ describe('LlPackager', () => {
     expect(short).toEqual([]);
   });
 
-  it('asks for a key frame when it has to start a segment without one, and lets that key frame start the next segment however short this one is', () => {
-    let wanted = 0;
-    const { clock, packager } = setUp(1, () => wanted++);
+  it('asks for a key frame once a segment that started without one is nearly half the target long, and lets the answer start the next segment: no sliver of a segment', () => {
+    let askedAt: number | null = null;
+    let done = -1;
+    const { clock, packager } = setUp(1, () => (askedAt ??= done + 1));
     // 30 fps with key frames every second; the segment is cut without a key frame before the late
-    // frame 47. The source answers the request 0.2 s later (frame 53), not at the next second.
-    const keyFrameAt = feedDurations(packager, clock, shortPartThenLateFrame(60), (i) => i % 30 === 0 || i === 53)[53]!;
-    expect(wanted).toBe(1);
+    // frame 47. The source answers a request 0.15 s later (5 frames), not at the next second.
+    const starts = feedDurations(packager, clock, shortPartThenLateFrame(60), (i) => i % 30 === 0 || (askedAt !== null && i === askedAt + 5), (i) => (done = i));
+    expect(askedAt).not.toBeNull();
     const segments = packager.segments.filter((s) => s.data !== null);
     const keyless = segments.filter((s) => !s.parts[0]!.independent);
-    // One segment without a key frame, from the late frame to the key frame that answered.
+    // One segment without a key frame, from the late frame to the key frame that answered: asked
+    // for 0.4 s in, it lands past half the target.
     expect(keyless).toHaveLength(1);
-    expect(keyless[0]!.duration).toBeCloseTo(keyFrameAt - (1 + 12 * FRAME + 0.1784), 6);
-    expect(keyless[0]!.duration).toBeLessThan(0.5);
+    expect(keyless[0]!.duration).toBeCloseTo(starts[askedAt! + 5]! - starts[47]!, 6);
+    expect(keyless[0]!.duration).toBeGreaterThanOrEqual(0.5);
+    expect(keyless[0]!.duration).toBeLessThan(0.7);
     // The key frame that answered starts a segment, which then runs to the target length as usual.
     const answered = segments[segments.indexOf(keyless[0]!) + 1]!;
     expect(answered.parts[0]!.independent).toBe(true);
+    for (const segment of segments.slice(1)) expect(segment.duration).toBeGreaterThanOrEqual(0.5);
     strict(writeLlPlaylist(packager));
   });
 

@@ -3,10 +3,9 @@ import type { FragmentTiming, TrackSpan } from './fmp4.js';
 /**
  * LL-HLS packaging of one channel's fragmented MP4 (RFC 8216bis): fragments of about one frame
  * are grouped into partial segments of at most the part target, segments start at key frames
- * (cut at the first key frame past half the segment target, or at the first one after a segment
- * that had to start without one; see onKeyFrameWanted), and the window, the removal delay
- * and the program date-time follow the spec's rules. Pure: bytes and timings in, state out; the
- * clock is given.
+ * (cut at the first key frame past half the segment target; see onKeyFrameWanted for a segment
+ * that had to start without one), and the window, the removal delay and the program date-time
+ * follow the spec's rules. Pure: bytes and timings in, state out; the clock is given.
  */
 
 export interface PackagerOptions {
@@ -32,8 +31,9 @@ export interface PackagerOptions {
   sameFrames?: boolean;
   /**
    * A segment had to start without a key frame (a late frame after a short part, or no key frame
-   * by the longest segment): the source should send one now. That key frame then starts the
-   * next segment however short this one is, so that few segments go without one.
+   * by the longest segment): the source should send one, which then starts the next segment.
+   * Asked for when that segment is nearly half the target long (KEY_FRAME_ASKED_BEFORE), so that
+   * the answer starts the next one at about half the target, not a few frames after this one.
    */
   onKeyFrameWanted?: () => void;
 }
@@ -88,6 +88,14 @@ export interface Segment {
 
 /** A key frame this early in a segment does not start a new one (segments would get too short). */
 const MIN_SEGMENT_FRACTION = 0.5;
+/**
+ * A segment that started without a key frame asks for one this long before it is half the target
+ * long: Chromium answers in 0.1-0.35 s, so the answer lands past that half and starts the next
+ * segment. Asked for at once, it landed a few frames in and cut a sliver of a segment: a run of
+ * those left the last three segments (whose parts the playlist lists) so short that hls.js found
+ * its playhead before the first listed part, turned part loading off and stalled.
+ */
+const KEY_FRAME_ASKED_BEFORE = 0.1;
 /** A jump of the media clock beyond this (a frozen or restarted sender) is a discontinuity, not a long segment. */
 const MAX_GAP_SECONDS = 0.5;
 /**
@@ -180,8 +188,8 @@ export class LlPackager {
   /** Following: fragments waiting until the leader has decided about their time. */
   private following: Held[] = [];
   private unfollow: (() => void) | null = null;
-  /** The open segment started without a key frame (see PackagerOptions.onKeyFrameWanted). */
-  private keyless = false;
+  /** The open segment started without a key frame, and no key frame was asked for yet (see PackagerOptions.onKeyFrameWanted). */
+  private keyFrameWanted = false;
   /** Key frames of the timeline seen so far (a leader's packaged, a follower's arrived): see sameFrames. */
   private keyFrames = 0;
   /** Media time where the last part ended. */
@@ -466,7 +474,11 @@ export class LlPackager {
       return;
     }
     const length = segment ? segment.duration + (this.open?.duration ?? 0) : 0;
-    if (!segment || (span.sync && (length >= this.o.segmentTarget * MIN_SEGMENT_FRACTION || this.keyless)) || length + span.duration > this.maxSegment) {
+    if (this.keyFrameWanted && length >= this.o.segmentTarget * MIN_SEGMENT_FRACTION - KEY_FRAME_ASKED_BEFORE) {
+      this.keyFrameWanted = false;
+      this.o.onKeyFrameWanted!();
+    }
+    if (!segment || (span.sync && length >= this.o.segmentTarget * MIN_SEGMENT_FRACTION) || length + span.duration > this.maxSegment) {
       this.closeSegment();
       this.startSegment(span.start, span.sync);
     }
@@ -614,10 +626,8 @@ export class LlPackager {
    * `programDateTime`: a follower's, from the leader's (a leader's comes from its timeline's anchor).
    */
   private startSegment(mediaStart: number, sync: boolean, programDateTime?: number): Segment {
-    // Only a source that can be asked sends a key frame soon: an encoder's next one may come any
-    // time, and cutting at it would leave a sliver of a segment.
-    this.keyless = !sync && this.o.onKeyFrameWanted !== undefined;
-    if (this.keyless) this.o.onKeyFrameWanted!();
+    // Only a source that can be asked is (an encoder sends its next key frame when it will).
+    this.keyFrameWanted = !sync && this.o.onKeyFrameWanted !== undefined;
     const date = programDateTime ?? this.dateOf(mediaStart);
     if (!this.o.follow) this.emitCut({ generation: this.generation, at: mediaStart, kind: 'segment-start', msn: this.nextMsn, discontinuity: this.pendingDiscontinuity, programDateTime: date, keyFrame: sync ? this.keyFrames - 1 : null });
     const segment: Segment = {
