@@ -1,4 +1,5 @@
 import type { HlsConfig } from 'hls.js';
+import { STALL_STEP_S } from './stall-backoff';
 
 /**
  * hls.js for the server's LL-HLS: low-latency mode loads parts and blocks on playlist reloads,
@@ -13,8 +14,9 @@ export const lowLatencyHlsConfig = (): Partial<HlsConfig> => ({
   // hls.js adds this to its target latency for every stall it sees (1 s by default, capped at a
   // target duration): the one stall most starts have (the first part arrives before the key
   // frame's segment is buffered) left every viewer a full second further behind than
-  // PART-HOLD-BACK for good. A little per stall still backs off a viewer whose network keeps stalling.
-  liveSyncOnStallIncrease: 0.1,
+  // PART-HOLD-BACK for good. A little per stall still backs off a viewer whose network keeps
+  // stalling (and hls-player.ts gives it back after smooth playback).
+  liveSyncOnStallIncrease: STALL_STEP_S,
   backBufferLength: 4,
   maxBufferLength: 4,
   enableWorker: true,

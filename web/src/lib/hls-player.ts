@@ -23,20 +23,17 @@ function keepNearLiveEdge(hls: Hls, video: HTMLVideoElement): () => void {
   let steadySince = performance.now();
   /** Since the last stall, seek, or step back towards the hold-back. */
   let smoothSince = steadySince;
-  /** The playlist's PART-HOLD-BACK (or HOLD-BACK): where the target starts and returns to. */
-  let holdBack: number | null = null;
   const unsteady = () => (steadySince = smoothSince = performance.now());
-  const onLevel = (_: unknown, { details }: { details: { partHoldBack: number; holdBack: number } }) => {
-    holdBack = details.partHoldBack || details.holdBack || holdBack;
-  };
-  hls.on(Hls.Events.LEVEL_UPDATED, onLevel);
   video.addEventListener('waiting', unsteady);
   video.addEventListener('seeking', unsteady);
   const timer = setInterval(() => {
     const position = hls.liveSyncPosition;
     const target = hls.targetLatency;
     if (position === null || target === null || video.paused || video.seeking || video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) return;
-    const eased = holdBack === null ? null : easedTargetLatency(target, holdBack, performance.now() - smoothSince);
+    // Where the target starts and returns to: the playlist's PART-HOLD-BACK (or HOLD-BACK).
+    const details = hls.latestLevelDetails;
+    const holdBack = details ? details.partHoldBack || details.holdBack : 0;
+    const eased = holdBack > 0 ? easedTargetLatency(target, holdBack, performance.now() - smoothSince) : null;
     if (eased !== null) {
       // The setter also clears hls.js's stall count: the target is then exactly this.
       hls.targetLatency = eased;
@@ -53,7 +50,6 @@ function keepNearLiveEdge(hls: Hls, video: HTMLVideoElement): () => void {
   }, EDGE_CHECK_MS);
   return () => {
     clearInterval(timer);
-    hls.off(Hls.Events.LEVEL_UPDATED, onLevel);
     video.removeEventListener('waiting', unsteady);
     video.removeEventListener('seeking', unsteady);
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EASE_STEP_S, SMOOTH_STRETCH_MS, easedTargetLatency } from './stall-backoff';
+import { STALL_STEP_S, SMOOTH_STRETCH_MS, easedTargetLatency } from './stall-backoff';
 
 describe('earning back the latency hls.js gave up in stalls', () => {
   it('steps the target one step towards the hold-back after a smooth stretch', () => {
@@ -12,7 +12,7 @@ describe('earning back the latency hls.js gave up in stalls', () => {
   });
 
   it('never goes below the hold-back, and stops there', () => {
-    expect(easedTargetLatency(0.62 + EASE_STEP_S / 2, 0.62, SMOOTH_STRETCH_MS)).toBe(0.62);
+    expect(easedTargetLatency(0.62 + STALL_STEP_S / 2, 0.62, SMOOTH_STRETCH_MS)).toBe(0.62);
     expect(easedTargetLatency(0.62, 0.62, SMOOTH_STRETCH_MS)).toBeNull();
     expect(easedTargetLatency(0.5, 0.62, SMOOTH_STRETCH_MS)).toBeNull();
   });

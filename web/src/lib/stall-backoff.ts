@@ -7,8 +7,11 @@
  * viewer that keeps stalling more often than that still backs off.
  */
 export const SMOOTH_STRETCH_MS = 10_000;
-/** Seconds given back per smooth stretch: hls.js's back-off per stall as the watch page configures it. */
-export const EASE_STEP_S = 0.1;
+/**
+ * Seconds per step, both ways: hls.js's back-off per stall (the watch page configures it as
+ * `liveSyncOnStallIncrease`) and what one smooth stretch gives back.
+ */
+export const STALL_STEP_S = 0.1;
 
 /**
  * The target latency to set now, or null to leave it. `target`: hls.js's current one; `holdBack`:
@@ -16,5 +19,5 @@ export const EASE_STEP_S = 0.1;
  */
 export function easedTargetLatency(target: number, holdBack: number, smoothForMs: number): number | null {
   if (smoothForMs < SMOOTH_STRETCH_MS || target <= holdBack + 0.001) return null;
-  return Math.max(holdBack, Math.round((target - EASE_STEP_S) * 1000) / 1000);
+  return Math.max(holdBack, Math.round((target - STALL_STEP_S) * 1000) / 1000);
 }
