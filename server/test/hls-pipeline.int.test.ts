@@ -10,7 +10,7 @@ import { startFedChannel, startTestApp } from './helpers/test-app.js';
 import { boundUdpPorts } from '../src/readers/hls/udp-listeners.js';
 import { createRtpIngest } from './helpers/rtp-ingest.js';
 import { multivariantWithResolutions, segmentsInEveryRendition } from './helpers/renditions.js';
-import { segmentVideoFrames } from './helpers/segment-frames.js';
+import { pairFrames, segmentVideoFrames } from './helpers/segment-frames.js';
 import { freePort } from './helpers/net.js';
 import { eventually, isAlive, waitForExit } from './helpers/processes.js';
 import { startRtpSource, stopProcess, testClip } from './helpers/rtp-source.js';
@@ -272,16 +272,21 @@ describe('a transcoded ladder for a one-layer source (HLS_LADDER=on)', () => {
       const { renditions, common } = await segmentsInEveryRendition(base, ['v0', 'v1', 'v2'], { minimum: 8, timeoutMs: 30_000, parse: strictPlaylist });
       let settled = 0;
       let worstOffset = 0;
+      let [compared, unpaired] = [0, 0];
       for (const msn of common) {
         const [low, mid, high] = await Promise.all(['v0', 'v1', 'v2'].map((name, i) => segmentVideoFrames(`${base}/${name}/`, renditions[i]!.get(msn)!)));
         // The rungs are encoded from the source's own frames, one to one, with a key frame where it
         // has one. Their times are the decoder's: after each of the sender's clock reports they sit
         // a few ms off the copied source's (measured up to 15 ms), which the packager follows.
+        // A frame whose packets were lost (a loaded machine drops RTP) can be in the copied source
+        // and not in a rung, whose decoder drops it: those are counted, not taken for a cut a frame off.
         for (const rung of [low!, mid!]) {
-          expect(rung.map((f) => f.sync), `segment ${msn}: the rung's frames and key frames are the source's`).toEqual(high!.map((f) => f.sync));
-          const offsets = rung.map((f, i) => Math.abs(f.start - high![i]!.start));
-          expect(Math.max(...offsets), `segment ${msn}: the rung's frames are the source's`).toBeLessThanOrEqual(0.02);
-          worstOffset = Math.max(worstOffset, ...offsets);
+          expect([rung[0]!.sync, Math.abs(rung[0]!.start - high![0]!.start) <= 0.02], `segment ${msn}: the rung starts with the source's first frame, a key frame where it is one`).toEqual([high![0]!.sync, true]);
+          const { pairs, unpaired: lost } = pairFrames(rung, high!, 0.02);
+          expect(pairs.filter(([r, h]) => r.sync !== h.sync).length, `segment ${msn}: the rung's key frames are the source's`).toBe(0);
+          compared += high!.length;
+          unpaired += lost;
+          worstOffset = Math.max(worstOffset, ...pairs.map(([r, h]) => Math.abs(r.start - h.start)));
         }
         // The test's sender may leave a gap in its first second (seen in 2 of 9 runs), after which a
         // segment can start without a key frame; from then on every segment starts with one.
@@ -290,7 +295,9 @@ describe('a transcoded ladder for a one-layer source (HLS_LADDER=on)', () => {
         expect(high![0]!.sync, `segment ${msn} starts with a key frame`).toBe(true);
       }
       expect(settled).toBeGreaterThanOrEqual(3);
-      console.log(`ladder: ${common.length} segments compared frame by frame; the rungs' frames within ${(worstOffset * 1000).toFixed(1)} ms of the source's`);
+      console.log(`ladder: ${common.length} segments compared frame by frame; the rungs' frames within ${(worstOffset * 1000).toFixed(1)} ms of the source's; ${unpaired} of ${compared} without a pair`);
+      // (0 on a quiet machine; up to 2 in a run with both cores busy: 1 of 12 runs.)
+      expect(unpaired, 'frames in one rendition and not the other').toBeLessThanOrEqual(Math.ceil(compared * 0.03));
     } finally {
       await fed.stop();
     }

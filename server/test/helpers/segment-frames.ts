@@ -22,3 +22,15 @@ export async function segmentVideoFrames(dir: string, segment: HLS.types.Segment
 /** Where one frame ends more than a millisecond before the next starts (a frame missing). */
 export const frameHoles = (frames: TrackSpan[]): string[] =>
   frames.slice(1).flatMap((f, i) => (f.start - (frames[i]!.start + frames[i]!.duration) > 0.001 ? [`${(frames[i]!.start + frames[i]!.duration).toFixed(3)}–${f.start.toFixed(3)}`] : []));
+
+/** Two renditions' frames paired in order by time (within `tolerance`, seconds); `unpaired`: frames one has and the other lacks. */
+export function pairFrames(a: TrackSpan[], b: TrackSpan[], tolerance: number): { pairs: [TrackSpan, TrackSpan][]; unpaired: number } {
+  const pairs: [TrackSpan, TrackSpan][] = [];
+  let [i, j, unpaired] = [0, 0, 0];
+  while (i < a.length && j < b.length) {
+    if (Math.abs(a[i]!.start - b[j]!.start) <= tolerance) pairs.push([a[i++]!, b[j++]!]);
+    else if (a[i]!.start < b[j]!.start) [i, unpaired] = [i + 1, unpaired + 1];
+    else [j, unpaired] = [j + 1, unpaired + 1];
+  }
+  return { pairs, unpaired: unpaired + (a.length - i) + (b.length - j) };
+}

@@ -165,6 +165,27 @@ describe('LlPackager following a leader (renditions of one capture)', () => {
     for (const [k, segment] of complete(follower).entries()) expect(Math.abs(segment.duration - complete(leader)[k]!.duration)).toBeLessThanOrEqual(0.016);
   });
 
+  it('with sameFrames (a ladder rung), still starts each segment at its own key frame when its decoder re-dates the frames after a lost one by up to 26 ms either way (measured under CPU load), and loses no frame', () => {
+    for (const late of [0.026, -0.026]) {
+      const { clock, leader, follower } = setUp(true);
+      // The rung starts 14 ms off the source; a frame lost in both shifts it by `late` from then on,
+      // back and forth (past 0.6 of a frame from where its offset was measured).
+      const offsetAt = (i: number) => 0.014 + (Math.floor((i + 20) / 45) % 2 === 1 ? late : 0);
+      for (const [i, frame] of frames(30 * 8).entries()) {
+        clock.now += FRAME * 1000;
+        if (i % 45 === 25) continue; // lost before either output
+        leader.addFragment(Buffer.from('H'), timing(frame), clock.now);
+        follower.addFragment(Buffer.from('L'), timing({ ...frame, start: frame.start + offsetAt(i) }), clock.now);
+      }
+      const complete = (p: LlPackager) => p.segments.filter((s) => s.data !== null);
+      expect(complete(leader).length).toBeGreaterThanOrEqual(6);
+      for (const p of [leader, follower]) expect(complete(p).every((s) => s.parts[0]!.independent), `late ${late}`).toBe(true);
+      // The same frames in the same segments (a fragment is one byte here): none lost, none a segment off.
+      const framesPerSegment = (p: LlPackager) => complete(p).map((s) => [s.msn, s.data!.length]);
+      expect(framesPerSegment(follower), `late ${late}`).toEqual(framesPerSegment(leader));
+    }
+  });
+
   it('with sameFrames (a ladder rung), takes the leader’s n-th key frame for its own n-th, however far their times are apart (B-frames in the leader, each output’s own time zero)', () => {
     for (const shift of [0.047, -0.03, 0.2]) {
       const { clock, leader, follower } = setUp(true);

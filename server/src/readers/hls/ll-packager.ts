@@ -122,6 +122,14 @@ export const SAME_FRAME_SECONDS = 0.012;
  * in steps as the sender's clock reports come): it then sets the follower's offset.
  */
 const MAX_KEY_FRAME_OFFSET_SECONDS = 0.02;
+/**
+ * With sameFrames, once the offset is known: how far a rung's key frame may sit from where the
+ * leader's segment starts and still be taken for the leader's key frame of the same number. A
+ * rung's decoder re-dates the frames after a lost one by up to ~26 ms against the copied source's
+ * (measured under CPU load), past MAX_KEY_FRAME_OFFSET_SECONDS; the number keeps a neighbouring
+ * frame from being taken for it, this bound a key frame counted differently (a whole GOP away).
+ */
+const MAX_SAME_KEY_FRAME_DRIFT_SECONDS = 0.1;
 /** A follower's frame the leader has not decided about after this long is dropped (the leader stalled: the renditions pause together). */
 const MAX_FOLLOW_HOLD_MS = 1000;
 /** A duration as playlists write it (ms): what players and parsers check the part rules against. */
@@ -185,6 +193,8 @@ export class LlPackager {
   private followOffset = 0;
   /** Following: followOffset was measured on this timeline. */
   private offsetMeasured = false;
+  /** Following with sameFrames: the leader's number for a key frame minus this rendition's, as of the last match (a decoder may drop one). */
+  private keyFrameShift = 0;
   /** Following: fragments waiting until the leader has decided about their time. */
   private following: Held[] = [];
   private unfollow: (() => void) | null = null;
@@ -366,6 +376,7 @@ export class LlPackager {
       this.cuts = this.cuts.filter((cut) => cut.generation >= this.generation);
       this.followOffset = 0;
       this.offsetMeasured = false;
+      this.keyFrameShift = 0;
     }
     this.emit();
     return name;
@@ -536,15 +547,22 @@ export class LlPackager {
     const next = this.cuts.find((cut): cut is Extract<Cut, { kind: 'segment-start' }> => cut.generation === generation && cut.kind === 'segment-start');
     // (Under 0.6 of a frame, so that a neighbouring frame is never taken for it.)
     const window = Math.min(MAX_KEY_FRAME_OFFSET_SECONDS, 0.6 * (span.duration / Math.max(1, span.samples)));
-    // (By ordinal only until the first match: from then on the offset is known, and a key frame
-    // counted differently, an open GOP's, cannot move it by a whole GOP.)
-    const same = this.o.sameFrames && !this.offsetMeasured ? keyFrame !== null && keyFrame === next?.keyFrame : span.sync && next && Math.abs(span.start - this.followOffset - next.at) <= window;
+    const drift = next ? Math.abs(span.start - this.followOffset - next.at) : Infinity;
+    // With sameFrames, by number (only by number until the first match: the offset is unknown
+    // before it; after it, within MAX_SAME_KEY_FRAME_DRIFT_SECONDS, so that a key frame counted
+    // differently, an open GOP's, cannot move it by a whole GOP); else, or if the numbers went
+    // apart (a decoder dropped a key frame), by time.
+    const sameNumber = this.o.sameFrames === true && keyFrame !== null && keyFrame + this.keyFrameShift === next?.keyFrame && (!this.offsetMeasured || drift <= MAX_SAME_KEY_FRAME_DRIFT_SECONDS);
+    const same = sameNumber || (span.sync && (this.offsetMeasured || !this.o.sameFrames) && drift <= window);
     if (same && next) {
       this.followOffset = span.start - next.at;
       this.offsetMeasured = true;
+      if (keyFrame !== null && next.keyFrame !== null) this.keyFrameShift = next.keyFrame - keyFrame;
     }
     const leaderTime = span.start - this.followOffset;
-    while (this.cuts[0] && this.cuts[0].generation === generation && leaderTime >= this.cuts[0].at - SAME_FRAME_SECONDS) {
+    // (A matched key frame applies every cut up to its segment's start, however it was timed.)
+    let pending = same && next ? this.cuts.indexOf(next) + 1 : 0;
+    while (this.cuts[0] && this.cuts[0].generation === generation && (pending-- > 0 || leaderTime >= this.cuts[0].at - this.cutTolerance(this.cuts[0]))) {
       this.applyCut(this.cuts.shift()!, span.start);
     }
     if (!this.openSegment()) {
@@ -560,6 +578,18 @@ export class LlPackager {
       this.cuts.shift();
       open.complete = true;
     }
+  }
+
+  /**
+   * How far before a cut a follower's frame (on the leader's timeline) may start and still have
+   * the cut applied before it. With sameFrames, a segment that the leader starts with a key frame
+   * waits for this rendition's own key frame of that number (see MAX_SAME_KEY_FRAME_DRIFT_SECONDS):
+   * cut at its time, a rung whose frames run late would start the segment a frame early, without
+   * one. The segment before it stays open until then (its last part ends where the leader's does).
+   */
+  private cutTolerance(cut: Cut): number {
+    const waitsForKeyFrame = this.o.sameFrames === true && this.offsetMeasured && ((cut.kind === 'segment-start' && cut.keyFrame !== null) || cut.kind === 'segment-end');
+    return waitsForKeyFrame ? -MAX_SAME_KEY_FRAME_DRIFT_SECONDS : SAME_FRAME_SECONDS;
   }
 
   /** Applies one of the leader's cuts before (or, for an end, after) the frame starting at `start`. */
