@@ -3,6 +3,7 @@ import { existsSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startInstance, type Instance } from '../server/test/helpers/instance.js';
+import { BENCH_SETTINGS } from './lib.js';
 
 /**
  * An earlier livecast, from this repository's history, run beside today's in the same benchmark
@@ -27,7 +28,9 @@ export async function startBaselineServer(ref: string, env: Record<string, strin
   }
   // Port ranges apart from today's server (which uses the defaults) so the two never collide.
   const instance = await startInstance(
-    { LOG_LEVEL: 'error', RTC_MIN_PORT: '45000', RTC_MAX_PORT: '49999', HLS_RTP_MIN_PORT: '30000', HLS_RTP_MAX_PORT: '34999', ...MANY_CHANNELS, ...env },
+    // The same settings as today's server: a baseline that defaulted to simulcast was once
+    // measured against today's code with one layer (the comparisons of 2026-12-03 before this).
+    { ...BENCH_SETTINGS, RTC_MIN_PORT: '45000', RTC_MAX_PORT: '49999', HLS_RTP_MIN_PORT: '30000', HLS_RTP_MAX_PORT: '34999', ...MANY_CHANNELS, ...env },
     { cwd: dir },
   );
   return Object.assign(instance, { commit });

@@ -92,7 +92,8 @@ const PART_TARGETS = (process.env.BENCH_PART_TARGETS ?? '0.1,0.2,0.333').split('
  * The commit whose HLS is the same-run baseline: the last one before LL-HLS (FFmpeg's HLS muxer,
  * 0.5 s segments, key frames every 0.5 s). BENCH_BASELINE_REF='' skips it.
  */
-const BASELINE_REF = process.env.BENCH_BASELINE_REF ?? '6dbd94f';
+const DEFAULT_BASELINE_REF = '6dbd94f';
+const BASELINE_REF = process.env.BENCH_BASELINE_REF ?? DEFAULT_BASELINE_REF;
 /**
  * BENCH_BASELINE_LAST=1 measures the baseline after today's code instead of before: repeated runs
  * should alternate, since what a player meets (stalls, a machine that warms up) can depend on when.
@@ -139,9 +140,10 @@ export async function runGlassToGlass(): Promise<void> {
   const rows: Row[] = [];
   let baselineP50: number | null = null;
   const measureBaseline = async () => {
-    const baseline = await startBaselineServer(BASELINE_REF);
+    // An LL-HLS commit gets the first part target (one before LL-HLS ignores it).
+    const baseline = await startBaselineServer(BASELINE_REF, { HLS_PART_SECONDS: String(PART_TARGETS[0]) });
     try {
-      const r = await measureRow(browser, baseline.url, `HLS 0.5 s segments (${baseline.commit.slice(0, 7)}, baseline)`, 'mode=hls', null);
+      const r = await measureRow(browser, baseline.url, `baseline: ${baseline.commit.slice(0, 7)}${BASELINE_REF === DEFAULT_BASELINE_REF ? ', HLS 0.5 s segments' : `, parts ${PART_TARGETS[0]! * 1000} ms`}`, 'mode=hls', null);
       baselineP50 = r.p50;
       rows.push(r.row);
     } finally {

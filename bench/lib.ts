@@ -11,6 +11,9 @@ export function percentile(values: number[], p: number): number {
 
 export const median = (values: number[]) => percentile(values, 50);
 
+/** What every benchmarked server runs with, today's and a baseline commit's alike (bench/baseline-checkout.ts). */
+export const BENCH_SETTINGS = { LOG_LEVEL: 'error', SIMULCAST: 'off' };
+
 /**
  * Starts a livecast server (the tests' shared helper) with benchmark logging; `stop` removes it all.
  * Broadcasters send one layer unless a benchmark asks for simulcast (bench/simulcast.ts): the
@@ -21,7 +24,7 @@ export async function startBenchServer(
   overrides: Record<string, string> = {},
   { web = false }: { web?: boolean } = {},
 ): Promise<{ app: App; stop(): Promise<void> }> {
-  const app = await startServer({ LOG_LEVEL: 'error', SIMULCAST: 'off', ...overrides }, { web, inheritEnv: true });
+  const app = await startServer({ ...BENCH_SETTINGS, ...overrides }, { web, inheritEnv: true });
   return { app, stop: () => app.stop() };
 }
 
