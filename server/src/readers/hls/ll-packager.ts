@@ -558,11 +558,15 @@ export class LlPackager {
       this.followOffset = span.start - next.at;
       this.offsetMeasured = true;
       if (keyFrame !== null && next.keyFrame !== null) this.keyFrameShift = next.keyFrame - keyFrame;
+      // Every cut up to its segment's start applies before it, however they were timed.
+      let cut: Cut;
+      do {
+        cut = this.cuts.shift()!;
+        this.applyCut(cut, span.start);
+      } while (cut !== next);
     }
     const leaderTime = span.start - this.followOffset;
-    // (A matched key frame applies every cut up to its segment's start, however it was timed.)
-    let pending = same && next ? this.cuts.indexOf(next) + 1 : 0;
-    while (this.cuts[0] && this.cuts[0].generation === generation && (pending-- > 0 || leaderTime >= this.cuts[0].at - this.cutTolerance(this.cuts[0]))) {
+    while (this.cuts[0] && this.cuts[0].generation === generation && leaderTime >= this.cuts[0].at - this.cutTolerance(this.cuts[0])) {
       this.applyCut(this.cuts.shift()!, span.start);
     }
     if (!this.openSegment()) {
