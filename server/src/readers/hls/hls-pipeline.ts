@@ -189,8 +189,12 @@ export class HlsPipeline implements ChannelReader {
 
   /** UDP ports this pipeline holds: FFmpeg's RTP/RTCP and the PlainTransports' own sockets. */
   get udpPorts(): number[] {
-    const ffmpegPorts = this.basePort === null ? [] : Array.from({ length: this.portCount }, (_, i) => this.basePort! + i);
-    return [...ffmpegPorts, ...(this.relay ? [this.relay.port] : []), ...this.transports.flatMap((t) => [t.tuple.localPort, t.rtcpTuple?.localPort ?? []].flat())];
+    return [...this.ffmpegPorts, ...(this.relay ? [this.relay.port] : []), ...this.transports.flatMap((t) => [t.tuple.localPort, t.rtcpTuple?.localPort ?? []].flat())];
+  }
+
+  /** FFmpeg's RTP and RTCP ports, one pair per stream. */
+  private get ffmpegPorts(): number[] {
+    return this.basePort === null ? [] : Array.from({ length: this.portCount }, (_, i) => this.basePort! + i);
   }
 
   get ffmpegPid(): number | undefined {
@@ -358,7 +362,13 @@ export class HlsPipeline implements ChannelReader {
     this.ffmpeg.kill();
   }
 
-  /** Starts FFmpeg and waits until it listens on its RTP ports (packets before that are lost). */
+  /**
+   * Starts FFmpeg and waits until it listens on its RTP and RTCP ports: RTP sent before that is
+   * lost, and so is the sender report that primes a stream (SenderReportRelay). FFmpeg binds each
+   * stream's RTCP port just after its RTP port; a report sent in between is dropped, and that
+   * stream is then dated by its first packet until the source's next report, seconds later, when
+   * it jumps (a hole in the audio).
+   */
   private async launchFfmpeg(restart: boolean): Promise<void> {
     const video = this.videoMode;
     const output = this.outputReader(this.packager, (tracks) => (this.topTracks = tracks), true);
@@ -390,8 +400,7 @@ export class HlsPipeline implements ChannelReader {
     void ffmpeg.exited.then((exit) => this.onFfmpegExit(exit, Date.now() - startedAt));
     this.media.logger.info({ video, basePort: this.basePort, ffmpegPid: ffmpeg.pid, restart }, restart ? 'hls pipeline restarting ffmpeg' : 'hls pipeline starting');
     try {
-      const rtpPorts = Array.from({ length: this.portCount / PORTS_PER_STREAM }, (_, i) => this.basePort! + PORTS_PER_STREAM * i);
-      await waitForUdpPorts(rtpPorts, {
+      await waitForUdpPorts(this.ffmpegPorts, {
         timeoutMs: 5000,
         isCancelled: () => this.stopping !== null || !ffmpeg.running,
       });
