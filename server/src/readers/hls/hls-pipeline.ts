@@ -56,6 +56,32 @@ async function firstLayer(producer: types.Producer, timeoutMs: number, cancelled
 }
 
 /**
+ * Resolves when `consumer` sends its first key frame, or after `timeoutMs` (a source that sends
+ * no video, or no key frame when asked), or when `cancelled`; never rejects. Call before resuming it.
+ */
+async function firstKeyFrameSent(consumer: types.Consumer | undefined, timeoutMs: number, cancelled: () => boolean): Promise<void> {
+  if (!consumer) return;
+  let settle = (): void => undefined;
+  const settled = new Promise<void>((resolve) => (settle = resolve));
+  const onTrace = (trace: types.ConsumerTraceEventData) => {
+    if (trace.type === 'keyframe' && trace.direction === 'out') settle();
+  };
+  const timer = setTimeout(settle, timeoutMs);
+  const watch = setInterval(() => (cancelled() || consumer.closed) && settle(), 50);
+  consumer.on('trace', onTrace);
+  try {
+    // Without the trace (the consumer closed meanwhile) there is nothing to wait for.
+    await consumer.enableTraceEvent(['keyframe']).catch(settle);
+    await settled;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(watch);
+    consumer.off('trace', onTrace);
+    if (!consumer.closed) await consumer.enableTraceEvent([]).catch(() => undefined);
+  }
+}
+
+/**
  * The layers a simulcast source sends, low to high, with their SSRCs: every layer it declares
  * once it sends them all, else, after `timeoutMs`, those it sends by then.
  */
@@ -109,6 +135,8 @@ const HEALTHY_RUN_MS = 60_000;
 const WATCH_INTERVAL_MS = 1000;
 
 const FRAGMENT_MICROS = 25_000;
+/** Audio waits at most this long (ms) for video's first key frame before it goes to FFmpeg (see resumeMedia). */
+const FIRST_KEY_FRAME_WAIT_MS = 1500;
 const LOOPBACK = '127.0.0.1';
 /** RTP and RTCP for each stream FFmpeg reads. */
 const PORTS_PER_STREAM = 2;
@@ -426,8 +454,22 @@ export class HlsPipeline implements ChannelReader {
     this.requestKeyFrames();
   }
 
+  /**
+   * Video first, audio once the first key frame has gone to FFmpeg (or FIRST_KEY_FRAME_WAIT_MS
+   * passed): a video consumer sends nothing until the source's next key frame, while audio flows
+   * at once. FFmpeg, which writes no edit list, then moved the late video's first frame back to
+   * the audio's start and lengthened it by the wait (40–170 ms measured, over 0.5 s on a loaded
+   * machine, which the packager takes for a frozen sender: a one-frame first segment and a
+   * discontinuity). The audio that waits precedes the first key frame, where HLS starts anyway.
+   */
   private async resumeMedia(): Promise<void> {
-    await Promise.all(this.consumers.map((c) => c.resume()));
+    const video = this.videoConsumers;
+    const audio = this.consumers.filter((c) => c.kind === 'audio');
+    const keyFrame = firstKeyFrameSent(video[0], FIRST_KEY_FRAME_WAIT_MS, () => this.stopping !== null);
+    await Promise.all(video.map((c) => c.resume()));
+    await keyFrame;
+    if (this.stopping) return;
+    await Promise.all(audio.map((c) => c.resume()));
     // FFmpeg is judged on its output from now on, not from its launch (it waited for the clocks).
     this.mediaResumedAt = Date.now();
   }
