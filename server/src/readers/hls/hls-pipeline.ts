@@ -56,11 +56,12 @@ async function firstLayer(producer: types.Producer, timeoutMs: number, cancelled
 }
 
 /**
- * Resolves when `consumer` sends its first key frame, or after `timeoutMs` (a source that sends
- * no video, or no key frame when asked), or when `cancelled`; never rejects. Call before resuming it.
+ * Resolves when `consumer` sends its first key frame from now on, or after `timeoutMs` (a source
+ * that sends no video, or no key frame when asked), or when `cancelled`; never rejects. The
+ * consumer's 'keyframe' trace must be on, and this called before it resumes: a key frame sent
+ * earlier is missed, and the wait runs to its end.
  */
-async function firstKeyFrameSent(consumer: types.Consumer | undefined, timeoutMs: number, cancelled: () => boolean): Promise<void> {
-  if (!consumer) return;
+async function firstKeyFrameSent(consumer: types.Consumer, timeoutMs: number, cancelled: () => boolean): Promise<void> {
   let settle = (): void => undefined;
   const settled = new Promise<void>((resolve) => (settle = resolve));
   const onTrace = (trace: types.ConsumerTraceEventData) => {
@@ -70,14 +71,11 @@ async function firstKeyFrameSent(consumer: types.Consumer | undefined, timeoutMs
   const watch = setInterval(() => (cancelled() || consumer.closed) && settle(), 50);
   consumer.on('trace', onTrace);
   try {
-    // Without the trace (the consumer closed meanwhile) there is nothing to wait for.
-    await consumer.enableTraceEvent(['keyframe']).catch(settle);
     await settled;
   } finally {
     clearTimeout(timer);
     clearInterval(watch);
     consumer.off('trace', onTrace);
-    if (!consumer.closed) await consumer.enableTraceEvent([]).catch(() => undefined);
   }
 }
 
@@ -286,6 +284,8 @@ export class HlsPipeline implements ChannelReader {
         ...(leg.layer ? { preferredLayers: { spatialLayer: leg.layer.layer } } : {}),
       });
       this.consumers.push(consumer);
+      // On for the consumer's life: resumeMedia waits for video's first key frame at every (re)start.
+      if (leg.kind === 'video') await consumer.enableTraceEvent(['keyframe']);
       streams.push(describeConsumerStream(leg.kind, leg.port, consumer.rtpParameters));
     }
     // A simulcast consumer's timestamps are those of the first layer it sends, mapped onto the
@@ -455,21 +455,26 @@ export class HlsPipeline implements ChannelReader {
   }
 
   /**
-   * Video first, audio once the first key frame has gone to FFmpeg (or FIRST_KEY_FRAME_WAIT_MS
-   * passed): a video consumer sends nothing until the source's next key frame, while audio flows
-   * at once. FFmpeg, which writes no edit list, then moved the late video's first frame back to
-   * the audio's start and lengthened it by the wait (40–170 ms measured, over 0.5 s on a loaded
-   * machine, which the packager takes for a frozen sender: a one-frame first segment and a
-   * discontinuity). The audio that waits precedes the first key frame, where HLS starts anyway.
+   * Video first, audio once every video consumer's first key frame has gone to FFmpeg (or
+   * FIRST_KEY_FRAME_WAIT_MS passed): a video consumer sends nothing until the source's next key
+   * frame, while audio would flow at once. FFmpeg writes no edit list, so it moved the late first
+   * video frame back to the audio's start and lengthened it by the wait: 28–61 ms from a browser,
+   * 0.4 s from a source whose key frames come every 0.5 s, and over 0.5 s on a loaded machine,
+   * which the packager takes for a frozen sender (a one-frame first segment, then a
+   * discontinuity). The audio dropped meanwhile (the consumer is paused) precedes the first key
+   * frame, where HLS starts anyway.
    */
   private async resumeMedia(): Promise<void> {
+    // A restart while this waits (FFmpeg died or was replaced) pauses everything and resumes it
+    // itself, once the new FFmpeg is primed: this one must not let audio through before that.
+    const ffmpeg = this.ffmpeg;
+    const stale = () => this.stopping !== null || this.ffmpeg !== ffmpeg;
     const video = this.videoConsumers;
-    const audio = this.consumers.filter((c) => c.kind === 'audio');
-    const keyFrame = firstKeyFrameSent(video[0], FIRST_KEY_FRAME_WAIT_MS, () => this.stopping !== null);
+    const keyFrames = Promise.all(video.map((c) => firstKeyFrameSent(c, FIRST_KEY_FRAME_WAIT_MS, stale)));
     await Promise.all(video.map((c) => c.resume()));
-    await keyFrame;
-    if (this.stopping) return;
-    await Promise.all(audio.map((c) => c.resume()));
+    await keyFrames;
+    if (stale()) return;
+    await Promise.all(this.consumers.filter((c) => c.kind === 'audio').map((c) => c.resume()));
     // FFmpeg is judged on its output from now on, not from its launch (it waited for the clocks).
     this.mediaResumedAt = Date.now();
   }
